@@ -1,0 +1,244 @@
+package state
+
+import (
+	"time"
+
+	"cutover/model"
+)
+
+// Sample texts of reasons are cut to this many bytes.
+const reasonSampleMax = 300
+
+// rejectTextMax is the longest reject text kept (the contract says callers cut
+// to 512 bytes; the store enforces it too).
+const rejectTextMax = 512
+
+// rejectSamples is how many rejected lines are kept per source; later ones are
+// only counted.
+const rejectSamples = 20
+
+// maxFuture bounds how far past the wall clock an event may be and still move
+// Newest: one garbage timestamp in 2099 must not make every minute bucket look
+// expired and prune it.
+const maxFuture = 24 * time.Hour
+
+// Batch collects what one commit writes: counter deltas aggregated in memory
+// (each bucket key once), cursors, parser state deltas, rejects and source
+// stats. It is not safe for concurrent use; the ingest writer owns it. Commit
+// does not modify it, so a failed Commit can be retried with the same batch.
+type Batch struct {
+	counters map[string]*Counts
+	domains  map[string]*Counts
+	via      map[string]*Counts
+	reasons  map[string]*reasonDelta
+	cursors  map[string]Cursor
+	rejects  map[string][]Reject
+	pstate   map[string]map[string][]byte
+	sources  map[string]*SourceStat
+
+	events   int
+	skipped  int
+	maxNano  int64 // newest event time (unix ns) not beyond horizon
+	hasMax   bool
+	horizon  int64 // wall clock + maxFuture when the batch was made
+	keyBuf   []byte
+	hasOther bool // rejects, parser state or source stats pending
+}
+
+type reasonDelta struct {
+	count  uint64
+	last   int64 // unix ns
+	sample string
+}
+
+// NewBatch returns an empty batch.
+func NewBatch() *Batch {
+	b := &Batch{}
+	b.Reset()
+	return b
+}
+
+// Reset empties the batch for reuse.
+func (b *Batch) Reset() {
+	*b = Batch{
+		counters: map[string]*Counts{},
+		domains:  map[string]*Counts{},
+		via:      map[string]*Counts{},
+		reasons:  map[string]*reasonDelta{},
+		cursors:  map[string]Cursor{},
+		rejects:  map[string][]Reject{},
+		pstate:   map[string]map[string][]byte{},
+		sources:  map[string]*SourceStat{},
+		horizon:  time.Now().Add(maxFuture).UnixNano(),
+		keyBuf:   b.keyBuf[:0],
+	}
+}
+
+func (b *Batch) init() {
+	if b.counters == nil {
+		b.Reset()
+	}
+}
+
+// Len is the number of events and cursors pending.
+func (b *Batch) Len() int { return b.events + len(b.cursors) }
+
+// Events is the number of events counted into the batch.
+func (b *Batch) Events() int { return b.events }
+
+// Skipped is the number of events AddEvent ignored because their Time was
+// zero or their Outcome was none (a caller bug, counted so it shows).
+func (b *Batch) Skipped() int { return b.skipped }
+
+func (b *Batch) empty() bool {
+	return b.events == 0 && len(b.cursors) == 0 && !b.hasOther
+}
+
+func addTo(m map[string]*Counts, key []byte, d *Counts) {
+	if c, ok := m[string(key)]; ok { // no allocation on a hit
+		c.Add(*d)
+		return
+	}
+	c := *d
+	m[string(key)] = &c
+}
+
+// AddEvent counts one event into its minute, hour and day buckets (per
+// side/MTA/ISP), its domain's hour and day buckets, its hourly via
+// breakdown (source IP, VMTA, transport) and, unless delivered, its hourly
+// reason. The caller fills Side, MTA, ISP, Domain, Time and Outcome.
+func (b *Batch) AddEvent(ev *model.Event) {
+	b.init()
+	if ev.Time.IsZero() || ev.Outcome == model.OutcomeNone || int(ev.Outcome) >= model.NumOutcomes {
+		b.skipped++
+		return
+	}
+	var d Counts
+	d.AddEvent(ev)
+	sec := ev.Time.Unix()
+	mta, isp := keyPart(ev.MTA), keyPart(ev.ISP)
+	hour := floorSec(sec, secHour)
+
+	k := b.keyBuf[:0]
+	for _, g := range [...]byte{gMinute, gHour, gDay} {
+		k = appendGranKey(k[:0], g, floorSec(sec, granSecs(g)), ev.Side)
+		k = append(k, mta...)
+		k = append(k, 0)
+		k = append(k, isp...)
+		addTo(b.counters, k, &d)
+	}
+	if ev.Domain != "" {
+		dom := keyPart(ev.Domain)
+		for _, g := range [...]byte{gHour, gDay} {
+			k = appendGranKey(k[:0], g, floorSec(sec, granSecs(g)), ev.Side)
+			k = append(k, mta...)
+			k = append(k, 0)
+			k = append(k, isp...)
+			k = append(k, 0)
+			k = append(k, dom...)
+			addTo(b.domains, k, &d)
+		}
+	}
+	for _, dv := range [...]struct{ dim, val string }{
+		{DimIP, ev.SourceIP}, {DimVMTA, ev.VMTA}, {DimTransport, ev.Transport},
+	} {
+		if dv.val == "" {
+			continue
+		}
+		k = appendHourKey(k[:0], hour, ev.Side)
+		k = append(k, isp...)
+		k = append(k, 0)
+		k = append(k, dv.dim...)
+		k = append(k, 0)
+		k = append(k, keyPart(dv.val)...)
+		addTo(b.via, k, &d)
+	}
+	ns := ev.Time.UnixNano()
+	if ev.Outcome != model.Delivered {
+		k = appendHourKey(k[:0], hour, ev.Side)
+		k = append(k, isp...)
+		k = append(k, 0)
+		k = append(k, model.Signature(ev.Response)...)
+		if r, ok := b.reasons[string(k)]; ok {
+			r.count++
+			if ns > r.last {
+				r.last = ns
+			}
+		} else {
+			b.reasons[string(k)] = &reasonDelta{count: 1, last: ns, sample: cutUTF8(ev.Response, reasonSampleMax)}
+		}
+	}
+	b.keyBuf = k
+	if ns <= b.horizon && (!b.hasMax || ns > b.maxNano) {
+		b.maxNano, b.hasMax = ns, true
+	}
+	b.events++
+}
+
+// SetCursor records a cursor; the last one per Cursor.Key() wins.
+func (b *Batch) SetCursor(c Cursor) {
+	b.init()
+	b.cursors[c.Key()] = c
+}
+
+// AddReject records a rejected line: every reject is counted per source, the
+// first rejectSamples per source are kept.
+func (b *Batch) AddReject(r Reject) {
+	b.init()
+	r.Text = cutUTF8(r.Text, rejectTextMax)
+	b.rejects[r.Source] = append(b.rejects[r.Source], r)
+	b.hasOther = true
+}
+
+// SetParserState merges a parser state delta for source; a nil value deletes
+// the key. Later deltas in the same batch win per key.
+func (b *Batch) SetParserState(source string, delta map[string][]byte) {
+	b.init()
+	m := b.pstate[source]
+	if m == nil {
+		m = make(map[string][]byte, len(delta))
+		b.pstate[source] = m
+	}
+	for k, v := range delta {
+		if v == nil {
+			m[k] = nil
+		} else {
+			m[k] = append(make([]byte, 0, len(v)), v...) // the parser may reuse v
+		}
+	}
+	b.hasOther = true
+}
+
+// AddSourceStat merges s into the source's persisted summary: Lines, Events
+// and Rejected are added; LastLine keeps the maximum; Kind and Side are set
+// when non-empty; LastError is set (empty clears it); Updated is set when
+// non-zero.
+func (b *Batch) AddSourceStat(s SourceStat) {
+	b.init()
+	if cur, ok := b.sources[s.Source]; ok {
+		cur.merge(s)
+	} else {
+		c := s
+		b.sources[s.Source] = &c
+	}
+	b.hasOther = true
+}
+
+func (c *SourceStat) merge(s SourceStat) {
+	c.Lines += s.Lines
+	c.Events += s.Events
+	c.Rejected += s.Rejected
+	if s.LastLine.After(c.LastLine) {
+		c.LastLine = s.LastLine
+	}
+	if s.Kind != "" {
+		c.Kind = s.Kind
+	}
+	if s.Side != "" {
+		c.Side = s.Side
+	}
+	c.LastError = s.LastError
+	if !s.Updated.IsZero() {
+		c.Updated = s.Updated
+	}
+}
