@@ -307,7 +307,7 @@ func TestStatsRanges(t *testing.T) {
 			case 1:
 				return t.Truncate(time.Hour).Add(time.Duration(r.Intn(3)-1) * time.Minute)
 			case 2:
-				return t.Truncate(24*time.Hour).Add(time.Duration(r.Intn(3)-1) * time.Minute)
+				return t.Truncate(24 * time.Hour).Add(time.Duration(r.Intn(3)-1) * time.Minute)
 			}
 			return t
 		}
