@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -277,11 +278,7 @@ func TestPruneKeepsDayTotals(t *testing.T) {
 }
 
 func sortEvents(evs []*model.Event) {
-	for i := 1; i < len(evs); i++ { // insertion sort keeps ties in order
-		for j := i; j > 0 && evs[j].Time.Before(evs[j-1].Time); j-- {
-			evs[j], evs[j-1] = evs[j-1], evs[j]
-		}
-	}
+	slices.SortStableFunc(evs, func(a, b *model.Event) int { return a.Time.Compare(b.Time) })
 }
 
 // TestStatsRanges checks Stats against a direct count of the events, for
@@ -338,10 +335,10 @@ func TestStatsRanges(t *testing.T) {
 		}
 		var want Counts
 		lo := since.Truncate(g)
-		for _, e := range evs {
-			b := e.Time.Truncate(g)
-			if b.Before(lo) || (!until.IsZero() && !b.Before(until)) {
-				continue
+		first, _ := slices.BinarySearchFunc(evs, lo, func(e *model.Event, t time.Time) int { return e.Time.Compare(t) })
+		for _, e := range evs[first:] {
+			if !until.IsZero() && !e.Time.Truncate(g).Before(until) {
+				break
 			}
 			if (q.ISP != "" && e.ISP != q.ISP) || (q.Side != 0 && e.Side != q.Side) {
 				continue
