@@ -94,6 +94,17 @@
 // plus the minute edges. Series uses the same granularity and returns every
 // step with zeros. TopReasons and Breakdown read hour buckets.
 //
+// Other reads: Cursors (by source, "" = all), ParserState, Sources, Rejects
+// (kept samples), RejectCount (all rejects), ISPCacheGet (an expired entry
+// is a miss). Small writes outside a batch: DeleteCursor, ClearRejects,
+// ISPCachePut (ttl > 0; sweeps expired entries hourly).
+//
+// # Errors
+//
+//	*LockedError   errors.Is(err, ErrLocked): lock timeout; names the holder
+//	*NetFSError    errors.Is(err, ErrNetFS): refused filesystem
+//	ErrReadOnly    a write on a ReadOnly database
+//
 // Queries run in short read transactions and return copies. bbolt blocks a
 // commit that must grow the mmap while a read transaction is open, so keep
 // fn in View short.
