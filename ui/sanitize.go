@@ -84,6 +84,19 @@ func writeSafe(b *strings.Builder, r rune) {
 	}
 }
 
+// SanitizePath is Sanitize for file paths: when too wide it keeps the end
+// (the file name) and cuts the start.
+func SanitizePath(s string, width int) string {
+	s = Sanitize(s, -1)
+	if w := ansi.StringWidth(s); width >= 0 && w > width {
+		if width == 0 {
+			return ""
+		}
+		s = ansi.TruncateLeft(s, w-width+1, "…")
+	}
+	return s
+}
+
 // Fit pads or cuts already-safe text to exactly width cells, for aligned
 // columns. It does not sanitize: use Sanitize first on untrusted text.
 func Fit(s string, width int) string {

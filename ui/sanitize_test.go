@@ -28,7 +28,7 @@ func TestSanitize(t *testing.T) {
 		{"bidi isolate", "\u2066x\u2069", -1, `\u2066x\u2069`},
 		{"zero width", "g\u200bmail", -1, `g\u200bmail`},
 		{"bom", "\ufeffhello", -1, `\ufeffhello`},
-		{"esc sequence", "a\x1bbc", -1, "ac"}, // ESC b is a complete sequence,
+		{"esc sequence", "a\x1bbc", -1, "ac"}, // ESC b is a complete sequence
 		{"truncate", "550 5.1.1 user unknown", 10, "550 5.1.1…"},
 		{"fits exactly", "abcdef", 6, "abcdef"},
 		{"wide", "日本語のテキスト", 7, "日本語…"},
@@ -81,6 +81,18 @@ func FuzzSanitize(f *testing.F) {
 			t.Fatalf("ESC survived: %q", out)
 		}
 	})
+}
+
+func TestSanitizePath(t *testing.T) {
+	if got := SanitizePath("/var/lib/cutover/cutover.db", 14); got != "…/cutover.db" && ansi.StringWidth(got) != 14 {
+		t.Errorf("SanitizePath = %q", got)
+	}
+	if got := SanitizePath("/var/lib/cutover/cutover.db", 14); !strings.HasSuffix(got, "cutover.db") || ansi.StringWidth(got) > 14 {
+		t.Errorf("SanitizePath keeps the file name: %q", got)
+	}
+	if got := SanitizePath("/tmp/\x1b]0;x\x07a", -1); strings.ContainsRune(got, 0x1b) {
+		t.Errorf("SanitizePath did not sanitize: %q", got)
+	}
 }
 
 func TestFit(t *testing.T) {

@@ -1,0 +1,464 @@
+package ui
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"cutover/model"
+)
+
+// pane is one provider (or the ALL totals) with everything View needs,
+// computed when data or the size changes so that View only joins strings.
+type pane struct {
+	name     string // sanitized display name
+	isp      string // raw provider name, for Detail
+	old, new SideStats
+	oldV     model.Verdict
+	newV     model.Verdict
+	worse    model.Worse
+	health   model.Health
+	share    float64 // NEW share of attempts, NaN without traffic
+	volume   uint64
+
+	sparkW         int // width the sparks below were drawn for; -1 = stale
+	oldVol, newVol string
+	oldDef, newDef string
+}
+
+// layout is the column geometry for the current width.
+type layout struct {
+	wide   bool // ≥ 110 columns: name column and a response per row
+	pre    int  // cells before the side label
+	sparkW int
+	sigW   int // wide: response text column
+	paneH  int // lines per provider
+}
+
+// numW is the width of the numeric columns: rcpt/h(7) dlv(6) def(6+▲)
+// bnc(6) hard(6+▲) cmpl(6+▲), each after one space.
+const numW = 8 + 7 + 8 + 7 + 8 + 8
+
+func computeLayout(w int) layout {
+	// Fixed cells: prefix, side label, numbers, two spaces before the sparks
+	// and one between, one space and a 4-cell mark after.
+	if w >= 110 {
+		l := layout{wide: true, pre: 14, paneH: 2}
+		rest := w - (l.pre + 3 + numW + 3 + 5)
+		l.sparkW = max(min(rest/4, 20), 8)
+		l.sigW = max(rest-2*l.sparkW-1, 0)
+		return l
+	}
+	l := layout{pre: 4, paneH: 3}
+	l.sparkW = max(min((w-(l.pre+3+numW+3+5))/2, 20), 0)
+	return l
+}
+
+func (m *Model) newPane(name, isp string, o, n SideStats) *pane {
+	p := &pane{name: name, isp: isp, old: o, new: n, sparkW: -1}
+	p.oldV = m.th.Judge(o.Counts)
+	p.newV = m.th.Judge(n.Counts)
+	p.worse = m.th.Compare(o.Counts, n.Counts)
+	p.health = model.Worst(p.oldV.Overall, p.newV.Overall)
+	ao, an := o.Counts.Attempts(), n.Counts.Attempts()
+	p.share = math.NaN()
+	if ao+an > 0 {
+		p.share = float64(an) / float64(ao+an)
+	}
+	p.volume = ao + an + o.Counts.Held + n.Counts.Held
+	return p
+}
+
+// buildPanes derives the panes from a new snapshot: busiest first, "other"
+// last, selection kept on the same provider.
+func (m *Model) buildPanes() {
+	s := m.snap
+	o, n := s.Old, s.New
+	if o.Series == nil && n.Series == nil {
+		o.Series, n.Series = sumSeries(s.Providers)
+	}
+	m.total = m.newPane("ALL", "", o, n)
+	panes := make([]*pane, 0, len(s.Providers))
+	for _, p := range s.Providers {
+		panes = append(panes, m.newPane(Sanitize(p.ISP, 40), p.ISP, p.Old, p.New))
+	}
+	slices.SortStableFunc(panes, func(a, b *pane) int {
+		ao, bo := a.isp == model.ISPOther, b.isp == model.ISPOther
+		switch {
+		case ao != bo:
+			if ao {
+				return 1
+			}
+			return -1
+		case a.volume != b.volume:
+			if a.volume > b.volume {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.isp, b.isp)
+	})
+	m.panes = panes
+	m.sel = 0
+	for i, p := range panes {
+		if p.isp == m.selID {
+			m.sel = i
+			break
+		}
+	}
+	if len(panes) > 0 {
+		m.selID = panes[m.sel].isp
+	}
+}
+
+// sumSeries adds the providers' series point by point (for the totals when
+// the Data did not fill them).
+func sumSeries(ps []ProviderStats) (o, n []model.Tally) {
+	add := func(dst []model.Tally, src []model.Tally) []model.Tally {
+		for len(dst) < len(src) {
+			dst = append(dst, model.Tally{})
+		}
+		for i, t := range src {
+			dst[i].Add(t)
+		}
+		return dst
+	}
+	for _, p := range ps {
+		o = add(o, p.Old.Series)
+		n = add(n, p.New.Series)
+	}
+	return o, n
+}
+
+// relayout recomputes what depends on the size: sparks, detail and sources
+// lines, scroll bounds.
+func (m *Model) relayout() {
+	m.lay = computeLayout(m.width)
+	if m.total != nil {
+		m.drawSparks(m.total)
+	}
+	for _, p := range m.panes {
+		m.drawSparks(p)
+	}
+	m.keepVisible()
+	bh := m.bodyHeight()
+	if m.view == viewDetail && m.detail != nil {
+		m.detailLines = m.detailBody(m.width)
+		m.detailScroll = max(min(m.detailScroll, len(m.detailLines)-bh), 0)
+	}
+	if m.view == viewSources {
+		m.sourceLines = m.sourcesBody(m.width)
+		m.sourcesScroll = max(min(m.sourcesScroll, len(m.sourceLines)-bh), 0)
+	}
+}
+
+func (m *Model) drawSparks(p *pane) {
+	w := m.lay.sparkW
+	if p.sparkW == w {
+		return
+	}
+	p.sparkW = w
+	o, n := resample(p.old.Series, w), resample(p.new.Series, w)
+	ov, nv := volumes(o), volumes(n)
+	// Volume is scaled per side (its shape matters; rcpt/h gives the size);
+	// deferral rates share one scale, at least the warn level, so a 0.5 %
+	// blip is not drawn as a full bar.
+	p.oldVol = spark(ov, maxOf(ov), w, false)
+	p.newVol = spark(nv, maxOf(nv), w, false)
+	od, nd := rates(o, deferrals), rates(n, deferrals)
+	scale := math.Max(m.th.Deferral.Warn, maxOf(od, nd))
+	p.oldDef = spark(od, scale, w, true)
+	p.newDef = spark(nd, scale, w, true)
+}
+
+// visiblePanes is how many whole panes fit under the cockpit's fixed lines.
+func (m Model) visiblePanes() int {
+	if m.lay.paneH == 0 {
+		return 0
+	}
+	return max(m.bodyHeight()-4, 0) / m.lay.paneH
+}
+
+func (m *Model) keepVisible() {
+	vis := max(m.visiblePanes(), 1)
+	if m.sel < m.top {
+		m.top = m.sel
+	}
+	if m.sel >= m.top+vis {
+		m.top = m.sel - vis + 1
+	}
+	m.top = max(min(m.top, len(m.panes)-vis), 0)
+}
+
+// cockpitBody is the cockpit under the top bar: status, column heads, totals
+// and as many provider panes as fit.
+func (m Model) cockpitBody(h int) []string {
+	lines := make([]string, 0, h)
+	lines = append(lines, m.statusLine())
+	if m.snap == nil {
+		return append(lines, m.st.Dim.Render("  loading…"))
+	}
+	lines = append(lines, m.columnHeads(m.lay))
+	lines = append(lines, m.paneLines(m.total, false)...)
+	if len(m.panes) == 0 {
+		lines = append(lines, m.st.Dim.Render("  no traffic in this window"))
+	}
+	for i := m.top; i < len(m.panes) && len(lines) < h; i++ {
+		lines = append(lines, m.paneLines(m.panes[i], i == m.sel)...)
+	}
+	return lines
+}
+
+func (m Model) span() time.Duration {
+	if m.snap == nil {
+		return 0
+	}
+	return m.snap.Until.Sub(m.snap.Since)
+}
+
+// columnHeads labels the numeric columns, aligned with paneLines.
+func (m Model) columnHeads(l layout) string {
+	var b strings.Builder
+	b.WriteString(strings.Repeat(" ", l.pre+3))
+	for _, c := range []struct {
+		s    string
+		w    int
+		mark bool
+	}{{"rcpt/h", 7, false}, {"dlv%", 6, false}, {"def%", 6, true}, {"bnc%", 6, false}, {"hard%", 6, true}, {"cmpl%", 6, true}} {
+		b.WriteString(" " + FitRight(c.s, c.w))
+		if c.mark {
+			b.WriteByte(' ')
+		}
+	}
+	if l.sparkW > 0 {
+		b.WriteString("  " + Fit("volume", l.sparkW) + " " + Fit("deferral", l.sparkW))
+	}
+	b.WriteString(" mark")
+	if l.wide && l.sigW > 0 {
+		b.WriteString(" top response")
+	}
+	return m.st.Label.Render(b.String())
+}
+
+// paneLines renders one provider: a title line and two rows when narrow, two
+// rows with the name in the first column when wide.
+func (m Model) paneLines(p *pane, selected bool) []string {
+	l := m.lay
+	cur := "  "
+	name := p.name
+	if selected {
+		cur = "▸ "
+	}
+	styledName := func(w int) string {
+		t := Fit(name, w)
+		if selected {
+			return m.st.Selected.Render(t)
+		}
+		return m.st.Label.Render(t)
+	}
+	mark := m.st.health(p.health, p.health.String())
+	if p.worse.Any() {
+		mark += " " + m.st.Worse.Render("NEW▲")
+	}
+	if l.wide {
+		oldPre := cur + styledName(l.pre-3) + " "
+		markW := ansi.StringWidth(p.health.String())
+		if p.worse.Any() {
+			markW += 5
+		}
+		newPre := "  " + mark + strings.Repeat(" ", max(l.pre-2-markW, 0))
+		return []string{
+			oldPre + m.sideRow(l, model.SideOld, p),
+			newPre + m.sideRow(l, model.SideNew, p),
+		}
+	}
+	if p.isp == "" && p.name == "ALL" {
+		return []string{
+			m.st.Label.Render("ALL ") + m.sideRow(l, model.SideOld, p),
+			"    " + m.sideRow(l, model.SideNew, p),
+		}
+	}
+	title := cur + styledName(ansi.StringWidth(name)) + "  " + mark
+	if p.worse.Any() {
+		title += " " + m.st.Worse.Render(worseList(p.worse))
+	}
+	if !math.IsNaN(p.share) {
+		title += m.st.Dim.Render(fmt.Sprintf("  new %s", fmtShare(p.share)))
+	}
+	if sig := topLine(p); sig != "" {
+		rest := m.width - ansi.StringWidth(title) - 2
+		if rest > 8 {
+			title += "  " + m.st.Dim.Render(Sanitize(sig, rest))
+		}
+	}
+	pre := strings.Repeat(" ", l.pre)
+	return []string{title, pre + m.sideRow(l, model.SideOld, p), pre + m.sideRow(l, model.SideNew, p)}
+}
+
+// fmtShare prints NEW's share of a provider's attempts.
+func fmtShare(f float64) string {
+	if f > 0 && f < 0.001 {
+		return "<0.1%"
+	}
+	return fmt.Sprintf("%.1f%%", 100*f)
+}
+
+func worseList(w model.Worse) string {
+	var parts []string
+	if w.Deferral {
+		parts = append(parts, "def")
+	}
+	if w.HardBounce {
+		parts = append(parts, "hard")
+	}
+	if w.Complaint {
+		parts = append(parts, "cmpl")
+	}
+	return strings.Join(parts, ",")
+}
+
+// topLine is the narrow layout's response: NEW's if it has one (NEW is what
+// is being watched), else OLD's.
+func topLine(p *pane) string {
+	side, r := "NEW", p.new.Top
+	if r.Count == 0 {
+		side, r = "OLD", p.old.Top
+	}
+	if r.Count == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s %s× %s", side, fmtCount(float64(r.Count)), r.Signature)
+}
+
+// sideRow is the side label, the numbers, the sparks, the mark and (wide)
+// the side's top response.
+func (m Model) sideRow(l layout, side model.Side, p *pane) string {
+	s, v, label := p.old, p.oldV, m.st.Old.Render("OLD")
+	vol, def := p.oldVol, p.oldDef
+	var worse model.Worse
+	if side == model.SideNew {
+		s, v, label = p.new, p.newV, m.st.New.Render("NEW")
+		vol, def = p.newVol, p.newDef
+		worse = p.worse
+	}
+	t := s.Counts
+	a := t.Attempts()
+	var b strings.Builder
+	b.WriteString(label)
+	cell := func(text string, w int, h model.Health) {
+		b.WriteByte(' ')
+		text = FitRight(text, w)
+		switch {
+		case strings.HasSuffix(strings.TrimSpace(text), "--"):
+			b.WriteString(m.st.Dim.Render(text))
+		case h >= model.HealthWarn:
+			b.WriteString(m.st.health(h, text))
+		default:
+			b.WriteString(text)
+		}
+	}
+	marker := func(on bool) {
+		if on {
+			b.WriteString(m.st.Worse.Render("▲"))
+		} else {
+			b.WriteByte(' ')
+		}
+	}
+	rate := fmtCount(perHour(a, m.span()))
+	if a == 0 {
+		rate = "0"
+	}
+	cell(rate, 7, model.HealthNone)
+	cell(fmtPct(t.Delivered, a), 6, model.HealthNone)
+	cell(fmtPct(t.Deferred, a), 6, v.Deferral)
+	marker(worse.Deferral)
+	cell(fmtPct(t.Bounced, a), 6, model.HealthNone)
+	cell(fmtPct(t.HardBounce, a), 6, v.HardBounce)
+	marker(worse.HardBounce)
+	cell(fmtPctFine(t.Complaints, t.Delivered), 6, v.Complaint)
+	marker(worse.Complaint)
+	if l.sparkW > 0 {
+		b.WriteString("  " + m.st.Spark.Render(vol) + " " + m.st.Spark.Render(def))
+	}
+	b.WriteString(" " + m.st.health(v.Overall, Fit(v.Overall.String(), 4)))
+	if l.wide && l.sigW > 0 && s.Top.Count > 0 {
+		sig := FitRight(fmtCount(float64(s.Top.Count)), 5) + "× " + s.Top.Signature
+		b.WriteString(" " + m.st.Dim.Render(Sanitize(sig, l.sigW)))
+	}
+	return b.String()
+}
+
+// statusLine: window and its range, sources, warnings, database (cut from
+// the left: the file name matters more than the directory).
+func (m Model) statusLine() string {
+	sep := m.st.Dim.Render(" │ ")
+	line := m.st.Label.Render(m.window.String())
+	if m.snap == nil {
+		return line
+	}
+	line += " " + fmtRange(m.snap.Since, m.snap.Until) + sep + m.sourcesSummary(m.snap.Sources)
+	for _, w := range m.snap.Warnings {
+		line += sep + m.st.Warn.Render("! "+Sanitize(w, 60))
+	}
+	if m.snap.DBPath != "" {
+		if room := m.width - ansi.StringWidth(line) - 3 - 3; room >= 12 {
+			line += sep + m.st.Dim.Render("db "+SanitizePath(m.snap.DBPath, room))
+		}
+	}
+	return line
+}
+
+// sourcesSummary counts sources by state; stale and unreachable show for how
+// long (the longest), rejected lines their total.
+func (m Model) sourcesSummary(srcs []SourceView) string {
+	if len(srcs) == 0 {
+		return m.st.Dim.Render("no sources")
+	}
+	var n [5]int
+	var longest [5]time.Duration
+	var rej int64
+	for _, s := range srcs {
+		st := s.State
+		if int(st) >= len(n) {
+			st = SourceUnknown
+		}
+		n[st]++
+		if !s.Since.IsZero() {
+			longest[st] = max(longest[st], m.now.Sub(s.Since))
+		}
+		rej += s.Rejected
+	}
+	var parts []string
+	if n[SourceFollowing] > 0 {
+		parts = append(parts, m.st.OK.Render(fmt.Sprintf("%d ok", n[SourceFollowing])))
+	}
+	if n[SourceStale] > 0 {
+		parts = append(parts, m.st.Warn.Render(fmt.Sprintf("%d stale %s", n[SourceStale], fmtAgo(longest[SourceStale]))))
+	}
+	if n[SourceUnreachable] > 0 {
+		parts = append(parts, m.st.Crit.Render(fmt.Sprintf("%d unreach %s", n[SourceUnreachable], fmtAgo(longest[SourceUnreachable]))))
+	}
+	if n[SourceWaiting] > 0 {
+		parts = append(parts, m.st.Dim.Render(fmt.Sprintf("%d waiting", n[SourceWaiting])))
+	}
+	if n[SourceUnknown] > 0 {
+		parts = append(parts, m.st.Dim.Render(fmt.Sprintf("%d unknown", n[SourceUnknown])))
+	}
+	if rej > 0 {
+		parts = append(parts, m.st.Warn.Render(fmt.Sprintf("%s rej", fmtCount(float64(rej)))))
+	}
+	return "src " + strings.Join(parts, ", ")
+}
+
+// fmtRange prints a window's range in UTC, with dates when it spans days.
+func fmtRange(since, until time.Time) string {
+	since, until = since.UTC(), until.UTC()
+	if until.Sub(since) <= 24*time.Hour && since.YearDay() == until.YearDay() {
+		return since.Format("15:04") + "–" + until.Format("15:04") + "Z"
+	}
+	return since.Format("01-02 15:04") + "–" + until.Format("01-02 15:04") + "Z"
+}

@@ -1,0 +1,77 @@
+package ui
+
+import "github.com/charmbracelet/bubbles/key"
+
+// KeyMap is every key the cockpit knows. The help overlay and the footer are
+// generated from it, so a binding added here is documented automatically.
+type KeyMap struct {
+	Up       key.Binding
+	Down     key.Binding
+	PageUp   key.Binding
+	PageDown key.Binding
+	Top      key.Binding
+	Bottom   key.Binding
+
+	Open    key.Binding // provider detail
+	Back    key.Binding
+	Sources key.Binding
+
+	Window     key.Binding // cycle through windows
+	Win15m     key.Binding
+	Win1h      key.Binding
+	Win24h     key.Binding
+	WinCutover key.Binding
+	Refresh    key.Binding
+
+	// RatioDown and RatioUp move the plan a step; disabled (and hidden from
+	// help) until mtactl can apply a ratio.
+	RatioDown key.Binding
+	RatioUp   key.Binding
+
+	Help key.Binding
+	Quit key.Binding
+}
+
+// DefaultKeyMap works without a mouse, arrows or function keys (vi keys too),
+// so a bare SSH session can drive everything.
+func DefaultKeyMap() KeyMap {
+	return KeyMap{
+		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		PageUp:   key.NewBinding(key.WithKeys("pgup", "ctrl+b", "b"), key.WithHelp("pgup/b", "page up")),
+		PageDown: key.NewBinding(key.WithKeys("pgdown", "ctrl+f", "f", " "), key.WithHelp("pgdn/f", "page down")),
+		Top:      key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("g", "first")),
+		Bottom:   key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G", "last")),
+
+		Open:    key.NewBinding(key.WithKeys("enter", "l", "right"), key.WithHelp("enter", "provider detail")),
+		Back:    key.NewBinding(key.WithKeys("esc", "backspace", "h", "left"), key.WithHelp("esc", "back")),
+		Sources: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sources")),
+
+		Window:     key.NewBinding(key.WithKeys("w", "tab"), key.WithHelp("w", "next window")),
+		Win15m:     key.NewBinding(key.WithKeys("1"), key.WithHelp("1", "15 min")),
+		Win1h:      key.NewBinding(key.WithKeys("2"), key.WithHelp("2", "1 hour")),
+		Win24h:     key.NewBinding(key.WithKeys("3"), key.WithHelp("3", "24 hours")),
+		WinCutover: key.NewBinding(key.WithKeys("4"), key.WithHelp("4", "since cutover start")),
+		Refresh:    key.NewBinding(key.WithKeys("r", "ctrl+l"), key.WithHelp("r", "refresh now")),
+
+		RatioDown: key.NewBinding(key.WithKeys("["), key.WithHelp("[", "ratio step down"), key.WithDisabled()),
+		RatioUp:   key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "ratio step up"), key.WithDisabled()),
+
+		Help: key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Quit: key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+	}
+}
+
+// ShortHelp is the footer line.
+func (k KeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Up, k.Open, k.Window, k.Sources, k.Help, k.Quit}
+}
+
+// FullHelp is the help overlay, one column per group.
+func (k KeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
+		{k.Open, k.Back, k.Sources, k.Help, k.Quit},
+		{k.Window, k.Win15m, k.Win1h, k.Win24h, k.WinCutover, k.Refresh, k.RatioDown, k.RatioUp},
+	}
+}

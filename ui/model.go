@@ -1,0 +1,363 @@
+package ui
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
+	"cutover/model"
+)
+
+// Options configure New. The zero value gives the defaults.
+type Options struct {
+	Thresholds model.Thresholds // zero fields: model.DefaultThresholds
+	Window     Window           // initial window; zero: 1h
+	Refresh    time.Duration    // reload period; default 1s
+	// Clock is "now" for windows and the header clock (default time.Now);
+	// the demo passes its simulated clock, tests a fixed one.
+	Clock func() time.Time
+	// Location is the "local" zone of the header clock (default time.Local).
+	Location *time.Location
+	// Keys replaces DefaultKeyMap.
+	Keys *KeyMap
+	// Renderer decides the colour profile (default: lipgloss's, on stdout,
+	// which honours NO_COLOR).
+	Renderer *lipgloss.Renderer
+}
+
+type viewID uint8
+
+const (
+	viewCockpit viewID = iota
+	viewDetail
+	viewSources
+)
+
+// Model is the cockpit's root bubbletea model.
+type Model struct {
+	data  Data
+	th    model.Thresholds
+	clock func() time.Time
+	loc   *time.Location
+	every time.Duration
+	keys  KeyMap
+	st    Styles
+	r     *lipgloss.Renderer
+	help  help.Model
+
+	width, height int
+	view          viewID
+	showHelp      bool
+	window        Window
+	now           time.Time
+
+	// load state: one load in flight at most; requests meanwhile set pending.
+	loading bool
+	pending bool
+	err     error
+
+	snap  *Snapshot
+	panes []*pane
+	total *pane
+	sel   int    // index into panes
+	selID string // ISP of the selection, so a re-sort keeps it
+	top   int    // first visible pane
+
+	detailISP    string
+	detail       *Detail
+	detailLines  []string
+	detailScroll int
+
+	sources       []SourceView
+	sourceLines   []string
+	sourcesScroll int
+
+	lay layout
+}
+
+// New builds the cockpit over d. Run it with
+//
+//	p := tea.NewProgram(ui.New(d, opts), tea.WithAltScreen())
+//
+// and, from the pipeline, p.Send(ui.Changed{}) after each commit.
+func New(d Data, opt Options) Model {
+	m := Model{
+		data:   d,
+		th:     opt.Thresholds.WithDefaults(),
+		clock:  opt.Clock,
+		loc:    opt.Location,
+		every:  opt.Refresh,
+		window: opt.Window,
+		st:     NewStyles(opt.Renderer),
+		r:      opt.Renderer,
+		help:   help.New(),
+	}
+	if m.r == nil {
+		m.r = lipgloss.DefaultRenderer()
+	}
+	if m.clock == nil {
+		m.clock = time.Now
+	}
+	if m.loc == nil {
+		m.loc = time.Local
+	}
+	if m.every <= 0 {
+		m.every = time.Second
+	}
+	if m.window < Window15m || m.window > WindowCutover {
+		m.window = Window1h
+	}
+	if opt.Keys != nil {
+		m.keys = *opt.Keys
+	} else {
+		m.keys = DefaultKeyMap()
+	}
+	m.help.Styles = m.st.Help
+	m.now = m.clock()
+	return m
+}
+
+type tickMsg time.Time
+
+type refreshMsg struct{}
+
+// loadedMsg carries one load's results and what they were loaded for, so a
+// result for a window or provider no longer shown is dropped.
+type loadedMsg struct {
+	window  Window
+	isp     string
+	snap    *Snapshot
+	detail  *Detail
+	sources []SourceView
+	err     error
+}
+
+// Init starts the refresh tick and the first load.
+func (m Model) Init() tea.Cmd {
+	return tea.Batch(m.tick(), func() tea.Msg { return refreshMsg{} })
+}
+
+func (m Model) tick() tea.Cmd {
+	return tea.Tick(m.every, func(t time.Time) tea.Msg { return tickMsg(t) })
+}
+
+// requestLoad starts a load unless one is in flight; then it remembers to
+// load again when it lands (coalescing Changed bursts into one reload).
+func (m *Model) requestLoad() tea.Cmd {
+	if m.loading {
+		m.pending = true
+		return nil
+	}
+	m.loading, m.pending = true, false
+	d, w, v, isp, now := m.data, m.window, m.view, m.detailISP, m.clock()
+	return func() (msg tea.Msg) {
+		res := loadedMsg{window: w, isp: isp}
+		// A panicking Data must not take the terminal down with it.
+		defer func() {
+			if r := recover(); r != nil {
+				res.err = fmt.Errorf("panic in data load: %v", r)
+				msg = res
+			}
+		}()
+		if d == nil {
+			res.err = fmt.Errorf("no data source")
+			return res
+		}
+		res.snap, res.err = d.Snapshot(w, now)
+		if res.err == nil && v == viewDetail && isp != "" {
+			res.detail, res.err = d.Detail(isp, w, now)
+		}
+		if res.err == nil && v == viewSources {
+			res.sources, res.err = d.Sources(now)
+		}
+		return res
+	}
+}
+
+// Update handles keys, sizes, ticks and loaded data.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = max(msg.Width, 0), max(msg.Height, 0)
+		m.relayout()
+		return m, nil
+	case tickMsg:
+		m.now = m.clock()
+		return m, tea.Batch(m.tick(), m.requestLoad())
+	case refreshMsg, Changed:
+		return m, m.requestLoad()
+	case loadedMsg:
+		m.loading = false
+		m.now = m.clock()
+		m.apply(msg)
+		var cmd tea.Cmd
+		if m.pending {
+			cmd = m.requestLoad()
+		}
+		return m, cmd
+	case tea.KeyMsg:
+		return m.key(msg)
+	}
+	return m, nil
+}
+
+func (m *Model) apply(msg loadedMsg) {
+	m.err = msg.err
+	if msg.err != nil {
+		return // keep showing the last good data, with the error in the footer
+	}
+	if msg.window != m.window {
+		m.pending = true // a window switch raced this load
+		return
+	}
+	if msg.snap != nil {
+		m.snap = msg.snap
+		m.buildPanes()
+	}
+	if msg.detail != nil && msg.isp == m.detailISP {
+		m.detail = msg.detail
+	}
+	if msg.sources != nil {
+		m.sources = msg.sources
+	}
+	m.relayout()
+}
+
+func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	k := m.keys
+	if key.Matches(msg, k.Quit) {
+		return m, tea.Quit
+	}
+	if m.showHelp {
+		if key.Matches(msg, k.Help, k.Back) {
+			m.showHelp = false
+		}
+		return m, nil
+	}
+	switch {
+	case key.Matches(msg, k.Help):
+		m.showHelp = true
+		return m, nil
+	case key.Matches(msg, k.Window):
+		return m, m.setWindow(m.window.next())
+	case key.Matches(msg, k.Win15m):
+		return m, m.setWindow(Window15m)
+	case key.Matches(msg, k.Win1h):
+		return m, m.setWindow(Window1h)
+	case key.Matches(msg, k.Win24h):
+		return m, m.setWindow(Window24h)
+	case key.Matches(msg, k.WinCutover):
+		return m, m.setWindow(WindowCutover)
+	case key.Matches(msg, k.Refresh):
+		return m, m.requestLoad()
+	case key.Matches(msg, k.Sources):
+		if m.view != viewSources {
+			m.view, m.sourcesScroll = viewSources, 0
+			m.relayout()
+			return m, m.requestLoad()
+		}
+		return m, nil
+	}
+	switch m.view {
+	case viewCockpit:
+		return m.cockpitKey(msg)
+	case viewDetail:
+		if key.Matches(msg, k.Back) {
+			m.view = viewCockpit
+			return m, nil
+		}
+		m.detailScroll = m.scroll(msg, m.detailScroll, len(m.detailLines), m.bodyHeight())
+	case viewSources:
+		if key.Matches(msg, k.Back) {
+			m.view = viewCockpit
+			return m, nil
+		}
+		m.sourcesScroll = m.scroll(msg, m.sourcesScroll, len(m.sourceLines), m.bodyHeight())
+	}
+	return m, nil
+}
+
+func (m *Model) setWindow(w Window) tea.Cmd {
+	if w == m.window {
+		return nil
+	}
+	m.window = w
+	if m.loading {
+		m.pending = true
+		return nil
+	}
+	return m.requestLoad()
+}
+
+func (m Model) cockpitKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	k := m.keys
+	n := len(m.panes)
+	page := max(m.visiblePanes(), 1)
+	switch {
+	case key.Matches(msg, k.Up):
+		m.sel--
+	case key.Matches(msg, k.Down):
+		m.sel++
+	case key.Matches(msg, k.PageUp):
+		m.sel -= page
+	case key.Matches(msg, k.PageDown):
+		m.sel += page
+	case key.Matches(msg, k.Top):
+		m.sel = 0
+	case key.Matches(msg, k.Bottom):
+		m.sel = n - 1
+	case key.Matches(msg, k.Open):
+		if n == 0 {
+			return m, nil
+		}
+		p := m.panes[m.sel]
+		if p.isp != m.detailISP {
+			m.detail, m.detailLines = nil, nil
+		}
+		m.view, m.detailISP, m.detailScroll = viewDetail, p.isp, 0
+		m.relayout()
+		return m, m.requestLoad()
+	default:
+		return m, nil
+	}
+	m.sel = max(min(m.sel, n-1), 0)
+	if n > 0 {
+		m.selID = m.panes[m.sel].isp
+	}
+	m.keepVisible()
+	return m, nil
+}
+
+// scroll moves a line offset for the scrolling views.
+func (m Model) scroll(msg tea.KeyMsg, off, lines, height int) int {
+	k := m.keys
+	page := max(height-1, 1)
+	switch {
+	case key.Matches(msg, k.Up):
+		off--
+	case key.Matches(msg, k.Down):
+		off++
+	case key.Matches(msg, k.PageUp):
+		off -= page
+	case key.Matches(msg, k.PageDown):
+		off += page
+	case key.Matches(msg, k.Top):
+		off = 0
+	case key.Matches(msg, k.Bottom):
+		off = lines
+	}
+	return max(min(off, lines-height), 0)
+}
+
+// colour reports whether styles emit SGR at all (not under NO_COLOR).
+func (m Model) colour() bool { return m.r.ColorProfile() != termenv.Ascii }
+
+// bodyHeight is the lines between the top bar and the footer.
+func (m Model) bodyHeight() int {
+	return max(m.height-2, 0)
+}
