@@ -2,6 +2,8 @@ package pmta
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"time"
 )
 
@@ -158,16 +160,29 @@ func (in *interner) get(b []byte) string {
 	if len(b) > 64 {
 		return string(b)
 	}
-	h := uint32(2166136261)
-	for _, c := range b {
-		h = (h ^ uint32(c)) * 16777619
-	}
-	e := &in.slot[(h^h>>16)&1023]
+	e := &in.slot[slot(b)]
 	if *e == string(b) {
 		return *e
 	}
 	*e = string(b)
 	return *e
+}
+
+// slot hashes the first, middle and last eight bytes (or all of a short
+// value): cheaper than a byte loop, and values that differ only elsewhere
+// merely share a slot.
+func slot(b []byte) int {
+	var h uint64
+	if n := len(b); n >= 8 {
+		h = binary.LittleEndian.Uint64(b) ^ bits.RotateLeft64(binary.LittleEndian.Uint64(b[n/2-4:]), 21) ^
+			bits.RotateLeft64(binary.LittleEndian.Uint64(b[n-8:]), 42)
+	} else {
+		for _, c := range b {
+			h = h<<8 | uint64(c)
+		}
+	}
+	h ^= uint64(len(b))
+	return int((h * 0x9e3779b97f4a7c15) >> 54)
 }
 
 // enhancedCode returns the leading "X.Y.Z" of b ("5.1.1 (bad destination
