@@ -170,7 +170,7 @@ func (m *Model) drawSparks(p *pane) {
 	p.oldVol = spark(ov, maxOf(ov), w, false)
 	p.newVol = spark(nv, maxOf(nv), w, false)
 	od, nd := rates(o, deferrals), rates(n, deferrals)
-	scale := math.Max(m.th.Deferral.Warn, maxOf(od, nd))
+	scale := niceCeil(math.Max(m.th.Deferral.Warn, maxOf(od, nd)))
 	p.oldDef = spark(od, scale, w, true)
 	p.newDef = spark(nd, scale, w, true)
 }

@@ -48,10 +48,10 @@ func (m Model) detailBody(w int) []string {
 	chart("recipients per "+stepName, fmt.Sprintf("  peak OLD %s · NEW %s (each side to its own scale)",
 		fmtCount(maxOf(ov)), fmtCount(maxOf(nv))), ov, nv, maxOf(ov), maxOf(nv), false)
 	od, nd := rates(o, deferrals), rates(n, deferrals)
-	ds := math.Max(m.th.Deferral.Warn, maxOf(od, nd))
+	ds := niceCeil(math.Max(m.th.Deferral.Warn, maxOf(od, nd)))
 	chart("deferred %", "  scale 0–"+pct(ds)+" · blank = no attempts", od, nd, ds, ds, true)
 	ob, nb := rates(o, bounces), rates(n, bounces)
-	bs := math.Max(m.th.HardBounce.Warn, maxOf(ob, nb))
+	bs := niceCeil(math.Max(m.th.HardBounce.Warn, maxOf(ob, nb)))
 	chart("bounced %", "  scale 0–"+pct(bs), ob, nb, bs, bs, true)
 	out = append(out, m.st.Dim.Render(axis(d.Since, d.Until, cw, 5)))
 

@@ -147,7 +147,10 @@ func spark(vals []float64, max float64, width int, zeroMark bool) string {
 				b.WriteByte(' ')
 			}
 		default:
-			i := int(v / max * float64(len(sparkRunes)))
+			i := int(math.Ceil(v/max*float64(len(sparkRunes)))) - 1
+			if i < 0 {
+				i = 0
+			}
 			if i >= len(sparkRunes) {
 				i = len(sparkRunes) - 1
 			}
@@ -192,6 +195,21 @@ func rates(series []model.Tally, f func(model.Tally) (x, n uint64)) []float64 {
 		}
 	}
 	return out
+}
+
+// niceCeil rounds a positive scale up to 1, 2, 2.5 or 5 times a power of
+// ten, so chart scales read 20 %, not 18.75 %.
+func niceCeil(x float64) float64 {
+	if x <= 0 || math.IsNaN(x) || math.IsInf(x, 0) {
+		return x
+	}
+	p := math.Pow(10, math.Floor(math.Log10(x)))
+	for _, f := range []float64{1, 2, 2.5, 5, 10} {
+		if f*p >= x*(1-1e-12) {
+			return f * p
+		}
+	}
+	return 10 * p
 }
 
 func maxOf(vs ...[]float64) float64 {

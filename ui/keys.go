@@ -43,7 +43,7 @@ func DefaultKeyMap() KeyMap {
 		Top:      key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("g", "first")),
 		Bottom:   key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G", "last")),
 
-		Open:    key.NewBinding(key.WithKeys("enter", "l", "right"), key.WithHelp("enter", "provider detail")),
+		Open:    key.NewBinding(key.WithKeys("enter", "l", "right"), key.WithHelp("enter", "detail")),
 		Back:    key.NewBinding(key.WithKeys("esc", "backspace", "h", "left"), key.WithHelp("esc", "back")),
 		Sources: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sources")),
 
@@ -64,7 +64,7 @@ func DefaultKeyMap() KeyMap {
 
 // ShortHelp is the footer line.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Up, k.Open, k.Window, k.Sources, k.Help, k.Quit}
+	return []key.Binding{k.Down, k.Open, k.Window, k.Sources, k.Help, k.Quit}
 }
 
 // FullHelp is the help overlay, one column per group.

@@ -48,7 +48,7 @@ var profiles = map[string]profile{
 		reasonO: "421-4.7.0 [#] Try again later, closing connection.",
 		reasonN: "421-4.7.28 [#] Our system has detected an unusual rate of unsolicited mail originating from your IP address.",
 		sampleO: "421-4.7.0 [198.51.100.7 15] Try again later, closing connection. (EHLO mx.old.example) a1si123456qkb.42 - gsmtp",
-		sampleN: "421-4.7.28 [203.0.113.10 15] Our system has detected an unusual rate of unsolicited mail originating from your IP address. To protect our users from spam, mail sent from your IP address has been temporarily rate limited. \x1b]0;pwned\x07\x1b[2J"},
+		sampleN: "421-4.7.28 [203.0.113.10 15] \x1b]0;pwned\x07Our system has detected\x1b[2J an unusual rate of unsolicited mail originating from your IP address. To protect our users from spam, mail sent from your IP address has been temporarily rate limited."},
 	"microsoft": {perMin: 160, defOld: 0.02, defNew: 0.05, hardOld: 0.006, hardNew: 0.007, softNew: 0.03, cmplOld: 0.0006, cmplNew: 0.0007,
 		reasonO: "451 4.7.650 The mail server [#] has been temporarily rate limited due to IP reputation.",
 		reasonN: "550 5.7.1 Unfortunately, messages from [#] weren't sent. (S3150)",
