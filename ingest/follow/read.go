@@ -1,0 +1,357 @@
+package follow
+
+import (
+	"bytes"
+	"time"
+)
+
+// readTrack reads what t's file has past its position, up to about budget
+// bytes, and appends the resulting chunks to out. It returns the bytes read.
+func (f *Follower) readTrack(t *track, now time.Time, budget int, out []Chunk) ([]Chunk, int) {
+	e := t.ent
+	if e != nil && e.err != nil {
+		t.eof = false
+		return out, 0
+	}
+	if t.r == nil {
+		r, err := openReader(f.fs, t.path)
+		if err != nil {
+			f.readFailed(t, now, err)
+			return out, 0
+		}
+		t.r = r
+	}
+	size, plain, err := t.r.size()
+	if err != nil {
+		f.readFailed(t, now, err)
+		return out, 0
+	}
+	if plain {
+		t.size = size
+		if size < t.readPos() {
+			// Cut below what was buffered. A bound file passed the
+			// marker check at Offset, so only the partial line is
+			// stale; an orphan was truncated under its old name.
+			if t.orphan || size < t.c.Offset {
+				f.closeOrphan(t, now, &out)
+				return out, 0
+			}
+			t.pend, t.skipping, t.skipLen, t.skipTail = nil, false, 0, nil
+		}
+		if size == t.readPos() {
+			t.eof = true
+			if t.orphan && now.Sub(t.idleSince) >= f.opts.RotateWait {
+				f.closeOrphan(t, now, &out)
+			}
+			return f.flushEmpty(t, now, out), 0
+		}
+		if t.orphan {
+			if !f.sameContent(t) {
+				f.closeOrphan(t, now, &out)
+				return out, 0
+			}
+			t.idleSince = now
+		}
+	} else if t.eof && (t.r.complete() || t.orphan || !t.ent.changed) {
+		// A .gz read to its end (or to where its writer has got, and
+		// unchanged since): decompressing again would find nothing.
+		if t.r.complete() {
+			f.gzFinished(t, now, &out)
+		}
+		if t.orphan && (t.r.complete() || now.Sub(t.idleSince) >= f.opts.RotateWait) {
+			f.closeOrphan(t, now, &out)
+		}
+		return f.flushEmpty(t, now, out), 0
+	}
+
+	var cb builder
+	read := 0
+	for {
+		if read >= budget && (cb.progress || t.skipping) {
+			t.eof = false
+			break
+		}
+		pos := t.readPos()
+		want := f.opts.MaxChunkBytes
+		if plain {
+			want = int(min(int64(want), max(size-pos, 4096)))
+		}
+		var buf []byte
+		var n int
+		if t.skipping {
+			buf = make([]byte, want)
+			n, err = t.r.readAt(buf, pos)
+			buf = buf[:n]
+		} else {
+			buf = make([]byte, len(t.pend)+want)
+			copy(buf, t.pend)
+			n, err = t.r.readAt(buf[len(t.pend):], pos)
+			buf = buf[:len(t.pend)+n]
+		}
+		t.growHead(pos, buf[len(buf)-n:])
+		read += n
+		if !plain {
+			t.size = max(t.size, pos+int64(n))
+		}
+		f.consume(t, buf, &cb, now, &out)
+		if err != nil || n == 0 {
+			if err != nil && err != errNoMore {
+				cb.flush(f, t, now, &out)
+				f.readFailed(t, now, err)
+				return out, read
+			}
+			t.eof = true
+			break
+		}
+	}
+	cb.flush(f, t, now, &out)
+	if !plain && t.eof && t.r.complete() {
+		f.gzFinished(t, now, &out)
+	}
+	return f.flushEmpty(t, now, out), read
+}
+
+// builder collects consecutive complete lines into one chunk.
+type builder struct {
+	data     []byte
+	progress bool
+}
+
+func (b *builder) add(seg []byte) {
+	if b.data == nil {
+		b.data = seg[:len(seg):len(seg)] // own buffer: no copy, no aliasing on append
+	} else {
+		b.data = append(b.data, seg...)
+	}
+	b.progress = true
+}
+
+func (b *builder) flush(f *Follower, t *track, now time.Time, out *[]Chunk) {
+	if len(b.data) == 0 {
+		return
+	}
+	*out = append(*out, f.chunk(t, now, b.data, nil))
+	b.data = nil
+}
+
+// consume splits buf (starting at t.readPos() before the read, that is at
+// c.Offset unless skipping) into complete lines, too-long lines and the
+// partial rest.
+func (f *Follower) consume(t *track, buf []byte, cb *builder, now time.Time, out *[]Chunk) {
+	max := f.opts.MaxLineBytes
+	if t.skipping {
+		i := bytes.IndexByte(buf, '\n')
+		if i < 0 {
+			t.skipLen += int64(len(buf))
+			t.skipTail = tailBytes(t.skipTail, buf)
+			return
+		}
+		start, n := t.c.Offset, t.skipLen+int64(i+1)
+		f.skipped(t, tailBytes(t.skipTail, buf[:i+1]), start, n, cb, now, out)
+		buf = buf[i+1:]
+	}
+	for {
+		nl := bytes.LastIndexByte(buf, '\n')
+		if nl < 0 {
+			break
+		}
+		complete := buf[:nl+1]
+		cut, long := len(complete), 0
+		if len(complete) > max+1 {
+			// Some line may be too long: find the first one.
+			for s := 0; s < len(complete); {
+				l := bytes.IndexByte(complete[s:], '\n') + 1
+				if l-1 > max {
+					cut, long = s, l
+					break
+				}
+				s += l
+			}
+		}
+		if cut > 0 {
+			seg := buf[:cut]
+			cb.add(seg)
+			t.setMark(tailBytes(t.mark, seg))
+			t.c.Offset += int64(cut)
+			t.c.Lines += int64(bytes.Count(seg, nl1))
+		}
+		if long == 0 {
+			buf = buf[nl+1:]
+			break
+		}
+		f.skipped(t, tailBytes(t.mark, buf[cut:cut+long]), t.c.Offset, int64(long), cb, now, out)
+		buf = buf[cut+long:]
+	}
+	if len(buf) > max {
+		t.skipping, t.skipLen, t.skipTail, t.pend = true, int64(len(buf)), tailBytes(t.mark, buf), nil
+		return
+	}
+	t.pend = append(t.pend[:0:0], buf...)
+}
+
+var nl1 = []byte{'\n'}
+
+// skipped moves the cursor past a too-long line and delivers it as its own
+// chunk, after the lines before it.
+func (f *Follower) skipped(t *track, mark []byte, start, n int64, cb *builder, now time.Time, out *[]Chunk) {
+	cb.flush(f, t, now, out)
+	t.skipping, t.skipLen, t.skipTail, t.pend = false, 0, nil, nil
+	t.c.Offset = start + n
+	t.setMark(mark)
+	t.c.Lines++
+	t.c.Rejected++
+	cb.progress = true
+	*out = append(*out, f.chunk(t, now, nil, []LongLine{{Offset: start, Length: n}}))
+}
+
+// chunk makes a chunk of t's current cursor.
+func (f *Follower) chunk(t *track, now time.Time, data []byte, long []LongLine) Chunk {
+	start := t.c.Offset - int64(len(data))
+	if len(long) > 0 {
+		start = long[0].Offset
+	}
+	ch := Chunk{Path: t.path, ModTime: t.modTime, Data: data, TooLong: long, t: t}
+	if f.last != t {
+		ch.NewFile = true
+		if start > 0 {
+			ch.Header = f.header(t)
+		}
+	}
+	f.last = t
+	if len(data) > 0 {
+		t.c.LastLine = now
+		f.lastData = now
+	}
+	t.c.Source, t.c.Path = f.opts.Source, t.path
+	t.c.Size = max(t.size, t.readPos())
+	t.c.Updated = now
+	ch.Cursor = t.c
+	if k := t.c.Key(); k != t.lastKey {
+		ch.PrevKey = t.lastKey
+		t.lastKey = k
+	}
+	t.emit = false
+	return ch
+}
+
+// flushEmpty delivers the cursor alone when it must be committed although
+// no line moved it (StartAtEnd, Done).
+func (f *Follower) flushEmpty(t *track, now time.Time, out []Chunk) []Chunk {
+	if t.emit {
+		out = append(out, f.chunk(t, now, nil, nil))
+	}
+	return out
+}
+
+// header returns the file's first line without its terminator, or nil.
+func (f *Follower) header(t *track) []byte {
+	if t.hdrOK {
+		return t.header
+	}
+	var line []byte
+	if i := bytes.IndexByte(t.head, '\n'); i >= 0 {
+		line = t.head[:i]
+	} else {
+		r, err := openReader(f.fs, t.path)
+		if err != nil {
+			return nil // retried with the next NewFile
+		}
+		defer r.close()
+		var acc []byte
+		buf := make([]byte, 64<<10)
+		for len(acc) <= f.opts.MaxLineBytes {
+			n, err := r.readAt(buf, int64(len(acc)))
+			if i := bytes.IndexByte(buf[:n], '\n'); i >= 0 {
+				line = append(acc, buf[:i]...)
+				break
+			}
+			acc = append(acc, buf[:n]...)
+			if err != nil || n == 0 {
+				break
+			}
+		}
+	}
+	if line != nil {
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		t.header = append([]byte(nil), line...)
+	}
+	t.hdrOK = true
+	return t.header
+}
+
+func (f *Follower) gzFinished(t *track, now time.Time, out *[]Chunk) {
+	if !t.c.Done && len(t.pend) == 0 && !t.skipping {
+		t.c.Done = true
+		t.emit = true
+	}
+}
+
+// closeOrphan ends draining a file rotated out of the globs.
+func (f *Follower) closeOrphan(t *track, now time.Time, out *[]Chunk) {
+	if !t.orphan {
+		// A bound file cut below its offset between scan and read: the
+		// next scan decides what it is.
+		t.closeReader()
+		return
+	}
+	t.closeReader()
+	t.orphan = false
+	if !t.c.Done {
+		t.c.Done = true
+		t.emit = true
+	}
+}
+
+// sameContent checks, before reading an orphan's new bytes, that its
+// descriptor still holds the content read so far (not copytruncated and
+// rewritten under the old name).
+func (f *Follower) sameContent(t *track) bool {
+	h := make([]byte, len(t.head))
+	if n, _ := t.r.readAt(h, 0); n < len(h) || !bytes.Equal(h, t.head) {
+		return false
+	}
+	if !t.markOK {
+		return true
+	}
+	m := make([]byte, len(t.mark))
+	n, _ := t.r.readAt(m, t.c.Offset-int64(len(m)))
+	return n == len(m) && bytes.Equal(m, t.mark)
+}
+
+func (f *Follower) readFailed(t *track, now time.Time, err error) {
+	t.closeReader()
+	t.eof = false
+	if t.ent != nil {
+		t.ent.fail(now, err, f.opts.MaxBackoff)
+		return
+	}
+	// An orphan has no path to retry: what it still held is gone unless
+	// the file shows up again in the globs.
+	if t.err == nil {
+		t.errSince = now
+	}
+	t.err = err
+	t.orphan = false
+}
+
+// tailBytes returns a new slice with the last MarkMax bytes of a+b.
+func tailBytes(a, b []byte) []byte {
+	if len(b) >= MarkMax {
+		return append([]byte(nil), b[len(b)-MarkMax:]...)
+	}
+	keep := min(len(a), MarkMax-len(b))
+	out := make([]byte, 0, keep+len(b))
+	out = append(out, a[len(a)-keep:]...)
+	return append(out, b...)
+}
+
+// fnv64 is FNV-1a 64: stable across processes and versions, unlike
+// hash/maphash, because fingerprints are persisted.
+func fnv64(b []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}

@@ -1,0 +1,580 @@
+package follow
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"sort"
+	"time"
+
+	"cutover/state"
+)
+
+// track is one file's content as the follower knows it: its cursor, and the
+// listing entry and descriptor it is read through.
+type track struct {
+	id      int
+	c       state.Cursor // Offset = end of the last consumed line
+	head    []byte       // the file's first bytes (<= FPMax); nil until bound
+	mark    []byte       // the <= MarkMax bytes before c.Offset
+	markOK  bool         // mark is known (else only c.Marker is)
+	lastKey string       // key of the cursor last delivered or loaded
+
+	ent       *entry // listing entry it is bound to this scan
+	path      string // where it was last seen
+	r         reader
+	orphan    bool      // rotated out of the globs: drained through r
+	idleSince time.Time // orphan: last growth
+	modTime   time.Time
+	size      int64
+
+	pend     []byte // bytes after c.Offset without "\n" yet
+	skipping bool   // inside a line longer than MaxLineBytes starting at c.Offset
+	skipLen  int64
+	skipTail []byte // the MarkMax bytes before the skip position
+	eof      bool   // the last read reached the end of the data
+	emit     bool   // deliver the cursor even without lines
+
+	header []byte
+	hdrOK  bool
+
+	err      error // orphan read error
+	errSince time.Time
+}
+
+func (t *track) readPos() int64 {
+	if t.skipping {
+		return t.c.Offset + t.skipLen
+	}
+	return t.c.Offset + int64(len(t.pend))
+}
+
+func (t *track) closeReader() {
+	if t.r != nil {
+		t.r.close()
+		t.r = nil
+	}
+	t.pend, t.skipping, t.skipLen, t.skipTail = nil, false, 0, nil
+	t.eof = false
+}
+
+// unbind forgets the listing entry and closes the descriptor.
+func (t *track) unbind() {
+	if t.ent != nil && t.ent.track == t {
+		t.ent.track = nil
+	}
+	t.ent = nil
+	t.orphan = false
+	t.closeReader()
+}
+
+func (t *track) syncFP() {
+	t.c.FPLen = len(t.head)
+	t.c.FPHash = fnv64(t.head)
+}
+
+func (t *track) setMark(m []byte) {
+	t.mark, t.markOK = m, true
+	t.c.MarkLen = len(m)
+	t.c.Marker = fnv64(m)
+}
+
+// growHead extends the fingerprint with bytes read at pos.
+func (t *track) growHead(pos int64, b []byte) {
+	h := int64(len(t.head))
+	if h >= FPMax || pos > h || pos+int64(len(b)) <= h {
+		return
+	}
+	end := min(pos+int64(len(b)), FPMax)
+	t.head = append(t.head[:h:h], b[h-pos:end-pos]...)
+	t.syncFP()
+}
+
+// entry is one listed path and what the last stat and head read found.
+type entry struct {
+	path     string
+	gz       bool
+	statOK   bool
+	size     int64 // on disk (compressed for .gz)
+	mtime    time.Time
+	head     []byte
+	gzDone   bool // the .gz stream was complete when the head was read
+	changed  bool // stat differs from the previous scan
+	track    *track
+	memo     map[*track]memo
+	gzr      reader // .gz positioned at a matched cursor's offset
+	gzrFor   *track
+	ghost    *track   // a copy of content already read from this cursor
+	shadows  []*track // matching cursors bound to other files
+	copyOf   *track   // skipped this round: maybe a copy of copyOf's file
+	waiting  bool     // skipped this round: maybe a copy in progress
+	err      error
+	errSince time.Time
+	errN     int
+	retryAt  time.Time
+}
+
+type verdict uint8
+
+const (
+	vNone  verdict = iota // not this cursor's file
+	vFull                 // this cursor's file: resume at Offset
+	vGhost                // same head but shorter than Offset: already read
+	vErr
+)
+
+type memo struct {
+	off  int64
+	v    verdict
+	mark []byte
+}
+
+func (e *entry) fail(now time.Time, err error, max time.Duration) {
+	if e.err == nil {
+		e.errSince = now
+	}
+	e.err = err
+	e.errN++
+	e.retryAt = now.Add(backoff(e.errN, max))
+	e.statOK = false
+	if e.gzr != nil {
+		e.gzr.close()
+		e.gzr = nil
+	}
+}
+
+func (e *entry) dropGz() {
+	if e.gzr != nil {
+		e.gzr.close()
+		e.gzr, e.gzrFor = nil, nil
+	}
+}
+
+// scan lists the globs, refreshes changed entries and binds files to
+// cursors. An error means the listing failed and nothing was changed.
+func (f *Follower) scan(now time.Time) error {
+	seen := map[string]bool{}
+	var paths []string
+	for _, g := range f.opts.Globs {
+		ps, err := glob(f.fs, g)
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if !seen[p] {
+				seen[p] = true
+				paths = append(paths, p)
+			}
+		}
+	}
+	for p, e := range f.ents {
+		if !seen[p] {
+			f.dropEntry(e)
+		}
+	}
+	for _, p := range paths {
+		f.refresh(p, now)
+	}
+
+	// Tracks whose file changed are matched again (a growing file too:
+	// that is where copytruncate is caught); a failing file stays bound
+	// but is not read, and its descriptor is closed.
+	for _, t := range f.tracks {
+		e := t.ent
+		if e == nil {
+			continue
+		}
+		switch {
+		case f.ents[e.path] != e:
+			t.ent = nil
+		case e.err != nil:
+			t.closeReader()
+		case e.changed && !(e.gz && t.r != nil && t.path == e.path):
+			// (a .gz being written only grows: no need to re-verify)
+			t.ent, e.track = nil, nil
+		}
+	}
+
+	f.pair(now)
+
+	// Whatever lost its file keeps its descriptor to drain it.
+	for _, t := range f.tracks {
+		if t.ent == nil && t.r != nil && !t.orphan {
+			t.orphan = true
+			t.idleSince = now
+		}
+	}
+	return nil
+}
+
+func (f *Follower) dropEntry(e *entry) {
+	if e.track != nil {
+		e.track.ent = nil
+		e.track = nil
+	}
+	e.dropGz()
+	delete(f.ents, e.path)
+}
+
+// refresh stats one listed path and rereads its head when it changed.
+func (f *Follower) refresh(p string, now time.Time) {
+	e := f.ents[p]
+	if e == nil {
+		e = &entry{path: p, gz: isGz(p)}
+		f.ents[p] = e
+	}
+	e.changed = false
+	if e.err != nil && now.Before(e.retryAt) {
+		return
+	}
+	fi, err := f.fs.Stat(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			f.dropEntry(e) // gone between listing and stat
+			return
+		}
+		e.fail(now, err, f.opts.MaxBackoff)
+		return
+	}
+	if fi.IsDir() {
+		f.dropEntry(e)
+		return
+	}
+	if e.err == nil && e.statOK && fi.Size() == e.size && fi.ModTime().Equal(e.mtime) {
+		return
+	}
+	e.size, e.mtime, e.statOK, e.changed = fi.Size(), fi.ModTime(), true, true
+	e.memo = nil
+	e.dropGz()
+	if err := f.readHead(e); err != nil {
+		e.fail(now, err, f.opts.MaxBackoff)
+		e.changed = false
+		return
+	}
+	e.err, e.errN = nil, 0
+}
+
+func (f *Follower) readHead(e *entry) error {
+	n := FPMax
+	if !e.gz {
+		n = int(min(e.size, FPMax))
+	}
+	buf := make([]byte, n)
+	var r reader
+	if t := e.track; t != nil && t.r != nil && t.path == e.path {
+		r = t.r
+	} else {
+		var err error
+		if r, err = openReader(f.fs, e.path); err != nil {
+			return err
+		}
+		defer r.close()
+	}
+	m, err := r.readAt(buf, 0)
+	if err != nil && err != errNoMore {
+		return err
+	}
+	e.head = buf[:m]
+	e.gzDone = r.complete()
+	return nil
+}
+
+type pairing struct {
+	e *entry
+	t *track
+}
+
+// pair binds free entries to free cursors, most specific cursor first, and
+// starts new cursors for the files nothing matched.
+func (f *Follower) pair(now time.Time) {
+	var ents []*entry
+	for _, e := range f.ents {
+		e.ghost, e.shadows, e.copyOf, e.waiting = nil, nil, nil, false
+		if e.track == nil && e.err == nil && e.statOK && len(e.head) > 0 {
+			ents = append(ents, e)
+		}
+	}
+	if len(ents) == 0 {
+		return
+	}
+	sort.Slice(ents, func(i, j int) bool { return ents[i].path < ents[j].path })
+
+	type fpKey struct {
+		n int
+		h uint64
+	}
+	idx := map[fpKey][]*track{}
+	lens := map[int]bool{}
+	for _, t := range f.tracks {
+		if t.c.FPLen > 0 {
+			idx[fpKey{t.c.FPLen, t.c.FPHash}] = append(idx[fpKey{t.c.FPLen, t.c.FPHash}], t)
+			lens[t.c.FPLen] = true
+		}
+	}
+	var ps []pairing
+	for _, e := range ents {
+		for n := range lens {
+			if n <= len(e.head) {
+				for _, t := range idx[fpKey{n, fnv64(e.head[:n])}] {
+					ps = append(ps, pairing{e, t})
+				}
+			}
+		}
+	}
+	sort.SliceStable(ps, func(i, j int) bool {
+		a, b := ps[i], ps[j]
+		if a.t.c.FPLen != b.t.c.FPLen {
+			return a.t.c.FPLen > b.t.c.FPLen
+		}
+		if a.t.c.Offset != b.t.c.Offset {
+			return a.t.c.Offset > b.t.c.Offset
+		}
+		if a.t != b.t {
+			return a.t.id < b.t.id
+		}
+		if ah, bh := a.e.path == a.t.path, b.e.path == b.t.path; ah != bh {
+			return ah // the file at the cursor's path wins a tie
+		}
+		if a.e.gz != b.e.gz {
+			return !a.e.gz
+		}
+		return a.e.path < b.e.path
+	})
+	for _, p := range ps {
+		if p.e.track != nil {
+			continue
+		}
+		if p.t.ent != nil {
+			p.e.shadows = append(p.e.shadows, p.t)
+			continue
+		}
+		switch f.check(p.e, p.t, now) {
+		case vFull:
+			f.bind(p.e, p.t)
+		case vGhost:
+			if p.e.ghost == nil {
+				p.e.ghost = p.t
+			}
+		}
+	}
+	for _, e := range ents {
+		if e.track != nil || e.err != nil || e.ghost != nil {
+			continue
+		}
+		if f.mayBeCopy(e, now) || f.copyInProgress(e) {
+			continue
+		}
+		if e.gz && !e.gzDone && len(e.head) < FPMax {
+			e.waiting = true // too little of a .gz being written to know it
+			continue
+		}
+		t := f.newTrack()
+		t.c = state.Cursor{Source: f.opts.Source, Path: e.path}
+		t.head = append([]byte(nil), e.head...)
+		t.syncFP()
+		t.setMark(nil)
+		f.bind(e, t)
+		if f.startEnd && !f.scanned {
+			f.seekEnd(t, now)
+		}
+	}
+}
+
+// check reads what is needed to decide whether e holds t's content at
+// t's offset.
+func (f *Follower) check(e *entry, t *track, now time.Time) verdict {
+	if len(e.head) < t.c.FPLen || fnv64(e.head[:t.c.FPLen]) != t.c.FPHash {
+		return vNone
+	}
+	if m, ok := e.memo[t]; ok && m.off == t.c.Offset {
+		return m.v
+	}
+	v, mark := f.checkMarker(e, t)
+	if v == vErr {
+		return v
+	}
+	if e.memo == nil {
+		e.memo = map[*track]memo{}
+	}
+	e.memo[t] = memo{t.c.Offset, v, mark}
+	return v
+}
+
+func (f *Follower) checkMarker(e *entry, t *track) (verdict, []byte) {
+	off := t.c.Offset
+	if !e.gz && e.size < off {
+		return vGhost, nil
+	}
+	ml := int64(t.c.MarkLen)
+	if t.markOK {
+		ml = int64(len(t.mark))
+	}
+	if ml > off {
+		return vNone, nil
+	}
+	var r reader
+	if t.r != nil && !t.orphan && t.path == e.path && !e.gz {
+		r = t.r
+	} else {
+		var err error
+		if r, err = openReader(f.fs, e.path); err != nil {
+			e.fail(f.now(), err, f.opts.MaxBackoff)
+			return vErr, nil
+		}
+	}
+	keep := false
+	defer func() {
+		if !keep && r != t.r {
+			r.close()
+		}
+	}()
+	buf := make([]byte, ml)
+	n, err := r.readAt(buf, off-ml)
+	if err != nil && err != errNoMore {
+		e.fail(f.now(), err, f.opts.MaxBackoff)
+		return vErr, nil
+	}
+	if int64(n) < ml {
+		return vGhost, nil // a .gz (or a file just cut) shorter than the offset
+	}
+	if fnv64(buf) != t.c.Marker {
+		return vNone, nil
+	}
+	if e.gz {
+		// The .gz reader now sits at off: keep it for reading on, as
+		// getting there meant decompressing everything before.
+		e.dropGz()
+		e.gzr, e.gzrFor, keep = r, t, true
+	}
+	return vFull, buf
+}
+
+// bind attaches t to e, reusing t's descriptor when it is the same path.
+func (f *Follower) bind(e *entry, t *track) {
+	same := t.r != nil && !t.orphan && t.path == e.path
+	if !same {
+		t.closeReader()
+		if e.gzr != nil && e.gzrFor == t {
+			t.r = e.gzr
+			e.gzr, e.gzrFor = nil, nil
+		}
+	}
+	e.dropGz()
+	t.orphan, t.err = false, nil
+	t.ent, e.track = e, t
+	t.path, t.modTime = e.path, e.mtime
+	if !e.gz {
+		t.size = e.size
+	}
+	if len(e.head) > len(t.head) {
+		t.head = append([]byte(nil), e.head...)
+		t.syncFP()
+	}
+	if m, ok := e.memo[t]; ok && m.v == vFull && !t.markOK {
+		t.setMark(m.mark)
+	}
+	if t.c.Done {
+		t.c.Done = false
+	}
+}
+
+// mayBeCopy: e matches a cursor bound to another file and could be a copy
+// of that file (copytruncate in progress, gzip in progress): skip it this
+// round rather than read the same lines twice.
+func (f *Follower) mayBeCopy(e *entry, now time.Time) bool {
+	for _, t := range e.shadows {
+		b := t.ent
+		if b == nil {
+			continue
+		}
+		switch f.check(e, t, now) {
+		case vGhost:
+			e.copyOf = t
+			return true
+		case vFull:
+			if e.gz || b.gz || e.size <= b.size && compatible(e.head, b.head) {
+				e.copyOf = t
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// copyInProgress: e's head is a strict prefix of a bound file's head and e
+// is smaller: a copy being written; wait until it shows what it is.
+func (f *Follower) copyInProgress(e *entry) bool {
+	for _, b := range f.ents {
+		if b.track == nil || b == e || len(e.head) >= len(b.head) || !bytes.HasPrefix(b.head, e.head) {
+			continue
+		}
+		if e.gz || b.gz || e.size < b.size {
+			e.waiting = true
+			return true
+		}
+	}
+	return false
+}
+
+func compatible(a, b []byte) bool {
+	n := min(len(a), len(b))
+	return bytes.Equal(a[:n], b[:n])
+}
+
+// seekEnd starts a new track at its last complete line (StartAtEnd).
+func (f *Follower) seekEnd(t *track, now time.Time) {
+	r, err := openReader(f.fs, t.path)
+	if err != nil {
+		return // read from 0 then; nothing is lost
+	}
+	defer r.close()
+	var end int64 = -1
+	var mark []byte
+	if size, ok, err := r.size(); ok && err == nil {
+		// Plain: look backwards for the last "\n".
+		const blk = 64 << 10
+		for pos := size; pos > 0 && end < 0; {
+			from := max(pos-blk, 0)
+			buf := make([]byte, pos-from)
+			n, err := r.readAt(buf, from)
+			if err != nil && err != errNoMore || n < len(buf) {
+				return
+			}
+			if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
+				end = from + int64(i) + 1
+			}
+			pos = from
+		}
+		if end <= 0 {
+			return
+		}
+		ml := min(end, MarkMax)
+		mark = make([]byte, ml)
+		if n, _ := r.readAt(mark, end-ml); int64(n) < ml {
+			return
+		}
+	} else {
+		// .gz: decompress to the end, remembering the last "\n".
+		var pos int64
+		var last []byte
+		buf := make([]byte, 256<<10)
+		for {
+			n, err := r.readAt(buf, pos)
+			if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+				end = pos + int64(i) + 1
+				mark = tailBytes(last, buf[:i+1])
+			}
+			last = tailBytes(last, buf[:n])
+			pos += int64(n)
+			if err != nil || n == 0 {
+				break
+			}
+		}
+		if end <= 0 {
+			return
+		}
+	}
+	t.c.Offset = end
+	t.setMark(mark)
+	t.emit = true
+}
