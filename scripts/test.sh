@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# test.sh - the project's test command (README: `bash scripts/test.sh`).
+# 1. every package with the race detector (fuzz seeds run as normal tests);
+# 2. the real-MTA acceptance tests (real Postfix + Exim vs pflogsumm/eximstats),
+#    which need root and `bash scripts/real-mta.sh install`. Without them they skip,
+#    except under CI=true, where they fail.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v go >/dev/null || export PATH="/usr/local/go/bin:$PATH"
+
+echo "== go test -race -count=1 ./..."
+go test -race -count=1 ./...
+
+echo "== go test -race -count=1 -tags realmta ./ingest/realmta/... (real Postfix + Exim, ~2.5 min)"
+go test -race -count=1 -timeout 15m -tags realmta ./ingest/realmta/...
