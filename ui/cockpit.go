@@ -25,9 +25,11 @@ type pane struct {
 	share    float64 // NEW share of attempts, NaN without traffic
 	volume   uint64
 
-	sparkW         int // width the sparks below were drawn for; -1 = stale
+	drawn          bool   // sparks and rows below match lay
+	lay            layout // layout they were drawn for
 	oldVol, newVol string
 	oldDef, newDef string
+	oldRow, newRow string // sideRow output: a frame only adds the titles
 }
 
 // layout is the column geometry for the current width.
@@ -59,7 +61,7 @@ func computeLayout(w int) layout {
 }
 
 func (m *Model) newPane(name, isp string, o, n SideStats) *pane {
-	p := &pane{name: name, isp: isp, old: o, new: n, sparkW: -1}
+	p := &pane{name: name, isp: isp, old: o, new: n}
 	p.oldV = m.th.Judge(o.Counts)
 	p.newV = m.th.Judge(n.Counts)
 	p.worse = m.th.Compare(o.Counts, n.Counts)
@@ -156,12 +158,14 @@ func (m *Model) relayout() {
 	}
 }
 
+// drawSparks draws a pane's sparks and rows for the current layout: on new
+// data or a resize, never per frame.
 func (m *Model) drawSparks(p *pane) {
-	w := m.lay.sparkW
-	if p.sparkW == w {
+	if p.drawn && p.lay == m.lay {
 		return
 	}
-	p.sparkW = w
+	p.drawn, p.lay = true, m.lay
+	w := m.lay.sparkW
 	o, n := resample(p.old.Series, w), resample(p.new.Series, w)
 	ov, nv := volumes(o), volumes(n)
 	// Volume is scaled per side (its shape matters; rcpt/h gives the size);
@@ -173,6 +177,8 @@ func (m *Model) drawSparks(p *pane) {
 	scale := niceCeil(math.Max(m.th.Deferral.Warn, maxOf(od, nd)))
 	p.oldDef = spark(od, scale, w, true)
 	p.newDef = spark(nd, scale, w, true)
+	p.oldRow = m.sideRow(m.lay, model.SideOld, p)
+	p.newRow = m.sideRow(m.lay, model.SideNew, p)
 }
 
 // visiblePanes is how many whole panes fit under the cockpit's fixed lines.
@@ -271,16 +277,10 @@ func (m Model) paneLines(p *pane, selected bool) []string {
 			markW += 5
 		}
 		newPre := "  " + mark + strings.Repeat(" ", max(l.pre-2-markW, 0))
-		return []string{
-			oldPre + m.sideRow(l, model.SideOld, p),
-			newPre + m.sideRow(l, model.SideNew, p),
-		}
+		return []string{oldPre + p.oldRow, newPre + p.newRow}
 	}
 	if p.isp == "" && p.name == "ALL" {
-		return []string{
-			m.st.Label.Render("ALL ") + m.sideRow(l, model.SideOld, p),
-			"    " + m.sideRow(l, model.SideNew, p),
-		}
+		return []string{m.st.Label.Render("ALL ") + p.oldRow, "    " + p.newRow}
 	}
 	title := cur + styledName(ansi.StringWidth(name)) + "  " + mark
 	if p.worse.Any() {
@@ -296,7 +296,7 @@ func (m Model) paneLines(p *pane, selected bool) []string {
 		}
 	}
 	pre := strings.Repeat(" ", l.pre)
-	return []string{title, pre + m.sideRow(l, model.SideOld, p), pre + m.sideRow(l, model.SideNew, p)}
+	return []string{title, pre + p.oldRow, pre + p.newRow}
 }
 
 // fmtShare prints NEW's share of a provider's attempts.
