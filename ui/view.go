@@ -243,6 +243,9 @@ func (m Model) overlay(lines []string, box string) []string {
 		}
 		l += strings.Repeat(" ", bw-ansi.StringWidth(l))
 		right := ansi.TruncateLeft(bg, x+bw, "")
+		if ansi.StringWidth(right) < 3 {
+			right = "" // a one-cell fragment of the background is noise
+		}
 		lines[row] = left + reset + l + reset + right
 	}
 	return lines
