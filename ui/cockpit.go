@@ -418,8 +418,8 @@ func (m Model) sourcesSummary(srcs []SourceView) string {
 	if len(srcs) == 0 {
 		return m.st.Dim.Render("no sources")
 	}
-	var n [5]int
-	var longest [5]time.Duration
+	var n [numSourceStates]int
+	var longest [numSourceStates]time.Duration
 	var rej int64
 	for _, s := range srcs {
 		st := s.State
@@ -441,6 +441,9 @@ func (m Model) sourcesSummary(srcs []SourceView) string {
 	}
 	if n[SourceUnreachable] > 0 {
 		parts = append(parts, m.st.Crit.Render(fmt.Sprintf("%d unreach %s", n[SourceUnreachable], fmtAgo(longest[SourceUnreachable]))))
+	}
+	if n[SourceIdle] > 0 {
+		parts = append(parts, m.st.Dim.Render(fmt.Sprintf("%d idle", n[SourceIdle])))
 	}
 	if n[SourceWaiting] > 0 {
 		parts = append(parts, m.st.Dim.Render(fmt.Sprintf("%d waiting", n[SourceWaiting])))

@@ -157,6 +157,9 @@ const (
 	SourceUnreachable
 	// SourceWaiting has no file matching its glob yet.
 	SourceWaiting
+	// SourceIdle is reachable and caught up, with no new lines lately.
+	SourceIdle
+	numSourceStates
 )
 
 func (s SourceState) String() string {
@@ -169,8 +172,21 @@ func (s SourceState) String() string {
 		return "unreachable"
 	case SourceWaiting:
 		return "waiting"
+	case SourceIdle:
+		return "idle"
 	}
 	return "unknown"
+}
+
+// ParseSourceState is the inverse of String (the follower's state names:
+// following, idle, waiting, stale, unreachable); anything else is unknown.
+func ParseSourceState(s string) SourceState {
+	for st := SourceFollowing; st < numSourceStates; st++ {
+		if st.String() == s {
+			return st
+		}
+	}
+	return SourceUnknown
 }
 
 // SourceView is one followed source.

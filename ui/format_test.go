@@ -88,3 +88,14 @@ func TestRatioBar(t *testing.T) {
 		}
 	}
 }
+
+func TestParseSourceState(t *testing.T) {
+	for _, s := range []SourceState{SourceFollowing, SourceIdle, SourceWaiting, SourceStale, SourceUnreachable} {
+		if got := ParseSourceState(s.String()); got != s {
+			t.Errorf("ParseSourceState(%q) = %v", s.String(), got)
+		}
+	}
+	if ParseSourceState("bogus") != SourceUnknown {
+		t.Error("unknown state")
+	}
+}

@@ -45,7 +45,7 @@ func (m Model) sourcesBody(w int) []string {
 			style = m.st.Warn
 		case SourceUnreachable:
 			style = m.st.Crit
-		case SourceWaiting, SourceUnknown:
+		case SourceWaiting, SourceUnknown, SourceIdle:
 			style = m.st.Dim
 		}
 		if (s.State == SourceStale || s.State == SourceUnreachable) && !s.Since.IsZero() {
