@@ -42,7 +42,7 @@ func parseTime(b []byte, loc *time.Location, zc *zoneCache) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	h, m, s, ok := clock(b[11:19])
-	if !ok || mo < 1 || mo > 12 || d < 1 || d > 31 {
+	if !ok || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 {
 		return time.Time{}, false
 	}
 	rest := b[19:]

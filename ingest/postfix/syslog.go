@@ -213,7 +213,7 @@ func parseRFC3339(b []byte, loc *time.Location, zc *zoneCache) (time.Time, bool)
 	mo, ok2 := atoi(b[5:7])
 	d, ok3 := atoi(b[8:10])
 	h, m, s, ok4 := clock(b[11:19])
-	if !ok1 || !ok2 || !ok3 || !ok4 || mo < 1 || mo > 12 || d < 1 || d > 31 {
+	if !ok1 || !ok2 || !ok3 || !ok4 || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 {
 		return time.Time{}, false
 	}
 	rest := b[19:]
