@@ -108,12 +108,13 @@ const (
 type Options struct {
 	Source string   // configured source name, copied into cursors
 	Globs  []string // e.g. /var/log/mail.log* or /var/log/pmta/acct-*.csv
-	// MaxChunkBytes bounds what is read from one file per Poll (1 MiB). A
-	// single line longer than that is still delivered whole, up to
-	// MaxLineBytes.
+	// MaxChunkBytes bounds a chunk's Data (1 MiB); a single line longer
+	// than that is still delivered whole, up to MaxLineBytes.
 	MaxChunkBytes int
-	// MaxPollBytes bounds what one Poll reads over all files (8 MiB); the
-	// oldest files are read first.
+	// MaxPollBytes bounds what one Poll reads (8 MiB, at least
+	// MaxChunkBytes). Files are read oldest first (modification time,
+	// then mail.log.2 before mail.log.1 before mail.log), each to its end
+	// before the next.
 	MaxPollBytes int
 	// MaxLineBytes is the longest line delivered (4 MiB, without "\n").
 	MaxLineBytes int
@@ -183,6 +184,7 @@ type Follower struct {
 	scanned  bool // a scan has succeeded (StartAtEnd applies before it)
 	startEnd bool // StartAtEnd and no cursor was given: a first run
 	last     *track
+	lastPath string
 	pending  []Chunk // Done cursors to deliver
 
 	srcErr   error
@@ -331,15 +333,23 @@ func (f *Follower) readAll(now time.Time, out []Chunk) []Chunk {
 		}
 		return a.id < b.id
 	})
+	// Strictly in order: a newer file waits until the older ones are read
+	// to their end (Postfix expiry attribution spans rotations). A file
+	// that fails does not hold the others up.
 	budget := f.opts.MaxPollBytes
+	stop := false
 	for _, t := range ts {
-		if budget <= 0 {
+		if stop || budget <= 0 {
 			t.eof = false
 			continue
 		}
 		var n int
-		out, n = f.readTrack(t, now, min(budget, f.opts.MaxChunkBytes), out)
+		out, n = f.readTrack(t, now, budget, out)
 		budget -= n
+		failed := t.r == nil && (t.err != nil || t.ent != nil && t.ent.err != nil)
+		if !t.eof && !failed {
+			stop = true
+		}
 	}
 	return out
 }

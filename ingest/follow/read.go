@@ -94,6 +94,9 @@ func (f *Follower) readTrack(t *track, now time.Time, budget int, out []Chunk) (
 			t.size = max(t.size, pos+int64(n))
 		}
 		f.consume(t, buf, &cb, now, &out)
+		if len(cb.data) >= f.opts.MaxChunkBytes {
+			cb.flush(f, t, now, &out)
+		}
 		if err != nil || n == 0 {
 			if err != nil && err != errNoMore {
 				cb.flush(f, t, now, &out)
@@ -211,13 +214,13 @@ func (f *Follower) chunk(t *track, now time.Time, data []byte, long []LongLine) 
 		start = long[0].Offset
 	}
 	ch := Chunk{Path: t.path, ModTime: t.modTime, Data: data, TooLong: long, t: t}
-	if f.last != t {
+	if f.last != t || f.lastPath != t.path {
 		ch.NewFile = true
 		if start > 0 {
 			ch.Header = f.header(t)
 		}
 	}
-	f.last = t
+	f.last, f.lastPath = t, t.path
 	if len(data) > 0 {
 		t.c.LastLine = now
 		f.lastData = now

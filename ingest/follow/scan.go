@@ -102,12 +102,13 @@ type entry struct {
 	changed  bool // stat differs from the previous scan
 	track    *track
 	memo     map[*track]memo
-	gzr      reader // .gz positioned at a matched cursor's offset
-	gzrFor   *track
-	ghost    *track   // a copy of content already read from this cursor
-	shadows  []*track // matching cursors bound to other files
-	copyOf   *track   // skipped this round: maybe a copy of copyOf's file
-	waiting  bool     // skipped this round: maybe a copy in progress
+	rd       reader // the descriptor that passed check for rdFor (a .gz sits at its offset)
+	rdFor    *track
+	ghost    *track           // a copy of content already read from this cursor
+	shadows  []*track         // matching cursors bound to other files
+	prefix   map[*entry]int64 // known prefix of these entries at their size
+	copyOf   *track           // skipped this round: maybe a copy of copyOf's file
+	waiting  bool             // skipped this round: maybe a copy in progress
 	err      error
 	errSince time.Time
 	errN     int
@@ -137,16 +138,16 @@ func (e *entry) fail(now time.Time, err error, max time.Duration) {
 	e.errN++
 	e.retryAt = now.Add(backoff(e.errN, max))
 	e.statOK = false
-	if e.gzr != nil {
-		e.gzr.close()
-		e.gzr = nil
+	if e.rd != nil {
+		e.rd.close()
+		e.rd = nil
 	}
 }
 
-func (e *entry) dropGz() {
-	if e.gzr != nil {
-		e.gzr.close()
-		e.gzr, e.gzrFor = nil, nil
+func (e *entry) dropReader() {
+	if e.rd != nil {
+		e.rd.close()
+		e.rd, e.rdFor = nil, nil
 	}
 }
 
@@ -212,7 +213,7 @@ func (f *Follower) dropEntry(e *entry) {
 		e.track.ent = nil
 		e.track = nil
 	}
-	e.dropGz()
+	e.dropReader()
 	delete(f.ents, e.path)
 }
 
@@ -244,8 +245,8 @@ func (f *Follower) refresh(p string, now time.Time) {
 		return
 	}
 	e.size, e.mtime, e.statOK, e.changed = fi.Size(), fi.ModTime(), true, true
-	e.memo = nil
-	e.dropGz()
+	e.memo, e.prefix = nil, nil
+	e.dropReader()
 	if err := f.readHead(e); err != nil {
 		e.fail(now, err, f.opts.MaxBackoff)
 		e.changed = false
@@ -260,16 +261,13 @@ func (f *Follower) readHead(e *entry) error {
 		n = int(min(e.size, FPMax))
 	}
 	buf := make([]byte, n)
-	var r reader
-	if t := e.track; t != nil && t.r != nil && t.path == e.path {
-		r = t.r
-	} else {
-		var err error
-		if r, err = openReader(f.fs, e.path); err != nil {
-			return err
-		}
-		defer r.close()
+	// Through the path, never a descriptor kept from before: after a
+	// rename the path holds another file.
+	r, err := openReader(f.fs, e.path)
+	if err != nil {
+		return err
 	}
+	defer r.close()
 	m, err := r.readAt(buf, 0)
 	if err != nil && err != errNoMore {
 		return err
@@ -357,11 +355,38 @@ func (f *Follower) pair(now time.Time) {
 			}
 		}
 	}
+	// A file that matches a cursor bound to a smaller file that is a prefix
+	// of it is the original of that copy (or a PowerMTA file that had only
+	// its header when the cursor was made): the cursor moves to it.
+	for _, e := range ents {
+		if e.track != nil || e.ghost != nil {
+			continue
+		}
+		for _, t := range e.shadows {
+			b := t.ent
+			if b == nil || e.gz || b.gz || e.size <= b.size || f.check(e, t, now) != vFull || !f.prefixOf(b, e) {
+				continue
+			}
+			b.track, t.ent = nil, nil
+			f.bind(e, t)
+			ents = append(ents, b)
+			break
+		}
+	}
+	// The rest is new, unless it is a copy of a bound file (copytruncate
+	// or gzip in progress, the same file under two names): largest first,
+	// so the original is the one read.
+	sort.SliceStable(ents, func(i, j int) bool {
+		if ents[i].gz != ents[j].gz {
+			return !ents[i].gz
+		}
+		return ents[i].size > ents[j].size
+	})
 	for _, e := range ents {
 		if e.track != nil || e.err != nil || e.ghost != nil {
 			continue
 		}
-		if f.mayBeCopy(e, now) || f.copyInProgress(e) {
+		if f.copyOfBound(e) {
 			continue
 		}
 		if e.gz && !e.gzDone && len(e.head) < FPMax {
@@ -378,6 +403,76 @@ func (f *Follower) pair(now time.Time) {
 			f.seekEnd(t, now)
 		}
 	}
+}
+
+// copyOfBound: e's content is a prefix of (or equal to) a bound file's:
+// skip it this round rather than read the same lines twice.
+func (f *Follower) copyOfBound(e *entry) bool {
+	for _, b := range f.ents {
+		if b == e || b.track == nil || b.err != nil || !f.prefixOf(e, b) {
+			continue
+		}
+		e.copyOf = b.track
+		if len(e.head) < len(b.head) {
+			e.waiting = true
+		}
+		return true
+	}
+	return false
+}
+
+// prefixOf reports whether small's content is a prefix of big's: the same
+// head, no larger, and the same bytes just before small's end. A .gz is
+// judged by its head alone (its size is not comparable).
+func (f *Follower) prefixOf(small, big *entry) bool {
+	if !compatible(small.head, big.head) || len(small.head) > len(big.head) {
+		return false
+	}
+	if small.gz || big.gz {
+		return true
+	}
+	if small.size > big.size {
+		return false
+	}
+	if small.size <= FPMax {
+		return true // the head is the whole of small
+	}
+	if m, ok := small.prefix[big]; ok && m == big.size {
+		return true
+	}
+	a, err1 := f.readTail(small.path, small.size)
+	b, err2 := f.readTail(big.path, small.size)
+	if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+		return false
+	}
+	if small.prefix == nil {
+		small.prefix = map[*entry]int64{}
+	}
+	small.prefix[big] = big.size
+	return true
+}
+
+// readTail reads the MarkMax bytes before end.
+func (f *Follower) readTail(path string, end int64) ([]byte, error) {
+	r, err := openReader(f.fs, path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	buf := make([]byte, min(end, MarkMax))
+	n, err := r.readAt(buf, end-int64(len(buf)))
+	if n < len(buf) {
+		if err == nil || err == errNoMore {
+			err = errNoMore
+		}
+		return nil, err
+	}
+	return buf, nil
+}
+
+func compatible(a, b []byte) bool {
+	n := min(len(a), len(b))
+	return bytes.Equal(a[:n], b[:n])
 }
 
 // check reads what is needed to decide whether e holds t's content at
@@ -412,19 +507,14 @@ func (f *Follower) checkMarker(e *entry, t *track) (verdict, []byte) {
 	if ml > off {
 		return vNone, nil
 	}
-	var r reader
-	if t.r != nil && !t.orphan && t.path == e.path && !e.gz {
-		r = t.r
-	} else {
-		var err error
-		if r, err = openReader(f.fs, e.path); err != nil {
-			e.fail(f.now(), err, f.opts.MaxBackoff)
-			return vErr, nil
-		}
+	r, err := openReader(f.fs, e.path)
+	if err != nil {
+		e.fail(f.now(), err, f.opts.MaxBackoff)
+		return vErr, nil
 	}
 	keep := false
 	defer func() {
-		if !keep && r != t.r {
+		if !keep {
 			r.close()
 		}
 	}()
@@ -440,12 +530,10 @@ func (f *Follower) checkMarker(e *entry, t *track) (verdict, []byte) {
 	if fnv64(buf) != t.c.Marker {
 		return vNone, nil
 	}
-	if e.gz {
-		// The .gz reader now sits at off: keep it for reading on, as
-		// getting there meant decompressing everything before.
-		e.dropGz()
-		e.gzr, e.gzrFor, keep = r, t, true
-	}
+	// Keep the descriptor that passed the check for reading on (a .gz one
+	// sits at off, which cost decompressing everything before).
+	e.dropReader()
+	e.rd, e.rdFor, keep = r, t, true
 	return vFull, buf
 }
 
@@ -453,13 +541,18 @@ func (f *Follower) checkMarker(e *entry, t *track) (verdict, []byte) {
 func (f *Follower) bind(e *entry, t *track) {
 	same := t.r != nil && !t.orphan && t.path == e.path
 	if !same {
-		t.closeReader()
-		if e.gzr != nil && e.gzrFor == t {
-			t.r = e.gzr
-			e.gzr, e.gzrFor = nil, nil
-		}
+		t.closeReader() // also forgets the partial line
 	}
-	e.dropGz()
+	if e.rd != nil && e.rdFor == t {
+		// The verified descriptor replaces the old one, which may be
+		// another file now at the same path.
+		if t.r != nil {
+			t.r.close()
+		}
+		t.r = e.rd
+		e.rd, e.rdFor = nil, nil
+	}
+	e.dropReader()
 	t.orphan, t.err = false, nil
 	t.ent, e.track = e, t
 	t.path, t.modTime = e.path, e.mtime
@@ -476,49 +569,6 @@ func (f *Follower) bind(e *entry, t *track) {
 	if t.c.Done {
 		t.c.Done = false
 	}
-}
-
-// mayBeCopy: e matches a cursor bound to another file and could be a copy
-// of that file (copytruncate in progress, gzip in progress): skip it this
-// round rather than read the same lines twice.
-func (f *Follower) mayBeCopy(e *entry, now time.Time) bool {
-	for _, t := range e.shadows {
-		b := t.ent
-		if b == nil {
-			continue
-		}
-		switch f.check(e, t, now) {
-		case vGhost:
-			e.copyOf = t
-			return true
-		case vFull:
-			if e.gz || b.gz || e.size <= b.size && compatible(e.head, b.head) {
-				e.copyOf = t
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// copyInProgress: e's head is a strict prefix of a bound file's head and e
-// is smaller: a copy being written; wait until it shows what it is.
-func (f *Follower) copyInProgress(e *entry) bool {
-	for _, b := range f.ents {
-		if b.track == nil || b == e || len(e.head) >= len(b.head) || !bytes.HasPrefix(b.head, e.head) {
-			continue
-		}
-		if e.gz || b.gz || e.size < b.size {
-			e.waiting = true
-			return true
-		}
-	}
-	return false
-}
-
-func compatible(a, b []byte) bool {
-	n := min(len(a), len(b))
-	return bytes.Equal(a[:n], b[:n])
 }
 
 // seekEnd starts a new track at its last complete line (StartAtEnd).
