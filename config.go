@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"cutover/ingest"
+	"cutover/model"
+)
+
+// Config is the TOML configuration file. Only main.go reads it: each package
+// gets plain option structs, so no package depends on the file format.
+type Config struct {
+	Database DatabaseConfig `toml:"database"`
+	Timezone string         `toml:"timezone"` // for log times without a zone; default Local
+	Sources  []SourceConfig `toml:"source"`
+	ISP      ISPConfig      `toml:"isp"`
+	path     string
+}
+
+type DatabaseConfig struct {
+	Path           string `toml:"path"`
+	AllowNetworkFS bool   `toml:"allow_network_fs"`
+}
+
+type SourceConfig struct {
+	Name    string   `toml:"name"`
+	Kind    string   `toml:"kind"` // pmta | postfix | exim
+	Side    string   `toml:"side"` // default side: old | new
+	MTA     string   `toml:"mta"`
+	Globs   []string `toml:"globs"`
+	SideMap []string `toml:"side_map"` // "pattern=side", first match wins
+	Poll    string   `toml:"poll"`     // poll interval, default 250ms
+}
+
+type ISPConfig struct {
+	ResolveMX bool              `toml:"resolve_mx"`
+	Domains   map[string]string `toml:"domains"`
+	MX        map[string]string `toml:"mx"`
+}
+
+//go:embed cutover.example.toml
+var exampleConfig []byte
+
+// LoadConfig reads and validates a config file; errors name the file and,
+// for TOML syntax errors, the line and column.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var c Config
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		var de *toml.DecodeError
+		if errors.As(err, &de) {
+			row, col := de.Position()
+			return nil, fmt.Errorf("%s:%d:%d: %s", path, row, col, de.Error())
+		}
+		var sm *toml.StrictMissingError
+		if errors.As(err, &sm) {
+			return nil, fmt.Errorf("%s: %s", path, strings.TrimSpace(sm.String()))
+		}
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	c.path = path
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return &c, nil
+}
+
+func (c *Config) validate() error {
+	if c.Database.Path == "" {
+		return fmt.Errorf("[database] path is required")
+	}
+	if c.Database.Path != "" && !filepath.IsAbs(c.Database.Path) && c.path != "" {
+		c.Database.Path = filepath.Join(filepath.Dir(c.path), c.Database.Path)
+	}
+	if _, err := c.Location(); err != nil {
+		return err
+	}
+	names := map[string]bool{}
+	for i, s := range c.Sources {
+		where := fmt.Sprintf("[[source]] #%d (%s)", i+1, s.Name)
+		if s.Name == "" {
+			return fmt.Errorf("[[source]] #%d: name is required", i+1)
+		}
+		if names[s.Name] {
+			return fmt.Errorf("%s: duplicate source name", where)
+		}
+		names[s.Name] = true
+		if _, err := sourceKind(s.Kind); err != nil {
+			return fmt.Errorf("%s: %v", where, err)
+		}
+		if _, err := model.ParseSide(s.Side); err != nil {
+			return fmt.Errorf("%s: %v", where, err)
+		}
+		if len(s.Globs) == 0 {
+			return fmt.Errorf("%s: globs is empty", where)
+		}
+		for _, g := range s.Globs {
+			if _, err := filepath.Match(g, ""); err != nil {
+				return fmt.Errorf("%s: glob %q: %v", where, g, err)
+			}
+		}
+		if _, err := ingest.NewSideMap(s.SideMap); err != nil {
+			return fmt.Errorf("%s: %v", where, err)
+		}
+		if s.Poll != "" {
+			if d, err := time.ParseDuration(s.Poll); err != nil || d <= 0 {
+				return fmt.Errorf("%s: poll %q: want a duration like 250ms", where, s.Poll)
+			}
+		}
+	}
+	return nil
+}
+
+// Location is the zone for log times that carry none.
+func (c *Config) Location() (*time.Location, error) {
+	if c.Timezone == "" || c.Timezone == "Local" {
+		return time.Local, nil
+	}
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("timezone %q: %v", c.Timezone, err)
+	}
+	return loc, nil
+}
+
+// ISPTable builds the provider table with the config's overrides.
+func (c *Config) ISPTable() *model.ISPTable {
+	return model.NewISPTable(c.ISP.Domains, c.ISP.MX)
+}
+
+func sourceKind(k string) (string, error) {
+	switch k {
+	case "pmta", "postfix", "exim":
+		return k, nil
+	}
+	return "", fmt.Errorf("kind %q: want pmta, postfix or exim", k)
+}

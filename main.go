@@ -1,0 +1,60 @@
+// Command cutover is the cockpit for a dual-MTA email cutover: it follows
+// PowerMTA, Postfix and Exim logs, counts outcomes per mailbox provider for
+// the old and new MTA, and shows them side by side.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func usage() {
+	fmt.Fprint(os.Stderr, `cutover: the cockpit for a dual-MTA email cutover
+
+usage:
+  cutover demo [--headless --duration 30s] [--speed N]   simulated cutover, no config needed
+  cutover [ui] --config FILE                             follow the configured sources and open the cockpit
+  cutover init [FILE]                                    write a commented example config
+  cutover backfill --db FILE --kind pmta|postfix|exim --side old|new [--mta NAME] [--side-map SPEC] PATH...
+  cutover stats --db FILE --json [--by isp|domain] [--since RFC3339] [--until RFC3339]
+  cutover sources --db FILE
+
+Run "cutover COMMAND -h" for a command's flags.
+`)
+}
+
+func run(args []string) int {
+	if len(args) == 0 {
+		usage()
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "init":
+		err = cmdInit(rest)
+	case "backfill":
+		err = cmdBackfill(rest)
+	case "stats":
+		err = cmdStats(rest)
+	case "sources":
+		err = cmdSources(rest)
+	case "-h", "--help", "help":
+		usage()
+		return 0
+	default:
+		usage()
+		return 2
+	}
+	if err != nil {
+		if err != errUsage {
+			fmt.Fprintf(os.Stderr, "cutover %s: %v\n", cmd, err)
+		}
+		return exitCode(err)
+	}
+	return 0
+}
