@@ -35,6 +35,9 @@ type Parser struct {
 
 	spans []span
 	buf   []byte
+
+	lastTS []byte // raw time field of the last record
+	lastT  time.Time
 }
 
 // Columns the parser reads. The header maps names to these.
@@ -117,7 +120,7 @@ func (p *Parser) ParseLine(line []byte, dst []model.Event) ([]model.Event, error
 	}
 	line = p.clean(line)
 	if !p.hasHeader {
-		if len(bytes.TrimSpace(line)) == 0 {
+		if len(trim(line)) == 0 {
 			return dst, nil
 		}
 		return dst, ingest.Reject("no header line")
@@ -145,7 +148,7 @@ func (p *Parser) ParseLine(line []byte, dst []model.Event) ([]model.Event, error
 	if ev.Time, ok = p.time(line); !ok {
 		return dst, ingest.Reject("no parsable timeLogged")
 	}
-	rcpt := bytes.TrimSpace(p.raw(line, cRcpt))
+	rcpt := trim(p.raw(line, cRcpt))
 	if len(rcpt) == 0 {
 		return dst, ingest.Reject("no recipient")
 	}
@@ -178,14 +181,14 @@ func (p *Parser) common(line []byte, ev *model.Event, rcpt []byte) {
 	if len(resp) == 0 {
 		// Trimmed record-fields often keep dsnStatus only; its text is the
 		// best reason there is.
-		resp = bytes.TrimSpace(status)
+		resp = trim(status)
 	}
 	p.buf = append(append(p.buf[:0], rcpt...), resp...)
 	both := string(p.buf)
 	ev.Recipient, ev.Response = both[:len(rcpt)], both[len(rcpt):]
 	ev.Relay = p.istr(line, cDsnMta)
 	if ip := p.raw(line, cSourceIP); string(ip) != "0.0.0.0" {
-		ev.SourceIP = p.intern.get(bytes.TrimSpace(ip))
+		ev.SourceIP = p.intern.get(trim(ip))
 	}
 	ev.VMTA = p.istr(line, cVMTA)
 	ev.Pool = p.istr(line, cPool)
@@ -220,7 +223,7 @@ func (p *Parser) feedback(line []byte, dst []model.Event) ([]model.Event, error)
 	if ev.Time, ok = p.time(line); !ok {
 		return dst, ingest.Reject("no parsable timeLogged")
 	}
-	if rcpt := bytes.TrimSpace(p.raw(line, cRcpt)); len(rcpt) > 0 {
+	if rcpt := trim(p.raw(line, cRcpt)); len(rcpt) > 0 {
 		ev.Recipient = string(rcpt)
 		ev.Domain = model.DomainOf(ev.Recipient)
 	}
@@ -230,7 +233,7 @@ func (p *Parser) feedback(line []byte, dst []model.Event) ([]model.Event, error)
 		ev.Domain = strings.ToLower(p.istr(line, cReportedDomain))
 	}
 	if ip := p.raw(line, cSourceIP); string(ip) != "0.0.0.0" {
-		ev.SourceIP = p.intern.get(bytes.TrimSpace(ip))
+		ev.SourceIP = p.intern.get(trim(ip))
 	}
 	ev.Response = p.istr(line, cFeedbackType)
 	return append(dst, ev), nil
@@ -238,7 +241,7 @@ func (p *Parser) feedback(line []byte, dst []model.Event) ([]model.Event, error)
 
 // queue splits the queue field "domain/vmta".
 func (p *Parser) queue(line []byte) (domain, vmta string) {
-	q := bytes.TrimSpace(p.raw(line, cQueue))
+	q := trim(p.raw(line, cQueue))
 	if len(q) == 0 {
 		return "", ""
 	}
@@ -252,13 +255,36 @@ func (p *Parser) queue(line []byte) (domain, vmta string) {
 // time reads timeLogged, or timeQueued when a trimmed record-fields list has
 // no timeLogged.
 func (p *Parser) time(line []byte) (time.Time, bool) {
-	if t, ok := parseTime(p.raw(line, cTimeLogged), p.loc, &p.zones); ok {
-		return t, true
+	if b := trim(p.raw(line, cTimeLogged)); len(b) > 0 {
+		return p.parseTime(b)
 	}
-	if p.col[cTimeLogged] >= 0 && len(bytes.TrimSpace(p.raw(line, cTimeLogged))) > 0 {
-		return time.Time{}, false // present but garbled: do not guess
+	return p.parseTime(trim(p.raw(line, cTimeQueued)))
+}
+
+// parseTime converts b, reusing the last conversion: a busy file logs many
+// records a second.
+func (p *Parser) parseTime(b []byte) (time.Time, bool) {
+	if len(b) > 0 && string(b) == string(p.lastTS) {
+		return p.lastT, true
 	}
-	return parseTime(p.raw(line, cTimeQueued), p.loc, &p.zones)
+	t, ok := parseTime(b, p.loc, &p.zones)
+	if ok {
+		p.lastTS = append(p.lastTS[:0], b...)
+		p.lastT = t
+	}
+	return t, ok
+}
+
+// trim drops ASCII blanks around a field (bytes.TrimSpace also handles
+// Unicode spaces, which costs on every field).
+func trim(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
 }
 
 func classFor(o model.Outcome, cat, status string) model.BounceClass {
@@ -311,7 +337,7 @@ func (p *Parser) raw(line []byte, c int) []byte {
 
 // istr returns column c trimmed, interned: vmta, pool, IPs and hosts repeat.
 func (p *Parser) istr(line []byte, c int) string {
-	return p.intern.get(bytes.TrimSpace(p.raw(line, c)))
+	return p.intern.get(trim(p.raw(line, c)))
 }
 
 // clean replaces stray CR/LF inside a line (binary garbage, a quoted field
@@ -339,11 +365,11 @@ func trimCR(b []byte) []byte {
 
 // stripDiagType drops the diagnostic-type prefix ("smtp;") of dsnDiag.
 func stripDiagType(d []byte) []byte {
-	d = bytes.TrimSpace(d)
+	d = trim(d)
 	for i := 0; i < len(d) && i < 24; i++ {
 		c := d[i]
 		if c == ';' {
-			return bytes.TrimSpace(d[i+1:])
+			return trim(d[i+1:])
 		}
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
 			break
