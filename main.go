@@ -32,9 +32,14 @@ func run(args []string) int {
 		usage()
 		return 2
 	}
+	if len(args) > 0 && (args[0] == "--config" || args[0] == "-config" || len(args[0]) > 9 && args[0][:9] == "--config=") {
+		args = append([]string{"ui"}, args...)
+	}
 	cmd, rest := args[0], args[1:]
 	var err error
 	switch cmd {
+	case "ui":
+		err = cmdUI(rest)
 	case "init":
 		err = cmdInit(rest)
 	case "backfill":

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"cutover/ingest/follow"
@@ -46,6 +47,11 @@ type Pipeline struct {
 	last    time.Time
 	evs     []model.Event
 	total   Summary
+
+	// published for other goroutines (the cockpit) after every Step
+	mu        sync.Mutex
+	published []follow.SourceStatus
+	pubTotal  Summary
 }
 
 type source struct {
@@ -138,7 +144,19 @@ func (p *Pipeline) Step(force bool) (bool, error) {
 			return progress, err
 		}
 	}
+	p.publish()
 	return progress, nil
+}
+
+func (p *Pipeline) publish() {
+	st := make([]follow.SourceStatus, 0, len(p.sources))
+	for _, s := range p.sources {
+		st = append(st, s.fol.Status())
+	}
+	p.mu.Lock()
+	p.published = st
+	p.pubTotal = p.total
+	p.mu.Unlock()
 }
 
 func (p *Pipeline) process(s *source, c *follow.Chunk) {
@@ -292,17 +310,30 @@ func (p *Pipeline) Run(ctx context.Context, interval time.Duration) error {
 	}
 }
 
-// Statuses returns each source's follower status.
+// Statuses returns each source's follower status as of the last Step. It is
+// safe to call from any goroutine.
 func (p *Pipeline) Statuses() []follow.SourceStatus {
-	out := make([]follow.SourceStatus, 0, len(p.sources))
-	for _, s := range p.sources {
-		out = append(out, s.fol.Status())
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]follow.SourceStatus(nil), p.published...)
+}
+
+// Total is what the pipeline consumed in this process, as of the last Step.
+// It is safe to call from any goroutine.
+func (p *Pipeline) Total() Summary {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pubTotal
+}
+
+// Specs returns the configured sources.
+func (p *Pipeline) Specs() []SourceSpec {
+	out := make([]SourceSpec, len(p.sources))
+	for i, s := range p.sources {
+		out[i] = s.spec
 	}
 	return out
 }
-
-// Total is what the pipeline consumed in this process.
-func (p *Pipeline) Total() Summary { return p.total }
 
 // Close releases the followers' files.
 func (p *Pipeline) Close() error {

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"cutover/ingest"
+	"cutover/model"
+	"cutover/state"
+	"cutover/ui"
+)
+
+// cmdUI follows the configured sources in this process and opens the
+// cockpit on them.
+func cmdUI(args []string) error {
+	fs := newFlags("ui")
+	cfgPath := fs.String("config", "", "config file (see cutover init)")
+	fs.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: cutover [ui] --config FILE")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		fs.Usage()
+		return errUsage
+	}
+	cfg, err := LoadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	db, err := openDB(cfg.Database.Path, cfg.Database.AllowNetworkFS, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	specs, err := cfg.SourceSpecs()
+	if err != nil {
+		return err
+	}
+	cls := ingest.NewClassifier(cfg.ISPTable())
+	if cfg.ISP.ResolveMX {
+		cls.Lookup = ingest.DNSLookup
+		cls.Cache = db
+	}
+	return runCockpit(db, specs, cockpitOptions{Classifier: cls, Thresholds: model.Thresholds{}})
+}
+
+// SourceSpecs turns the config's sources into pipeline specs.
+func (c *Config) SourceSpecs() ([]ingest.SourceSpec, error) {
+	loc, err := c.Location()
+	if err != nil {
+		return nil, err
+	}
+	var specs []ingest.SourceSpec
+	for _, s := range c.Sources {
+		side, _ := model.ParseSide(s.Side)
+		sm, _ := ingest.NewSideMap(s.SideMap)
+		parser, err := newParser(s.Kind, loc)
+		if err != nil {
+			return nil, err
+		}
+		mta := s.MTA
+		if mta == "" {
+			mta = s.Name
+		}
+		var poll time.Duration
+		if s.Poll != "" {
+			poll, _ = time.ParseDuration(s.Poll)
+		}
+		specs = append(specs, ingest.SourceSpec{Name: s.Name, Kind: s.Kind, Side: side, MTA: mta,
+			Globs: s.Globs, SideMap: sm, Parser: parser, Poll: poll})
+	}
+	return specs, nil
+}
+
+type cockpitOptions struct {
+	Classifier *ingest.Classifier
+	Thresholds model.Thresholds
+	Clock      func() time.Time
+	Plan       ui.PlanProvider
+	Start      time.Time
+}
+
+// runCockpit runs the ingest pipeline in a goroutine and the cockpit in the
+// foreground; quitting the cockpit stops the pipeline after a last commit.
+func runCockpit(db *state.DB, specs []ingest.SourceSpec, o cockpitOptions) error {
+	var prog *tea.Program
+	var progMu sync.Mutex
+	pl, err := ingest.NewPipeline(db, specs, ingest.Options{
+		Classifier: o.Classifier,
+		OnCommit: func() {
+			progMu.Lock()
+			p := prog
+			progMu.Unlock()
+			if p != nil {
+				// Send blocks until the UI takes it: do it off the writer
+				// goroutine so a busy frame never stalls ingest.
+				go p.Send(ui.Changed{})
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	defer pl.Close()
+
+	var ingestErr error
+	var errMu sync.Mutex
+	data := ui.NewStateData(db)
+	data.Plan = o.Plan
+	data.CutoverStart = o.Start
+	data.Live = func() []ui.SourceView {
+		errMu.Lock()
+		ierr := ingestErr
+		errMu.Unlock()
+		return liveSources(pl, ierr)
+	}
+	m := ui.New(data, ui.Options{Thresholds: o.Thresholds, Clock: o.Clock})
+	p := tea.NewProgram(m, tea.WithAltScreen())
+	progMu.Lock()
+	prog = p
+	progMu.Unlock()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer func() {
+			// Never let an ingest bug leave the terminal in raw mode.
+			if r := recover(); r != nil {
+				errMu.Lock()
+				ingestErr = fmt.Errorf("ingest stopped: %v", r)
+				errMu.Unlock()
+			}
+		}()
+		if err := pl.Run(ctx, 250*time.Millisecond); err != nil && ctx.Err() == nil {
+			errMu.Lock()
+			ingestErr = err
+			errMu.Unlock()
+			go p.Send(ui.Changed{})
+		}
+	}()
+	_, uerr := p.Run()
+	cancel()
+	wg.Wait()
+	errMu.Lock()
+	defer errMu.Unlock()
+	if uerr != nil {
+		return uerr
+	}
+	if ingestErr != nil {
+		return ingestErr
+	}
+	return nil
+}
+
+// liveSources converts the followers' statuses for the cockpit.
+func liveSources(pl *ingest.Pipeline, ingestErr error) []ui.SourceView {
+	specs := pl.Specs()
+	out := make([]ui.SourceView, 0, len(specs))
+	for i, st := range pl.Statuses() {
+		v := ui.SourceView{Name: st.Source, State: ui.ParseSourceState(string(st.State)), Since: st.Since, Error: st.LastError}
+		if i < len(specs) {
+			v.Kind, v.Side = specs[i].Kind, specs[i].Side.String()
+		}
+		// The current file is the newest one still being read or followed.
+		for _, f := range st.Files {
+			if f.State == "copy" || f.State == "done" {
+				continue
+			}
+			v.Path, v.Offset, v.Size = f.Path, f.Offset, f.Size
+		}
+		if ingestErr != nil {
+			v.State = ui.ParseSourceState("stale")
+			v.Error = ingestErr.Error()
+		}
+		out = append(out, v)
+	}
+	return out
+}
