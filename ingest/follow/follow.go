@@ -346,7 +346,7 @@ func (f *Follower) readAll(now time.Time, out []Chunk) []Chunk {
 		var n int
 		out, n = f.readTrack(t, now, budget, out)
 		budget -= n
-		failed := t.r == nil && (t.err != nil || t.ent != nil && t.ent.err != nil)
+		failed := t.ent == nil && !t.orphan // its read failed (or an orphan closed)
 		if !t.eof && !failed {
 			stop = true
 		}

@@ -324,8 +324,9 @@ func (f *Follower) sameContent(t *track) bool {
 func (f *Follower) readFailed(t *track, now time.Time, err error) {
 	t.closeReader()
 	t.eof = false
-	if t.ent != nil {
-		t.ent.fail(now, err, f.opts.MaxBackoff)
+	if e := t.ent; e != nil {
+		e.fail(now, err, f.opts.MaxBackoff)
+		t.ent, e.track = nil, nil
 		return
 	}
 	// An orphan has no path to retry: what it still held is gone unless

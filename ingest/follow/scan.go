@@ -178,8 +178,8 @@ func (f *Follower) scan(now time.Time) error {
 	}
 
 	// Tracks whose file changed are matched again (a growing file too:
-	// that is where copytruncate is caught); a failing file stays bound
-	// but is not read, and its descriptor is closed.
+	// that is where copytruncate is caught); a failing file lets its
+	// cursor go and closes the descriptor (sshfs handles die).
 	for _, t := range f.tracks {
 		e := t.ent
 		if e == nil {
@@ -189,6 +189,9 @@ func (f *Follower) scan(now time.Time) error {
 		case f.ents[e.path] != e:
 			t.ent = nil
 		case e.err != nil:
+			// Not read while failing, and not holding on to its cursor:
+			// the content may show up under another name meanwhile.
+			t.ent, e.track = nil, nil
 			t.closeReader()
 		case e.changed && !(e.gz && t.r != nil && t.path == e.path):
 			// (a .gz being written only grows: no need to re-verify)
