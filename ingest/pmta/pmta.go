@@ -128,7 +128,7 @@ func (p *Parser) ParseLine(line []byte, dst []model.Event) ([]model.Event, error
 	p.spans = split(line, p.spans[:0], p.maxCol+1)
 
 	var outcome model.Outcome
-	switch rt := p.raw(line, cType); string(rt) {
+	switch string(p.raw(line, cType)) {
 	case "d":
 		outcome = model.Delivered
 	case "b", "rb":

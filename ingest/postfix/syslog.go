@@ -179,7 +179,7 @@ func (p *Parser) parseTS(s syslogLine) (time.Time, bool) {
 		y := ref.Year()
 		t = time.Date(y, time.Month(mon), day, h, m, sec, nsec, p.loc)
 		switch {
-		case t.Sub(ref) > 24*time.Hour && !p.appended(t):
+		case t.Sub(ref) > 24*time.Hour && !p.appended():
 			t = time.Date(y-1, time.Month(mon), day, h, m, sec, nsec, p.loc)
 		case !p.last.IsZero() && p.last.Sub(t) > 180*24*time.Hour:
 			t = time.Date(y+1, time.Month(mon), day, h, m, sec, nsec, p.loc)
@@ -194,13 +194,12 @@ func (p *Parser) parseTS(s syslogLine) (time.Time, bool) {
 	return t, true
 }
 
-// appended reports whether t, later than the file's mtime, can be a line
-// written after NewFile (the file is being followed): the line before it
-// was already near the mtime, and t is not in the future. A file's older
-// lines fail the first test, so they still get the previous year.
-func (p *Parser) appended(t time.Time) bool {
-	return !p.mtime.IsZero() && !p.last.IsZero() && !p.last.Before(p.mtime.Add(-24*time.Hour)) &&
-		!t.After(p.now().Add(24*time.Hour))
+// appended reports whether a line more than a day after the file's mtime is
+// line written after NewFile (the file is being followed): the line before
+// it was already near the mtime, i.e. at the end of what existed then. A
+// file's older lines fail that test, so they still get the previous year.
+func (p *Parser) appended() bool {
+	return !p.mtime.IsZero() && !p.last.IsZero() && !p.last.Before(p.mtime.Add(-24*time.Hour))
 }
 
 // parseRFC3339 accepts "2006-01-02T15:04:05[.frac](Z|±hh:mm|±hhmm)"; a
