@@ -194,8 +194,8 @@ func (p *Parser) parseTS(s syslogLine) (time.Time, bool) {
 	return t, true
 }
 
-// appended reports whether a line more than a day after the file's mtime is
-// line written after NewFile (the file is being followed): the line before
+// appended reports whether a line more than a day after the file's mtime was
+// written after NewFile (the file is being followed): the line before
 // it was already near the mtime, i.e. at the end of what existed then. A
 // file's older lines fail that test, so they still get the previous year.
 func (p *Parser) appended() bool {
