@@ -153,6 +153,7 @@ func TestCrashSafety(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		r := rand.New(rand.NewSource(seed + 1)) // the writer's own: rand.Rand is not safe for concurrent use
 		f, _ := os.OpenFile(live, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		gen := 0
 		rotateEvery := len(lines) / 9

@@ -35,9 +35,14 @@ type Options struct {
 }
 
 // Pipeline reads every source through its follower and parser and commits
-// events and cursors to state in one transaction per batch. It is single
-// threaded on purpose: one writer, so the order of commits is the order of
-// the lines and a crash replays from exactly the last commit.
+// events and cursors to state in one transaction per batch.
+//
+// Two stages, one per core: a reader goroutine polls the followers and
+// parses chunks; the writer (the caller's goroutine) aggregates them into a
+// batch and commits. The writer applies chunks in the order they were read,
+// each with the cursor and the parser-state delta it produced, so whatever
+// is committed is a prefix of the lines: a crash replays from exactly the
+// last commit.
 type Pipeline struct {
 	db      *state.DB
 	opts    Options
@@ -45,10 +50,9 @@ type Pipeline struct {
 	batch   *state.Batch
 	pending int
 	last    time.Time
-	evs     []model.Event
 	total   Summary
 
-	// published for other goroutines (the cockpit) after every Step
+	// published for other goroutines (the cockpit) after every round
 	mu        sync.Mutex
 	published []follow.SourceStatus
 	pubTotal  Summary
@@ -58,11 +62,31 @@ type source struct {
 	spec     SourceSpec
 	fol      *follow.Follower
 	stateful Stateful
-	stat     state.SourceStat
-	sum      Summary
 }
 
-// Summary counts what a pipeline (or one source) consumed.
+// parsed is one chunk after parsing: everything the writer needs to account
+// for it.
+type parsed struct {
+	src      *source
+	cursor   state.Cursor
+	prevKey  string
+	events   []model.Event
+	rejects  []state.Reject
+	sum      Summary
+	lastTime time.Time
+	delta    map[string][]byte
+}
+
+// round is one poll of every source.
+type round struct {
+	items    []parsed
+	moved    bool // some source delivered data or moved a cursor
+	caughtUp bool
+	statuses []follow.SourceStatus
+	err      error
+}
+
+// Summary counts what a pipeline consumed.
 type Summary struct {
 	Lines    int64
 	Bytes    int64
@@ -112,86 +136,72 @@ func NewPipeline(db *state.DB, specs []SourceSpec, opts Options) (*Pipeline, err
 			s.stateful = st
 		}
 		s.fol = follow.New(follow.Options{Source: sp.Name, Globs: sp.Globs, StartAtEnd: sp.StartEnd}, curs)
-		s.stat = state.SourceStat{Source: sp.Name, Kind: sp.Kind, Side: sp.Side.String()}
 		p.sources = append(p.sources, s)
 	}
 	return p, nil
 }
 
-// Step polls every source once, processes what it read, and commits when
-// the batch is due (or force is set). It reports whether any data was read.
-func (p *Pipeline) Step(force bool) (bool, error) {
-	progress := false
+// readRound polls every source once and parses what it read. It runs on the
+// reader goroutine and touches only followers and parsers.
+func (p *Pipeline) readRound() round {
+	var r round
 	for _, s := range p.sources {
 		chunks, err := s.fol.Poll()
 		if err != nil {
-			return progress, fmt.Errorf("source %s: %w", s.spec.Name, err)
+			r.err = fmt.Errorf("source %s: %w", s.spec.Name, err)
+			return r
 		}
 		for i := range chunks {
-			if len(chunks[i].Data) > 0 || chunks[i].NewFile {
-				progress = true
+			c := &chunks[i]
+			if len(c.Data) > 0 || c.NewFile || c.PrevKey != "" || len(c.TooLong) > 0 {
+				r.moved = true
 			}
-			p.process(s, &chunks[i])
-		}
-		if p.pending >= p.opts.CommitEvents {
-			if err := p.Commit(); err != nil {
-				return progress, err
-			}
+			r.items = append(r.items, p.parse(s, c))
 		}
 	}
-	if force || p.pending > 0 && time.Since(p.last) >= p.opts.CommitEvery {
-		if err := p.Commit(); err != nil {
-			return progress, err
-		}
-	}
-	p.publish()
-	return progress, nil
-}
-
-func (p *Pipeline) publish() {
-	st := make([]follow.SourceStatus, 0, len(p.sources))
+	r.caughtUp = true
 	for _, s := range p.sources {
-		st = append(st, s.fol.Status())
+		if !s.fol.CaughtUp() {
+			r.caughtUp = false
+		}
+		r.statuses = append(r.statuses, s.fol.Status())
 	}
-	p.mu.Lock()
-	p.published = st
-	p.pubTotal = p.total
-	p.mu.Unlock()
+	return r
 }
 
-func (p *Pipeline) process(s *source, c *follow.Chunk) {
+func (p *Pipeline) parse(s *source, c *follow.Chunk) parsed {
 	sp := &s.spec
 	if c.NewFile {
 		sp.Parser.NewFile(c.Path, c.ModTime, c.Header)
 	}
-	var sum Summary
+	out := parsed{src: s, cursor: c.Cursor, prevKey: c.PrevKey}
 	data := c.Data
 	off := c.Cursor.Offset - int64(len(data))
-	var lastTime time.Time
+	// A Postfix log has about one outcome per three lines.
+	out.events = make([]model.Event, 0, len(data)/300+4)
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
-			// The follower only hands out complete lines; keep the rest
-			// unconsumed rather than guess.
-			break
+			break // the follower hands out complete lines only
 		}
-		line := data[:i]
+		line := bytes.TrimSuffix(data[:i], []byte{'\r'})
 		lineOff := off
 		off += int64(i + 1)
 		data = data[i+1:]
-		sum.Lines++
-		sum.Bytes += int64(i + 1)
-		line = bytes.TrimSuffix(line, []byte{'\r'})
+		out.sum.Lines++
+		out.sum.Bytes += int64(i + 1)
+		n := len(out.events)
 		var err error
-		p.evs, err = sp.Parser.ParseLine(line, p.evs[:0])
+		out.events, err = sp.Parser.ParseLine(line, out.events)
 		if err != nil {
-			sum.Rejected++
-			p.batch.AddReject(state.Reject{Source: sp.Name, Path: c.Path, Offset: lineOff,
+			out.events = out.events[:n]
+			out.sum.Rejected++
+			out.rejects = append(out.rejects, state.Reject{Source: sp.Name, Path: c.Path, Offset: lineOff,
 				Text: clip(line, 512), Reason: err.Error(), Seen: time.Now().UTC()})
 			continue
 		}
-		for j := range p.evs {
-			ev := &p.evs[j]
+		for j := n; j < len(out.events); j++ {
+			ev := &out.events[j]
 			ev.Side = sp.SideMap.Side(ev, sp.Side)
 			ev.MTA = sp.MTA
 			ev.Kind = sp.Kind
@@ -202,43 +212,86 @@ func (p *Pipeline) process(s *source, c *follow.Chunk) {
 			if ev.Class == model.ClassNone {
 				ev.Class = model.ClassFor(ev.Outcome, ev.Status)
 			}
-			p.batch.AddEvent(ev)
-			sum.Events++
-			sum.Outcomes[ev.Outcome]++
-			if ev.Time.After(lastTime) {
-				lastTime = ev.Time
+			out.sum.Events++
+			out.sum.Outcomes[ev.Outcome]++
+			if ev.Time.After(out.lastTime) {
+				out.lastTime = ev.Time
 			}
 		}
 	}
 	for _, ll := range c.TooLong {
-		sum.Rejected++
-		p.batch.AddReject(state.Reject{Source: sp.Name, Path: c.Path, Offset: ll.Offset,
+		out.sum.Rejected++
+		out.rejects = append(out.rejects, state.Reject{Source: sp.Name, Path: c.Path, Offset: ll.Offset,
 			Text: fmt.Sprintf("(%d bytes)", ll.Length), Reason: "line too long", Seen: time.Now().UTC()})
 	}
-	cur := c.Cursor
-	if !lastTime.IsZero() {
-		cur.LastLine = lastTime
+	if !out.lastTime.IsZero() {
+		out.cursor.LastLine = out.lastTime
 	}
-	p.batch.SetCursor(cur)
-	p.pending += int(sum.Events) + 1
-	s.sum.add(sum)
-	p.total.add(sum)
-	p.batch.AddSourceStat(state.SourceStat{Source: sp.Name, Kind: sp.Kind, Side: sp.Side.String(),
-		Lines: sum.Lines, Events: sum.Events, Rejected: sum.Rejected, LastLine: lastTime, Updated: time.Now().UTC()})
+	if s.stateful != nil {
+		out.delta = s.stateful.TakeDelta()
+	}
+	return out
+}
+
+// apply adds a round to the batch, committing whenever the batch is full.
+func (p *Pipeline) apply(r *round) error {
+	for i := range r.items {
+		it := &r.items[i]
+		sp := &it.src.spec
+		for j := range it.events {
+			p.batch.AddEvent(&it.events[j])
+		}
+		for _, rj := range it.rejects {
+			p.batch.AddReject(rj)
+		}
+		if it.prevKey != "" {
+			p.batch.DropCursor(it.prevKey)
+		}
+		p.batch.SetCursor(it.cursor)
+		if len(it.delta) > 0 {
+			p.batch.SetParserState(sp.Name, it.delta)
+		}
+		p.batch.AddSourceStat(state.SourceStat{Source: sp.Name, Kind: sp.Kind, Side: sp.Side.String(),
+			Lines: it.sum.Lines, Events: it.sum.Events, Rejected: it.sum.Rejected, LastLine: it.lastTime, Updated: time.Now().UTC()})
+		p.pending += int(it.sum.Events) + 1
+		p.total.add(it.sum)
+		if p.pending >= p.opts.CommitEvents {
+			if err := p.Commit(); err != nil {
+				return err
+			}
+		}
+	}
+	p.mu.Lock()
+	if r.statuses != nil {
+		p.published = r.statuses
+	}
+	p.pubTotal = p.total
+	p.mu.Unlock()
+	return nil
+}
+
+// Step polls every source once, processes what it read, and commits when
+// the batch is due (or force is set), all on the caller's goroutine. It
+// reports whether any data was read.
+func (p *Pipeline) Step(force bool) (bool, error) {
+	r := p.readRound()
+	if r.err != nil {
+		return false, r.err
+	}
+	if err := p.apply(&r); err != nil {
+		return r.moved, err
+	}
+	if force || p.pending > 0 && time.Since(p.last) >= p.opts.CommitEvery {
+		return r.moved, p.Commit()
+	}
+	return r.moved, nil
 }
 
 // Commit writes the pending batch (events, cursors, parser state) in one
 // transaction.
 func (p *Pipeline) Commit() error {
-	for _, s := range p.sources {
-		if s.stateful != nil {
-			if d := s.stateful.TakeDelta(); len(d) > 0 {
-				p.batch.SetParserState(s.spec.Name, d)
-			}
-		}
-	}
 	p.last = time.Now()
-	if p.batch.Len() == 0 {
+	if p.batch.Len() == 0 && p.pending == 0 {
 		return nil
 	}
 	if err := p.db.Commit(p.batch); err != nil {
@@ -252,8 +305,87 @@ func (p *Pipeline) Commit() error {
 	return nil
 }
 
+// reader runs readRound in a loop and sends the rounds in order. With
+// untilCaughtUp it stops (closing out) once every source is at its end;
+// otherwise it sleeps idle between rounds that read nothing.
+func (p *Pipeline) reader(ctx context.Context, out chan<- round, idle time.Duration, untilCaughtUp bool) {
+	defer close(out)
+	for ctx.Err() == nil {
+		r := p.readRound()
+		select {
+		case out <- r:
+		case <-ctx.Done():
+			return
+		}
+		if r.err != nil || (untilCaughtUp && !r.moved && r.caughtUp) {
+			return
+		}
+		if !r.moved {
+			t := time.NewTimer(idle)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return
+			}
+		}
+	}
+}
+
+// drive applies rounds from the reader until it stops or ctx is done, and
+// commits when the batch is due.
+func (p *Pipeline) drive(ctx context.Context, idle time.Duration, untilCaughtUp bool, progress func(Summary)) error {
+	rctx, cancel := context.WithCancel(ctx)
+	ch := make(chan round, 2)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.reader(rctx, ch, idle, untilCaughtUp)
+	}()
+	defer func() {
+		cancel()
+		for range ch {
+			// Unapplied rounds are simply not committed: their lines are
+			// read again next time.
+		}
+		<-done
+	}()
+	tick := time.NewTicker(p.opts.CommitEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case r, ok := <-ch:
+			if !ok {
+				return p.Commit()
+			}
+			if r.err != nil {
+				return r.err
+			}
+			if err := p.apply(&r); err != nil {
+				return err
+			}
+			if progress != nil {
+				progress(p.total)
+			}
+			if p.pending > 0 && time.Since(p.last) >= p.opts.CommitEvery {
+				if err := p.Commit(); err != nil {
+					return err
+				}
+			}
+		case <-tick.C:
+			if p.pending > 0 {
+				if err := p.Commit(); err != nil {
+					return err
+				}
+			}
+		case <-ctx.Done():
+			return p.Commit()
+		}
+	}
+}
+
 // CaughtUp reports whether every source has been read to its last complete
-// line.
+// line. Only valid while no reader goroutine runs (after Step or Backfill).
 func (p *Pipeline) CaughtUp() bool {
 	for _, s := range p.sources {
 		if !s.fol.CaughtUp() {
@@ -266,48 +398,17 @@ func (p *Pipeline) CaughtUp() bool {
 // Backfill reads every source to its end, committing as it goes, and
 // returns what it consumed. progress, if set, is called after each round.
 func (p *Pipeline) Backfill(ctx context.Context, progress func(Summary)) (Summary, error) {
-	for {
-		if err := ctx.Err(); err != nil {
-			return p.total, p.Commit()
-		}
-		moved, err := p.Step(false)
-		if err != nil {
-			return p.total, err
-		}
-		if progress != nil {
-			progress(p.total)
-		}
-		if !moved && p.CaughtUp() {
-			return p.total, p.Commit()
-		}
-	}
+	err := p.drive(ctx, 20*time.Millisecond, true, progress)
+	return p.total, err
 }
 
-// Run follows every source until ctx is done, polling every interval, and
-// commits what it has before returning.
+// Run follows every source until ctx is done, polling every interval when
+// idle, and commits what it has before returning.
 func (p *Pipeline) Run(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		interval = 250 * time.Millisecond
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if ctx.Err() != nil {
-			return p.Commit()
-		}
-		moved, err := p.Step(false)
-		if err != nil {
-			return err
-		}
-		if moved {
-			continue // keep reading while there is a backlog
-		}
-		select {
-		case <-ctx.Done():
-			return p.Commit()
-		case <-t.C:
-		}
-	}
+	return p.drive(ctx, interval, false, nil)
 }
 
 // Statuses returns each source's follower status as of the last Step. It is

@@ -1,54 +1,79 @@
 package model
 
-import "strings"
-
 // Signature reduces a response text to a stable key so that the same reply
 // for many recipients counts as one: tokens holding addresses become <addr>,
 // tokens with long digit runs (queue ids, timestamps, IPs) become #, SMTP and
-// enhanced status codes stay. The result is cut to 120 bytes.
+// enhanced status codes stay. The result is cut to 120 bytes. It runs once
+// per failed recipient, so it makes one allocation and no token slice.
 func Signature(text string) string {
-	var b strings.Builder
-	for _, tok := range strings.Fields(text) {
-		if b.Len() >= 120 {
+	n := len(text)
+	if n > 240 {
+		n = 240 // the key is cut to 120 bytes; no need to scan a 1 MiB reply
+	}
+	buf := make([]byte, 0, min(n, 128))
+	for i := 0; i < len(text) && len(buf) < 120; {
+		// Skip white space and control bytes.
+		for i < len(text) && (text[i] <= ' ' || text[i] == 0x7f) {
+			i++
+		}
+		if i >= len(text) {
 			break
 		}
-		if b.Len() > 0 {
-			b.WriteByte(' ')
+		j := i
+		at, digits, dots := false, 0, 0
+		for j < len(text) && text[j] > ' ' && text[j] != 0x7f {
+			switch c := text[j]; {
+			case c == '@':
+				at = true
+			case c >= '0' && c <= '9':
+				digits++
+			case c == '.':
+				dots++
+			}
+			j++
+		}
+		if len(buf) > 0 {
+			buf = append(buf, ' ')
 		}
 		switch {
-		case strings.IndexByte(tok, '@') >= 0:
-			b.WriteString("<addr>")
-		case longDigits(tok):
-			b.WriteByte('#')
+		case at:
+			buf = append(buf, "<addr>"...)
+		case (digits >= 5 && !statusLike(text[i:j])) || (dots >= 3 && digits >= 4):
+			// ids, times and IP addresses; status codes (5.7.606, 421) and
+			// provider signatures (S3150, TSS04) stay.
+			buf = append(buf, '#')
 		default:
-			for i := 0; i < len(tok); i++ {
-				c := tok[i]
-				if c < 0x20 || c == 0x7f {
-					c = '?'
-				}
-				b.WriteByte(c)
-			}
+			buf = append(buf, text[i:j]...)
 		}
+		i = j
 	}
-	s := b.String()
-	if len(s) > 120 {
-		s = s[:120]
+	if len(buf) > 120 {
+		buf = buf[:120]
 	}
-	return s
+	return string(buf)
 }
 
-// longDigits reports a token that is an id, a time or an IP address: five or
-// more digits, or three dots with digits. Status codes (5.7.606, 421) and
-// provider signatures (S3150, TSS04) stay.
-func longDigits(tok string) bool {
-	n, dots := 0, 0
-	for i := 0; i < len(tok); i++ {
-		switch c := tok[i]; {
+// statusLike reports an enhanced status code such as 5.7.606 (RFC 3463:
+// class.subject.detail, up to 3 digits each), possibly followed by
+// punctuation.
+func statusLike(tok string) bool {
+	if len(tok) < 5 || (tok[0] != '2' && tok[0] != '4' && tok[0] != '5') || tok[1] != '.' {
+		return false
+	}
+	dots, run := 1, 0
+	for k := 2; k < len(tok); k++ {
+		switch c := tok[k]; {
 		case c >= '0' && c <= '9':
-			n++
-		case c == '.':
+			run++
+			if run > 3 {
+				return false
+			}
+		case c == '.' && run > 0:
 			dots++
+			run = 0
+		default:
+			return dots == 2 && run > 0
 		}
 	}
-	return n >= 5 || (dots >= 3 && n >= 4)
+	return dots == 2 && run > 0
 }

@@ -32,6 +32,7 @@ type Batch struct {
 	via      map[string]*Counts
 	reasons  map[string]*reasonDelta
 	cursors  map[string]Cursor
+	drops    map[string]bool // cursor keys to delete
 	rejects  map[string][]Reject
 	pstate   map[string]map[string][]byte
 	sources  map[string]*SourceStat
@@ -43,6 +44,9 @@ type Batch struct {
 	horizon  int64 // wall clock + maxFuture when the batch was made
 	keyBuf   []byte
 	hasOther bool // rejects, parser state or source stats pending
+	// sigs memoises model.Signature per response text: a deferral storm
+	// repeats one reply thousands of times in a batch.
+	sigs map[string]string
 }
 
 type reasonDelta struct {
@@ -66,9 +70,11 @@ func (b *Batch) Reset() {
 		via:      map[string]*Counts{},
 		reasons:  map[string]*reasonDelta{},
 		cursors:  map[string]Cursor{},
+		drops:    map[string]bool{},
 		rejects:  map[string][]Reject{},
 		pstate:   map[string]map[string][]byte{},
 		sources:  map[string]*SourceStat{},
+		sigs:     map[string]string{},
 		horizon:  time.Now().Add(maxFuture).UnixNano(),
 		keyBuf:   b.keyBuf[:0],
 	}
@@ -91,7 +97,7 @@ func (b *Batch) Events() int { return b.events }
 func (b *Batch) Skipped() int { return b.skipped }
 
 func (b *Batch) empty() bool {
-	return b.events == 0 && len(b.cursors) == 0 && !b.hasOther
+	return b.events == 0 && len(b.cursors) == 0 && len(b.drops) == 0 && !b.hasOther
 }
 
 func addTo(m map[string]*Counts, key []byte, d *Counts) {
@@ -158,7 +164,14 @@ func (b *Batch) AddEvent(ev *model.Event) {
 		k = appendHourKey(k[:0], hour, ev.Side)
 		k = append(k, isp...)
 		k = append(k, 0)
-		k = append(k, model.Signature(ev.Response)...)
+		sig, ok := b.sigs[ev.Response]
+		if !ok {
+			sig = model.Signature(ev.Response)
+			if len(b.sigs) < 4096 {
+				b.sigs[ev.Response] = sig
+			}
+		}
+		k = append(k, sig...)
 		if r, ok := b.reasons[string(k)]; ok {
 			r.count++
 			if ns > r.last {
@@ -179,6 +192,15 @@ func (b *Batch) AddEvent(ev *model.Event) {
 func (b *Batch) SetCursor(c Cursor) {
 	b.init()
 	b.cursors[c.Key()] = c
+	delete(b.drops, c.Key())
+}
+
+// DropCursor deletes a cursor key in the same commit, e.g. the old key of a
+// file whose fingerprint grew (follow.Chunk.PrevKey).
+func (b *Batch) DropCursor(key string) {
+	b.init()
+	delete(b.cursors, key)
+	b.drops[key] = true
 }
 
 // AddReject records a rejected line: every reject is counted per source, the

@@ -101,6 +101,11 @@ func (db *DB) Commit(b *Batch) error {
 		if err := putReasons(tx.Bucket(bktReasons), b.reasons, cut.hour); err != nil {
 			return fmt.Errorf("reasons: %w", err)
 		}
+		for _, k := range sortedKeys(b.drops) {
+			if err := tx.Bucket(bktCursors).Delete([]byte(k)); err != nil {
+				return fmt.Errorf("cursors: %w", err)
+			}
+		}
 		if err := putCursors(tx.Bucket(bktCursors), b.cursors); err != nil {
 			return fmt.Errorf("cursors: %w", err)
 		}

@@ -1,0 +1,39 @@
+package model
+
+import "testing"
+
+func TestSignature(t *testing.T) {
+	cases := map[string]string{
+		"250 2.0.0 OK  1611221070 h17si4006834wmq.57 - gsmtp":                         "250 2.0.0 OK # # - gsmtp",
+		"550 5.1.1 <multi3@bounce.example>: Recipient address rejected: User unknown": "550 5.1.1 <addr> Recipient address rejected: User unknown",
+		"451 4.7.650 The mail server [203.0.113.9] has been temporarily rate limited": "451 4.7.650 The mail server # has been temporarily rate limited",
+		"550 5.7.606 Access denied, banned sending IP [203.0.113.9]. S3150":           "550 5.7.606 Access denied, banned sending IP # S3150",
+		"421 4.7.0 [TSS04] Messages from 203.0.113.9 temporarily deferred":            "421 4.7.0 [TSS04] Messages from # temporarily deferred",
+		"  \t\x1b[2J  ": "[2J", // control bytes separate tokens
+		"":              "",
+	}
+	for in, want := range cases {
+		if got := Signature(in); got != want {
+			t.Errorf("Signature(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// Same reply for two recipients: one signature.
+	a := Signature("550 5.1.1 <a@x.example>: user unknown (in reply to RCPT TO command) id 123456")
+	b := Signature("550 5.1.1 <b@y.example>: user unknown (in reply to RCPT TO command) id 654321")
+	if a != b {
+		t.Errorf("%q != %q", a, b)
+	}
+	long := make([]byte, 1<<20)
+	for i := range long {
+		long[i] = 'a'
+	}
+	if got := Signature(string(long)); len(got) != 120 {
+		t.Errorf("len %d", len(got))
+	}
+}
+
+func BenchmarkSignature(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		Signature("host 127.0.0.1[127.0.0.1] said: 421 4.7.0 Try again later, closing connection. (sink) (in reply to RCPT TO command)")
+	}
+}
