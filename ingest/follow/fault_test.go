@@ -25,7 +25,9 @@ func (s *sink) pollUntil(f *Follower, within time.Duration, what string, cond fu
 	}
 }
 
-func isStale(st SourceStatus) bool { return st.State == Stale && st.LastError != "" && !st.Since.IsZero() }
+func isStale(st SourceStatus) bool {
+	return st.State == Stale && st.LastError != "" && !st.Since.IsZero()
+}
 
 // The sshfs fault, simulated by moving the directory away and back: the
 // source goes stale with the error, nothing is read twice, and reading

@@ -29,6 +29,7 @@ type sink struct {
 	long      []LongLine
 	headers   map[string][]byte // path -> header given with NewFile
 	last      string            // path of the previous chunk
+	strict    bool              // fail at the first line committed twice
 }
 
 func newSink(t testing.TB) *sink {
@@ -86,6 +87,9 @@ func (s *sink) commit(cs []Chunk) {
 			}
 			l = strings.TrimSuffix(l, "\n")
 			s.counts[l]++
+			if s.strict && s.counts[l] > 1 {
+				s.t.Fatalf("%s: line committed twice: %q (chunk at %d, key %s)", c.Path, short(l), c.Cursor.Offset-int64(len(c.Data)), c.Cursor.Key()[4:])
+			}
 			s.order = append(s.order, l)
 		}
 		s.long = append(s.long, c.TooLong...)
@@ -255,7 +259,16 @@ func mustRename(t testing.TB, a, b string) {
 // shift renames base.N(.gz) to base.N+1(.gz), oldest first, like logrotate.
 func shift(t testing.TB, base string) {
 	t.Helper()
-	for i := 20; i >= 1; i-- {
+	top := 0
+	for i := 1; ; i++ {
+		_, err1 := os.Stat(fmt.Sprintf("%s.%d", base, i))
+		_, err2 := os.Stat(fmt.Sprintf("%s.%d.gz", base, i))
+		if err1 != nil && err2 != nil {
+			break
+		}
+		top = i
+	}
+	for i := top; i >= 1; i-- {
 		for _, ext := range []string{"", ".gz"} {
 			from := fmt.Sprintf("%s.%d%s", base, i, ext)
 			if _, err := os.Stat(from); err == nil {

@@ -222,6 +222,7 @@ func (f *Follower) chunk(t *track, now time.Time, data []byte, long []LongLine) 
 	}
 	f.last, f.lastPath = t, t.path
 	if len(data) > 0 {
+		t.c.Done = false // found again and still growing
 		t.c.LastLine = now
 		f.lastData = now
 	}

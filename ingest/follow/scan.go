@@ -97,6 +97,7 @@ type entry struct {
 	statOK   bool
 	size     int64 // on disk (compressed for .gz)
 	mtime    time.Time
+	id       [2]uint64 // device, inode: a change hint only
 	head     []byte
 	gzDone   bool // the .gz stream was complete when the head was read
 	changed  bool // stat differs from the previous scan
@@ -193,8 +194,7 @@ func (f *Follower) scan(now time.Time) error {
 			// the content may show up under another name meanwhile.
 			t.ent, e.track = nil, nil
 			t.closeReader()
-		case e.changed && !(e.gz && t.r != nil && t.path == e.path):
-			// (a .gz being written only grows: no need to re-verify)
+		case e.changed:
 			t.ent, e.track = nil, nil
 		}
 	}
@@ -244,10 +244,11 @@ func (f *Follower) refresh(p string, now time.Time) {
 		f.dropEntry(e)
 		return
 	}
-	if e.err == nil && e.statOK && fi.Size() == e.size && fi.ModTime().Equal(e.mtime) {
+	id := fileID(fi)
+	if e.err == nil && e.statOK && fi.Size() == e.size && fi.ModTime().Equal(e.mtime) && id == e.id {
 		return
 	}
-	e.size, e.mtime, e.statOK, e.changed = fi.Size(), fi.ModTime(), true, true
+	e.size, e.mtime, e.id, e.statOK, e.changed = fi.Size(), fi.ModTime(), id, true, true
 	e.memo, e.prefix = nil, nil
 	e.dropReader()
 	if err := f.readHead(e); err != nil {
@@ -568,9 +569,6 @@ func (f *Follower) bind(e *entry, t *track) {
 	}
 	if m, ok := e.memo[t]; ok && m.v == vFull && !t.markOK {
 		t.setMark(m.mark)
-	}
-	if t.c.Done {
-		t.c.Done = false
 	}
 }
 
