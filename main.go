@@ -38,6 +38,8 @@ func run(args []string) int {
 	cmd, rest := args[0], args[1:]
 	var err error
 	switch cmd {
+	case "demo":
+		err = cmdDemo(rest)
 	case "ui":
 		err = cmdUI(rest)
 	case "init":

@@ -57,6 +57,10 @@ func Signature(text string) string {
 // class.subject.detail, up to 3 digits each), possibly followed by
 // punctuation.
 func statusLike(tok string) bool {
+	// A multi-line reply's continuation form: "550-5.1.1".
+	if len(tok) > 4 && tok[3] == '-' && tok[0] >= '2' && tok[0] <= '5' {
+		tok = tok[4:]
+	}
 	if len(tok) < 5 || (tok[0] != '2' && tok[0] != '4' && tok[0] != '5') || tok[1] != '.' {
 		return false
 	}

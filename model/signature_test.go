@@ -37,3 +37,10 @@ func BenchmarkSignature(b *testing.B) {
 		Signature("host 127.0.0.1[127.0.0.1] said: 421 4.7.0 Try again later, closing connection. (sink) (in reply to RCPT TO command)")
 	}
 }
+
+func TestSignatureKeepsContinuationStatus(t *testing.T) {
+	got := Signature("host gmail-smtp-in.l.google.com[142.250.102.26] said: 550-5.1.1 The email account")
+	if want := "host # said: 550-5.1.1 The email account"; got != want {
+		t.Errorf("got %q want %q", got, want)
+	}
+}

@@ -118,7 +118,11 @@ func (p *Parser) ParseLine(line []byte, dst []model.Event) ([]model.Event, error
 			outcome = model.Held // no attempt was made
 		}
 	case model.Bounced:
-		if bytes.Contains(resp, []byte("retry timeout exceeded")) {
+		// Both are Exim giving up after its retry rules, not a 5xx: the
+		// second is what it logs when every host of a dead site failed past
+		// the cutoff.
+		if bytes.Contains(resp, []byte("retry timeout exceeded")) ||
+			bytes.Contains(resp, []byte("have been failing for a long time")) {
 			outcome = model.Expired
 		}
 	}

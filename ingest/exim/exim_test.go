@@ -194,3 +194,17 @@ func TestNoEventAndRejects(t *testing.T) {
 		}
 	}
 }
+
+// A dead site past the retry cutoff is an expiry, not a bounce (seen in the
+// real-MTA test's Exim 4.96 log).
+func TestDeadSiteGiveUpIsExpired(t *testing.T) {
+	p := New(Options{Location: time.UTC})
+	line := "2026-11-27 03:09:51 1xWezV-0002t1-2L ** u1@down.example R=smarthost T=remote_smtp: all hosts for 'down.example' have been failing for a long time (and retry time not reached)"
+	evs, err := p.ParseLine([]byte(line), nil)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("got %v %v", evs, err)
+	}
+	if evs[0].Outcome != model.Expired {
+		t.Errorf("outcome %v, want expired", evs[0].Outcome)
+	}
+}

@@ -28,6 +28,10 @@ type Options struct {
 	// logged for it for this long (its "removed" line was missed); default
 	// 10 days, above Postfix's 5-day maximal_queue_lifetime.
 	PendingTTL time.Duration
+	// IgnoreMTime makes Now the reference for year inference even when the
+	// file's mtime is known: the demo's simulator writes simulated times
+	// that run ahead of the wall clock.
+	IgnoreMTime bool
 }
 
 // Parser implements ingest.Parser and ingest.Stateful for Postfix logs. It is
@@ -36,6 +40,7 @@ type Parser struct {
 	loc   *time.Location
 	now   func() time.Time
 	ttl   time.Duration
+	noMT  bool
 	zones zoneCache
 	in    *interner
 
@@ -64,6 +69,7 @@ func New(opts Options) *Parser {
 		loc:     opts.Location,
 		now:     opts.Now,
 		ttl:     opts.PendingTTL,
+		noMT:    opts.IgnoreMTime,
 		in:      new(interner),
 		pending: make(map[string]*pendingMsg),
 		dirty:   make(map[string]struct{}),
@@ -84,6 +90,9 @@ func New(opts Options) *Parser {
 // are kept: a queue id outlives log rotation.
 func (p *Parser) NewFile(path string, modTime time.Time, header []byte) {
 	p.mtime = modTime
+	if p.noMT {
+		p.mtime = time.Time{}
+	}
 	p.last = time.Time{}
 	p.lastT = time.Time{}
 }

@@ -296,7 +296,8 @@ func mustRead(t *testing.T, p string) []byte {
 
 // exRawCounts counts, per recipient domain, the == lines, the == lines
 // saying "retry time not reached", and the ** lines saying "retry timeout
-// exceeded" (CONTRACTS.md: those are deferred, held and expired).
+// exceeded" or "have been failing for a long time" (CONTRACTS.md: those are
+// deferred, held and expired).
 func exRawCounts(log string) (defers, held, timeouts map[string]int) {
 	defers, held, timeouts = map[string]int{}, map[string]int{}, map[string]int{}
 	for line := range strings.SplitSeq(log, "\n") {
@@ -312,7 +313,7 @@ func exRawCounts(log string) (defers, held, timeouts map[string]int) {
 				held[dom]++
 			}
 		case "**":
-			if strings.Contains(line, "retry timeout exceeded") {
+			if strings.Contains(line, "retry timeout exceeded") || strings.Contains(line, "have been failing for a long time") {
 				timeouts[dom]++
 			}
 		}

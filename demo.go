@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"cutover/ingest"
+	"cutover/ingest/pmta"
+	"cutover/ingest/postfix"
+	"cutover/ingest/sim"
+	"cutover/model"
+	"cutover/state"
+	"cutover/ui"
+)
+
+// demoControl is the simulated operator's split and throttles, shared by the
+// simulator (which reads it every simulated minute) and the cockpit.
+type demoControl struct {
+	mu    sync.Mutex
+	c     sim.Control
+	steps []int
+	start time.Time
+}
+
+func (d *demoControl) get() sim.Control {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.c
+}
+
+// Plan implements ui.PlanProvider.
+func (d *demoControl) Plan() ui.Plan {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p := ui.Plan{RatioNew: float64(d.c.RatioNew), Step: -1, Start: d.start}
+	for i, s := range d.steps {
+		p.Steps = append(p.Steps, ui.PlanStep{Name: fmt.Sprintf("step %d", i), RatioNew: float64(s)})
+		if s == d.c.RatioNew {
+			p.Step = i
+		}
+	}
+	return p
+}
+
+func cmdDemo(args []string) error {
+	fs := newFlags("demo")
+	headless := fs.Bool("headless", false, "no terminal: run the simulation and the ingest pipeline, then print the counts")
+	duration := fs.Duration("duration", 0, "stop after this much wall time (default: until q; 30s with --headless)")
+	speed := fs.Float64("speed", 60, "simulated seconds per wall second (60: an hour a minute; 10080: a week a minute)")
+	seed := fs.Int64("seed", 1, "simulation seed")
+	ratio := fs.Int("ratio", 5, "share of traffic on the NEW side, percent")
+	keep := fs.String("dir", "", "workspace directory to create and keep (default: a temporary one, removed at exit)")
+	volume := fs.Int("volume", 20000, "recipients per simulated hour")
+	fs.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: cutover demo [--headless --duration 30s] [--speed N] [--ratio PCT] [--dir DIR]\n\nA simulated cutover: an old Postfix and a new PowerMTA write real-format logs that the\nsame follower, parsers and database as production read.")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *ratio < 0 || *ratio > 100 {
+		return fmt.Errorf("--ratio %d: want 0-100", *ratio)
+	}
+	if *headless && *duration == 0 {
+		*duration = 30 * time.Second
+	}
+	dir := *keep
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "cutover-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	logs := filepath.Join(dir, "logs")
+	ctl := &demoControl{c: sim.Control{RatioNew: *ratio}, steps: []int{0, 5, 15, 30, 50, 75, 100}}
+	s, err := sim.New(sim.Options{Dir: logs, Seed: *seed, Speed: *speed, VolumePerHour: *volume, Control: ctl.get})
+	if err != nil {
+		return err
+	}
+	ctl.start = s.Clock()
+	db, err := state.Open(filepath.Join(dir, "cutover.db"), state.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	specs := []ingest.SourceSpec{
+		{Name: "old-postfix", Kind: "postfix", Side: model.SideOld, MTA: "postfix-old", Globs: []string{filepath.Join(logs, sim.OldGlob)},
+			Parser: postfix.New(postfix.Options{Location: s.Location(), Now: s.Clock, IgnoreMTime: true})},
+		{Name: "new-pmta", Kind: "pmta", Side: model.SideNew, MTA: "pmta-new", Globs: []string{filepath.Join(logs, sim.NewGlob)},
+			Parser: pmta.New(pmta.Options{Location: s.Location()})},
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if *duration > 0 {
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
+	simErr := make(chan error, 1)
+	go func() { simErr <- s.Run(ctx) }()
+
+	if *headless {
+		pl, err := ingest.NewPipeline(db, specs, ingest.Options{})
+		if err != nil {
+			return err
+		}
+		defer pl.Close()
+		if err := pl.Run(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+		if err := <-simErr; err != nil {
+			return fmt.Errorf("simulator: %w", err)
+		}
+		// The simulator flushed its last lines on exit: read them too.
+		if _, err := pl.Backfill(context.Background(), nil); err != nil {
+			return err
+		}
+		return printDemoSummary(db, pl.Total(), ctl.start, s)
+	}
+	err = runCockpit(db, specs, cockpitOptions{Clock: s.Clock, Plan: ctl, Start: ctl.start})
+	cancel()
+	if serr := <-simErr; err == nil && serr != nil {
+		err = fmt.Errorf("simulator: %w", serr)
+	}
+	return err
+}
+
+func printDemoSummary(db *state.DB, sum ingest.Summary, start time.Time, s *sim.Sim) error {
+	rows, err := db.Stats(state.Query{})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("demo: simulated %s → %s, %d lines, %d events, %d rejected\n",
+		start.UTC().Format(time.RFC3339), s.Clock().UTC().Format(time.RFC3339), sum.Lines, sum.Events, sum.Rejected)
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].ISP != rows[j].ISP {
+			return rows[i].ISP < rows[j].ISP
+		}
+		return rows[i].Side < rows[j].Side
+	})
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "ISP\tSIDE\tDELIVERED\tDEFERRED\tHELD\tBOUNCED\tEXPIRED\tCOMPLAINTS\t")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t\n", r.ISP, r.Side, r.Delivered, r.Deferred, r.Held, r.Bounced, r.Expired, r.Complaints)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if sum.Events == 0 {
+		return fmt.Errorf("no events were counted")
+	}
+	return nil
+}
