@@ -72,7 +72,9 @@ func (f *Follower) readTrack(t *track, now time.Time, budget int, out []Chunk) (
 			break
 		}
 		pos := t.readPos()
-		want := f.opts.MaxChunkBytes
+		// A long partial line doubles the read, so assembling it costs
+		// O(n), not O(n²) copies.
+		want := max(f.opts.MaxChunkBytes, len(t.pend))
 		if plain {
 			want = int(min(int64(want), max(size-pos, 4096)))
 		}
