@@ -377,3 +377,77 @@ func TestCRLFLongHeaderNotInHead(t *testing.T) {
 		t.Fatalf("%d chunks, header %d bytes", len(cs), len(cs[0].Header))
 	}
 }
+
+// A corrupt .gz is one stale file, not a stale source: the others are read.
+func TestCorruptGzipIsOneStaleFile(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "mail.log.2.gz"), []byte("this is not gzip data at all\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "mail.log"), []byte("fine\n"), 0o644)
+	s := newSink(t)
+	f := New(testOpts(dir, "mail.log*"), nil)
+	defer f.Close()
+	for range 5 {
+		s.commit(poll(t, f))
+	}
+	st := f.Status()
+	if s.counts["fine"] != 1 || st.State != Stale || !strings.Contains(st.LastError, "gzip") || st.CaughtUp {
+		t.Fatalf("%v %+v", s.counts, st)
+	}
+	if !hasFileState(st, "stale") {
+		t.Fatalf("%+v", st.Files)
+	}
+}
+
+// Account carries the caller's counts into later cursors of the file.
+func TestAccount(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "mail.log")
+	os.WriteFile(p, []byte("a\nb\n"), 0o644)
+	f := New(testOpts(dir, "mail.log"), nil)
+	defer f.Close()
+	cs := poll(t, f)
+	f.Account(&cs[0], 2, 1)
+	if cs[0].Cursor.Events != 2 || cs[0].Cursor.Rejected != 1 {
+		t.Fatalf("%+v", cs[0].Cursor)
+	}
+	af, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+	af.WriteString("c\n")
+	af.Close()
+	cs = poll(t, f)
+	if c := cs[0].Cursor; c.Events != 2 || c.Rejected != 1 || c.Lines != 3 {
+		t.Fatalf("%+v", c)
+	}
+}
+
+// Status: lag while a backlog is read in bounded polls, then caught up and
+// idle once nothing has come for a while.
+func TestStatusLagAndIdle(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "mail.log")
+	os.WriteFile(p, []byte(strings.Repeat("0123456789\n", 10000)), 0o644)
+	now := time.Now()
+	opts := testOpts(dir, "mail.log")
+	opts.MaxChunkBytes, opts.MaxPollBytes = 10000, 20000
+	opts.Now = func() time.Time { return now }
+	f := New(opts, nil)
+	defer f.Close()
+	if st := f.Status(); st.State != Waiting {
+		t.Fatalf("%+v", st)
+	}
+	cs := poll(t, f)
+	if len(cs) != 2 {
+		t.Fatalf("%d chunks", len(cs))
+	}
+	st := f.Status()
+	if st.State != Following || st.CaughtUp || st.Files[0].Lag != 110000-cs[1].Cursor.Offset || st.Files[0].State != "reading" {
+		t.Fatalf("%+v", st)
+	}
+	for !f.CaughtUp() {
+		poll(t, f)
+	}
+	now = now.Add(time.Minute)
+	poll(t, f)
+	if st := f.Status(); st.State != Idle || st.Files[0].Lag != 0 || st.Files[0].State != "caught up" {
+		t.Fatalf("%+v", st)
+	}
+}

@@ -95,10 +95,10 @@ func (f *Follower) readTrack(t *track, now time.Time, budget int, out []Chunk) (
 		if !plain {
 			t.size = max(t.size, pos+int64(n))
 		}
-		f.consume(t, buf, &cb, now, &out)
-		if len(cb.data) >= f.opts.MaxChunkBytes {
-			cb.flush(f, t, now, &out)
+		if len(cb.data) > 0 && len(cb.data)+len(buf) > f.opts.MaxChunkBytes {
+			cb.flush(f, t, now, &out) // keep chunks within MaxChunkBytes
 		}
+		f.consume(t, buf, &cb, now, &out)
 		if err != nil || n == 0 {
 			if err != nil && err != errNoMore {
 				cb.flush(f, t, now, &out)
