@@ -1,0 +1,805 @@
+package mtactl
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aymanbagabas/go-udiff"
+
+	"cutover/model"
+	"cutover/state"
+)
+
+// Controller is the one way cutover changes MTA configuration: it plans a
+// Desired state into per-file diffs, and applies a plan as one transaction
+// (snapshot, atomic write, validate, reload, audit; restore on any failure).
+type Controller struct {
+	cfg     Config
+	db      *state.DB
+	st      store
+	drivers []Driver
+	steps   model.Steps
+
+	mu    sync.Mutex   // one Apply at a time in this process
+	curMu sync.RWMutex // guards cur
+	cur   model.Desired
+
+	now func() time.Time
+	// mutate lets tests inject a fault into the rendered files (a broken
+	// template) after splicing.
+	mutate func(path string, b []byte) []byte
+}
+
+// New builds the drivers of cfg over db (which holds snapshots and the audit
+// log). db must be open read-write for Apply.
+func New(cfg Config, db *state.DB) (*Controller, error) {
+	if db == nil {
+		return nil, errors.New("mtactl: a database is required (snapshots and audit log)")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("mtactl config: %w", err)
+	}
+	steps, err := model.NewSteps(cfg.Steps)
+	if err != nil {
+		return nil, fmt.Errorf("mtactl config: %w", err)
+	}
+	timeout := 60 * time.Second
+	if cfg.Timeout != "" {
+		timeout, _ = time.ParseDuration(cfg.Timeout)
+	}
+	mk := func(ssh []string) *runner {
+		if ssh == nil {
+			ssh = cfg.SSH
+		}
+		return &runner{prefix: ssh, timeout: timeout}
+	}
+	c := &Controller{cfg: cfg, db: db, st: store{db}, steps: steps, now: time.Now}
+	if p := cfg.Postfix; p != nil {
+		if p.Front != nil {
+			c.drivers = append(c.drivers, newPostfixFront(p.Front, mk(p.Front.SSH)))
+		}
+		if p.Delivery != nil {
+			c.drivers = append(c.drivers, newPostfixDelivery(p.Delivery, cfg.Providers, mk(p.Delivery.SSH)))
+		}
+	}
+	if e := cfg.Exim; e != nil {
+		c.drivers = append(c.drivers, newExim(e, cfg.Providers, mk(e.SSH)))
+	}
+	if p := cfg.PMTA; p != nil {
+		c.drivers = append(c.drivers, newPMTA(p, mk(p.SSH)))
+	}
+	if d := cfg.Demo; d != nil {
+		c.drivers = append(c.drivers, newDemo(d, mk(nil)))
+	}
+	seen := map[string]string{}
+	for _, d := range c.drivers {
+		for _, f := range d.Files() {
+			abs, _ := filepath.Abs(f.Path)
+			if o, ok := seen[abs]; ok {
+				return nil, fmt.Errorf("mtactl config: %s is managed by both %s and %s", f.Path, o, d.Name())
+			}
+			seen[abs] = d.Name()
+		}
+	}
+	if err := c.st.init(); err != nil && !errors.Is(err, state.ErrReadOnly) {
+		return nil, fmt.Errorf("mtactl: %w", err)
+	}
+	a, err := c.st.applied()
+	if err != nil {
+		return nil, fmt.Errorf("mtactl: read applied state: %w", err)
+	}
+	if a != nil {
+		c.cur = a.Desired
+	}
+	return c, nil
+}
+
+// Drivers names the configured drivers in apply order.
+func (c *Controller) Drivers() []string {
+	var out []string
+	for _, d := range c.drivers {
+		out = append(out, d.Name())
+	}
+	return out
+}
+
+// Steps are the slider's stops.
+func (c *Controller) Steps() model.Steps { return c.steps }
+
+// Providers lists the configured providers, sorted.
+func (c *Controller) Providers() []string { return sortedKeys(c.cfg.Providers) }
+
+// Domains lists one provider's configured domains.
+func (c *Controller) Domains(isp string) []string { return slices.Clone(c.cfg.Providers[isp]) }
+
+// Current is what cutover last applied successfully (the zero Desired, i.e.
+// the 0 %-new baseline, before the first apply).
+func (c *Controller) Current() model.Desired {
+	c.curMu.RLock()
+	defer c.curMu.RUnlock()
+	return c.cur.Clone()
+}
+
+// Policy is the throttle policy in force now (warm-up day from warmup_start).
+func (c *Controller) Policy() model.ThrottlePolicy {
+	p := c.cfg.Throttle
+	if c.cfg.WarmupStart != "" && p.WarmupDay == 0 {
+		start, _ := time.Parse(time.DateOnly, c.cfg.WarmupStart)
+		p.WarmupDay = int(c.now().UTC().Sub(start).Hours()/24) + 1
+	}
+	return p
+}
+
+// Suggest returns d with Throttles filled: for every configured provider the
+// default from the OLD side's peak hourly volume × ratio × margin, capped by
+// the warm-up ceilings, then the operator's Overrides.
+func (c *Controller) Suggest(d model.Desired) (model.Desired, error) {
+	peaks, err := c.peakHourlyOld()
+	if err != nil {
+		return d, err
+	}
+	return model.ResolveThrottles(d, c.Providers(), peaks, c.Policy()), nil
+}
+
+// historyEnd anchors history windows at the newest event, not the wall
+// clock, so a backfill of old logs still gives a history.
+func (c *Controller) historyEnd() time.Time {
+	if n := c.db.Newest(); !n.IsZero() {
+		return n
+	}
+	return c.now()
+}
+
+// peakHourlyOld is the highest hourly volume (attempts: delivered, deferred,
+// bounced) per provider on the OLD side over HistoryDays.
+func (c *Controller) peakHourlyOld() (map[string]int, error) {
+	end := c.historyEnd().Truncate(time.Hour).Add(time.Hour)
+	series, err := c.db.Series(state.SeriesQuery{Since: end.Add(-time.Duration(c.cfg.HistoryDays) * 24 * time.Hour), Until: end, Step: time.Hour, Side: model.SideOld})
+	if err != nil {
+		return nil, fmt.Errorf("mtactl: history: %w", err)
+	}
+	peaks := map[string]int{}
+	for k, pts := range series {
+		for _, p := range pts {
+			if v := int(p.Delivered + p.Deferred + p.Bounced); v > peaks[k.ISP] {
+				peaks[k.ISP] = v
+			}
+		}
+	}
+	return peaks, nil
+}
+
+// dailyVolume is the expected messages per day per recipient domain (both
+// sides, final outcomes) over the last 7 days, overridden by the config.
+func (c *Controller) dailyVolume() (map[string]int, error) {
+	out := map[string]int{}
+	if c.cfg.PMTA == nil || c.cfg.PMTA.Split != "cold-vmta" {
+		return out, nil
+	}
+	end := c.historyEnd()
+	rows, err := c.db.Stats(state.Query{Since: end.Add(-7 * 24 * time.Hour), Until: end, By: "domain"})
+	if err != nil {
+		return nil, fmt.Errorf("mtactl: history: %w", err)
+	}
+	for _, r := range rows {
+		out[r.Domain] += int(r.Delivered + r.Bounced + r.Expired)
+	}
+	for d, v := range out {
+		out[d] = (v + 6) / 7
+	}
+	for d, v := range c.cfg.PMTA.DailyVolume {
+		out[d] = v
+	}
+	return out, nil
+}
+
+// Change is a planned transaction: what every managed file will look like,
+// as unified diffs, and any drift found. Apply executes exactly this plan.
+type Change struct {
+	Action     string // apply | baseline | rollback
+	From, To   model.Desired
+	RollbackOf string // snapshot id a rollback restores
+	Files      []FileChange
+	Drift      []Drift
+	Notes      []string
+
+	ctl     *Controller
+	planned []plannedFile
+}
+
+// FileChange is one managed file in a plan.
+type FileChange struct {
+	Driver  string
+	Path    string
+	Changed bool
+	Create  bool
+	Delete  bool
+	Diff    string // unified diff, "" when unchanged
+}
+
+// Drift is a managed file whose bytes differ from what cutover last wrote:
+// someone edited it behind cutover's back.
+type Drift struct {
+	Driver string
+	Path   string
+	Diff   string // last applied -> now
+	// InBlock: the edits touch cutover's blocks (or a whole managed file),
+	// so applying overwrites them. Edits outside the blocks survive.
+	InBlock bool
+}
+
+type plannedFile struct {
+	driver Driver
+	mf     ManagedFile
+	cur    fileState
+	data   []byte
+	remove bool
+}
+
+func (p plannedFile) changed() bool {
+	if p.remove {
+		return p.cur.Exists
+	}
+	return !p.cur.Exists || !bytes.Equal(p.cur.Data, p.data)
+}
+
+// Empty reports whether no file changes.
+func (ch *Change) Empty() bool {
+	for _, f := range ch.Files {
+		if f.Changed {
+			return false
+		}
+	}
+	return true
+}
+
+// Diff is every file's diff, for a preview or `--yes`-less refusal.
+func (ch *Change) Diff() string {
+	var b strings.Builder
+	for _, f := range ch.Files {
+		b.WriteString(f.Diff)
+	}
+	return b.String()
+}
+
+// Plan renders d (throttles resolved by Suggest) into per-file diffs. Nothing
+// is written.
+func (c *Controller) Plan(d model.Desired) (*Change, error) {
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	for isp := range d.PerISP {
+		if _, ok := c.cfg.Providers[isp]; !ok {
+			return nil, fmt.Errorf("ratio for %s: not a configured provider (%s)", isp, strings.Join(c.Providers(), ", "))
+		}
+	}
+	for isp := range d.Overrides {
+		if _, ok := c.cfg.Providers[isp]; !ok {
+			return nil, fmt.Errorf("throttle for %s: not a configured provider (%s)", isp, strings.Join(c.Providers(), ", "))
+		}
+	}
+	to, err := c.Suggest(d)
+	if err != nil {
+		return nil, err
+	}
+	daily, err := c.dailyVolume()
+	if err != nil {
+		return nil, err
+	}
+	in := RenderInput{Desired: to, Providers: c.cfg.Providers, DailyVolume: daily}
+	ch := &Change{Action: "apply", From: c.Current(), To: to, ctl: c}
+	for _, drv := range c.drivers {
+		rendered, notes, err := drv.Render(in)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", drv.Name(), err)
+		}
+		for _, n := range notes {
+			ch.Notes = append(ch.Notes, drv.Name()+": "+n)
+		}
+		for _, mf := range drv.Files() {
+			m, ok := rendered[mf.Path]
+			if !ok {
+				return nil, fmt.Errorf("%s: rendered nothing for %s", drv.Name(), mf.Path)
+			}
+			cur, err := readFileState(mf.Path)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", drv.Name(), err)
+			}
+			var data []byte
+			if len(mf.Blocks) == 0 {
+				data = m.Whole
+			} else {
+				if !cur.Exists {
+					return nil, fmt.Errorf("%s: %s does not exist (cutover only edits its blocks in the operator's file)", drv.Name(), mf.Path)
+				}
+				blocks := map[string]*string{}
+				for _, name := range mf.Blocks {
+					s := m.Blocks[name]
+					blocks[name] = &s
+				}
+				if data, err = spliceIndented(cur.Data, mf.Path, blocks, mf.Append, mf.Indent); err != nil {
+					return nil, fmt.Errorf("%s: %w", drv.Name(), err)
+				}
+			}
+			if mf.Check != nil {
+				lines, err := outsideLines(data, mf.Path)
+				if err == nil {
+					err = mf.Check(lines)
+				}
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", drv.Name(), err)
+				}
+			}
+			if c.mutate != nil {
+				data = c.mutate(mf.Path, data)
+			}
+			ch.planned = append(ch.planned, plannedFile{driver: drv, mf: mf, cur: cur, data: data})
+		}
+	}
+	if err := c.finishPlan(ch); err != nil {
+		return nil, err
+	}
+	return ch, nil
+}
+
+// PlanBaseline plans the 0 %-new state: everything back to OLD.
+func (c *Controller) PlanBaseline() (*Change, error) {
+	ch, err := c.Plan(model.Baseline(c.Current()))
+	if err != nil {
+		return nil, err
+	}
+	ch.Action = "baseline"
+	return ch, nil
+}
+
+// PlanRollback plans restoring the files to how they were right before
+// change id ("" = before the last successful change). cutover's blocks get
+// the snapshot's content; when the operator's lines are unchanged since, the
+// file becomes byte-identical to the snapshot, otherwise the operator's
+// later edits are kept and a note says so.
+func (c *Controller) PlanRollback(id string) (*Change, error) {
+	if id == "" {
+		a, err := c.st.applied()
+		if err != nil {
+			return nil, err
+		}
+		if a == nil {
+			return nil, errors.New("nothing to roll back: no change applied yet")
+		}
+		id = a.AuditID
+	}
+	snap, err := c.st.snapshot(id)
+	if err != nil {
+		return nil, err
+	}
+	byPath := map[string]SnapFile{}
+	for _, f := range snap.Files {
+		byPath[f.Path] = f
+	}
+	ch := &Change{Action: "rollback", From: c.Current(), To: snap.Desired, RollbackOf: id, ctl: c}
+	for _, drv := range c.drivers {
+		for _, mf := range drv.Files() {
+			cur, err := readFileState(mf.Path)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", drv.Name(), err)
+			}
+			pf := plannedFile{driver: drv, mf: mf, cur: cur, data: cur.Data, remove: !cur.Exists}
+			sf, ok := byPath[mf.Path]
+			switch {
+			case !ok:
+				ch.Notes = append(ch.Notes, fmt.Sprintf("%s: %s was not managed at change %s; left as it is", drv.Name(), mf.Path, id))
+			case len(mf.Blocks) == 0:
+				pf.data, pf.remove = sf.Data, !sf.Exists
+			case !cur.Exists:
+				return nil, fmt.Errorf("%s: %s does not exist", drv.Name(), mf.Path)
+			default:
+				regions := map[string]*string{}
+				for _, n := range mf.Blocks {
+					regions[n] = nil
+				}
+				var snapOut []byte
+				if sf.Exists {
+					if regions, err = blockContents(sf.Data, mf.Path+" (snapshot "+id+")", mf.Blocks); err != nil {
+						return nil, err
+					}
+					snapOut, _ = outside(sf.Data, mf.Path, mf.Blocks)
+				}
+				curOut, err := outside(cur.Data, mf.Path, mf.Blocks)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", drv.Name(), err)
+				}
+				if sf.Exists && bytes.Equal(curOut, snapOut) {
+					pf.data = sf.Data
+				} else {
+					// Snapshot regions carry their indentation already.
+					if pf.data, err = spliceBlocks(cur.Data, mf.Path, regions, false); err != nil {
+						return nil, fmt.Errorf("%s: %w", drv.Name(), err)
+					}
+					ch.Notes = append(ch.Notes, fmt.Sprintf("%s: %s: the operator's lines changed since change %s and are kept; only cutover's blocks are restored", drv.Name(), mf.Path, id))
+				}
+			}
+			ch.planned = append(ch.planned, pf)
+		}
+	}
+	if err := c.finishPlan(ch); err != nil {
+		return nil, err
+	}
+	return ch, nil
+}
+
+// finishPlan computes the diffs and the drift of a plan.
+func (c *Controller) finishPlan(ch *Change) error {
+	a, err := c.st.applied()
+	if err != nil {
+		return err
+	}
+	for _, p := range ch.planned {
+		fc := FileChange{Driver: p.driver.Name(), Path: p.mf.Path, Changed: p.changed()}
+		if fc.Changed {
+			fc.Create = !p.cur.Exists
+			fc.Delete = p.remove
+			newData := p.data
+			if p.remove {
+				newData = nil
+			}
+			fc.Diff = unifiedDiff(p.mf.Path, p.cur.Data, newData)
+		}
+		ch.Files = append(ch.Files, fc)
+		if a == nil {
+			continue
+		}
+		last, ok := a.Files[p.mf.Path]
+		if !ok || (last.Exists == p.cur.Exists && last.SHA256 == hashOf(p.cur.Data)) {
+			continue
+		}
+		dr := Drift{Driver: p.driver.Name(), Path: p.mf.Path, Diff: unifiedDiff(p.mf.Path, last.Data, p.cur.Data), InBlock: true}
+		if len(p.mf.Blocks) > 0 && last.Exists && p.cur.Exists {
+			lb, err1 := blockContents(last.Data, p.mf.Path, p.mf.Blocks)
+			cb, err2 := blockContents(p.cur.Data, p.mf.Path, p.mf.Blocks)
+			dr.InBlock = err1 != nil || err2 != nil || !sameRegions(lb, cb)
+		}
+		ch.Drift = append(ch.Drift, dr)
+	}
+	return nil
+}
+
+func sameRegions(a, b map[string]*string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, va := range a {
+		vb, ok := b[k]
+		if !ok || (va == nil) != (vb == nil) || (va != nil && *va != *vb) {
+			return false
+		}
+	}
+	return true
+}
+
+func unifiedDiff(path string, a, b []byte) string {
+	if bytes.Equal(a, b) {
+		return ""
+	}
+	return udiff.Unified("a"+path, "b"+path, string(a), string(b))
+}
+
+// ApplyOptions are the caller's explicit consents.
+type ApplyOptions struct {
+	// AcceptDrift overwrites files edited behind cutover's back (listed in
+	// Change.Drift, with their diffs). Without it Apply refuses.
+	AcceptDrift bool
+}
+
+// Errors of Apply before anything is written.
+var (
+	ErrDrift = errors.New("managed files were edited behind cutover's back")
+	ErrStale = errors.New("a managed file changed since the preview; preview again")
+)
+
+// DriftError lists drifted files; errors.Is(err, ErrDrift).
+type DriftError struct{ Drift []Drift }
+
+func (e *DriftError) Error() string {
+	var paths []string
+	for _, d := range e.Drift {
+		paths = append(paths, d.Path)
+	}
+	return fmt.Sprintf("%v: %s (review the diff and confirm to overwrite)", ErrDrift, strings.Join(paths, ", "))
+}
+
+func (e *DriftError) Is(t error) bool { return t == ErrDrift }
+
+// ApplyError is a failed apply: the failing step with the checker's output,
+// and whether the previous files are back.
+type ApplyError struct {
+	ID            string // audit entry / snapshot id
+	Step          *StepError
+	Restored      bool
+	RestoreErr    error
+	ReloadedAgain []string // drivers reloaded after the restore
+}
+
+func (e *ApplyError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Step.Error())
+	switch {
+	case !e.Restored:
+		fmt.Fprintf(&b, "\nRESTORE FAILED, the MTA files may be broken: %v", e.RestoreErr)
+	case len(e.ReloadedAgain) > 0:
+		fmt.Fprintf(&b, "\nprevious files restored and reloaded (%s)", strings.Join(e.ReloadedAgain, ", "))
+	default:
+		b.WriteString("\nprevious files restored; nothing was reloaded")
+	}
+	fmt.Fprintf(&b, " (change %s in cutover history)", e.ID)
+	return b.String()
+}
+
+func (e *ApplyError) Unwrap() error { return e.Step }
+
+// Apply executes ch as one transaction: lock, check nothing moved since the
+// preview, refuse unconfirmed drift, snapshot every managed file, write the
+// changed ones atomically (mode and owner kept), build, validate, reload,
+// record. Any failure restores the snapshot (and reloads again if a reload
+// had started) and returns an *ApplyError naming the step and the checker's
+// output.
+func (c *Controller) Apply(ctx context.Context, ch *Change, who Who, opt ApplyOptions) (AuditEntry, error) {
+	if ch == nil || ch.ctl != c {
+		return AuditEntry{}, errors.New("mtactl: Apply needs a Change planned by this Controller")
+	}
+	if who.User == "" {
+		who = CurrentWho(who.Command)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	start := c.now()
+
+	var drivers []Driver // drivers with changed files, in config order
+	changed := map[string][]string{}
+	for _, p := range ch.planned {
+		if p.changed() {
+			n := p.driver.Name()
+			if changed[n] == nil {
+				drivers = append(drivers, p.driver)
+			}
+			changed[n] = append(changed[n], p.mf.Path)
+		}
+	}
+	lockDirs := map[string]bool{}
+	for _, d := range drivers {
+		lockDirs[d.LockDir()] = true
+	}
+	for _, dir := range sortedKeys(lockDirs) {
+		release, err := acquireLock(filepath.Join(dir, LockFileName), who)
+		if err != nil {
+			return AuditEntry{}, err
+		}
+		defer release()
+	}
+
+	// The files must be exactly what the preview showed.
+	snap := Snapshot{Time: start.UTC(), Desired: c.Current()}
+	for i, p := range ch.planned {
+		now, err := readFileState(p.mf.Path)
+		if err != nil {
+			return AuditEntry{}, fmt.Errorf("%s: %w", p.driver.Name(), err)
+		}
+		if now.Exists != p.cur.Exists || !bytes.Equal(now.Data, p.cur.Data) {
+			return AuditEntry{}, fmt.Errorf("%w: %s", ErrStale, p.mf.Path)
+		}
+		ch.planned[i].cur = now // fresh mode and owner
+		snap.Files = append(snap.Files, SnapFile{Path: p.mf.Path, Exists: now.Exists, Data: now.Data,
+			Mode: now.Mode, UID: now.UID, GID: now.GID, SHA256: sumIf(now)})
+	}
+	if len(ch.Drift) > 0 && !opt.AcceptDrift {
+		return AuditEntry{}, &DriftError{Drift: ch.Drift}
+	}
+
+	entry := AuditEntry{Time: start.UTC(), Who: who, Action: ch.Action, From: ch.From, To: ch.To,
+		RollbackOf: ch.RollbackOf, Result: ResultPending, Notes: ch.Notes}
+	for _, d := range ch.Drift {
+		entry.Drift = append(entry.Drift, d.Path)
+	}
+	for _, p := range ch.planned {
+		if p.changed() {
+			after := ""
+			if !p.remove {
+				after = hashOf(p.data)
+			}
+			entry.Files = append(entry.Files, FileRecord{Path: p.mf.Path, Before: sumIf(p.cur), After: after})
+		}
+	}
+	if err := c.st.begin(&snap, &entry); err != nil {
+		return AuditEntry{}, fmt.Errorf("mtactl: record snapshot: %w", err)
+	}
+
+	tx := &txn{c: c, ch: ch, entry: &entry, changed: changed, drivers: drivers}
+	if serr := tx.run(ctx); serr != nil {
+		return tx.fail(ctx, serr, start)
+	}
+
+	entry.Result = ResultOK
+	entry.Duration = c.now().Sub(start).Round(time.Millisecond).String()
+	a := &applied{Desired: ch.To, AuditID: entry.ID, Time: start.UTC(), Files: map[string]appliedFile{}}
+	for _, p := range ch.planned {
+		st, err := readFileState(p.mf.Path)
+		if err != nil {
+			return tx.fail(ctx, &StepError{Driver: p.driver.Name(), Step: "record", Err: err}, start)
+		}
+		a.Files[p.mf.Path] = appliedFile{Exists: st.Exists, SHA256: sumIf(st), Data: st.Data}
+	}
+	if err := c.st.finish(&entry, a); err != nil {
+		return tx.fail(ctx, &StepError{Driver: "mtactl", Step: "record", Err: err}, start)
+	}
+	c.curMu.Lock()
+	c.cur = ch.To.Clone()
+	c.curMu.Unlock()
+	return entry, nil
+}
+
+// Rollback plans and applies a rollback to before change id ("" = the last
+// change).
+func (c *Controller) Rollback(ctx context.Context, id string, who Who, opt ApplyOptions) (AuditEntry, error) {
+	ch, err := c.PlanRollback(id)
+	if err != nil {
+		return AuditEntry{}, err
+	}
+	return c.Apply(ctx, ch, who, opt)
+}
+
+// History lists every change, oldest first.
+func (c *Controller) History() ([]AuditEntry, error) { return c.st.history() }
+
+// Entry returns one change.
+func (c *Controller) Entry(id string) (AuditEntry, error) { return c.st.entry(id) }
+
+// Snapshot returns the files as they were before change id.
+func (c *Controller) Snapshot(id string) (*Snapshot, error) { return c.st.snapshot(id) }
+
+func sumIf(st fileState) string {
+	if !st.Exists {
+		return ""
+	}
+	return hashOf(st.Data)
+}
+
+// txn is one Apply in progress.
+type txn struct {
+	c        *Controller
+	ch       *Change
+	entry    *AuditEntry
+	changed  map[string][]string
+	drivers  []Driver
+	written  []plannedFile
+	reloaded []Driver
+	failedAt Driver // driver whose reload failed
+	step     string
+}
+
+func (t *txn) run(ctx context.Context) *StepError {
+	t.step = "write"
+	for _, p := range t.ch.planned {
+		if !p.changed() {
+			continue
+		}
+		var err error
+		if p.remove {
+			err = removeFile(p.cur)
+		} else {
+			var pre func(string) error
+			if pc, ok := p.driver.(Prechecker); ok {
+				pre = func(tmp string) error { return pc.Precheck(ctx, p.mf.Path, tmp) }
+			}
+			err = writeAtomic(p.cur, p.data, p.mf.Perm, pre)
+		}
+		if err != nil {
+			var se *StepError
+			if errors.As(err, &se) {
+				return se
+			}
+			return &StepError{Driver: p.driver.Name(), Step: "write", Err: fmt.Errorf("%s: %w", p.mf.Path, err)}
+		}
+		t.written = append(t.written, p)
+	}
+	for _, step := range []string{"build", "validate", "reload"} {
+		t.step = step
+		for _, d := range t.drivers {
+			var err error
+			switch step {
+			case "build":
+				err = d.Build(ctx, t.changed[d.Name()])
+			case "validate":
+				err = d.Validate(ctx, t.changed[d.Name()])
+			case "reload":
+				var did bool
+				did, err = d.Reload(ctx, t.changed[d.Name()])
+				if err != nil {
+					t.failedAt = d
+				} else if did {
+					t.reloaded = append(t.reloaded, d)
+					t.entry.Reloaded = append(t.entry.Reloaded, d.Name())
+				}
+			}
+			if err != nil {
+				var se *StepError
+				if !errors.As(err, &se) {
+					se = &StepError{Driver: d.Name(), Step: step, Err: err}
+				}
+				return se
+			}
+		}
+	}
+	return nil
+}
+
+// fail restores every written file from the snapshot, rebuilds, reloads the
+// drivers whose reload had started, and records the failure.
+func (t *txn) fail(ctx context.Context, serr *StepError, start time.Time) (AuditEntry, error) {
+	// The caller's context may be what failed; the restore must still run.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+	defer cancel()
+	ae := &ApplyError{ID: t.entry.ID, Step: serr, Restored: true}
+	var errs []error
+	touched := map[string]bool{}
+	for i := len(t.written) - 1; i >= 0; i-- {
+		p := t.written[i]
+		touched[p.driver.Name()] = true
+		var err error
+		if p.cur.Exists {
+			var now fileState
+			if now, err = readFileState(p.mf.Path); err == nil {
+				now.Mode, now.UID, now.GID, now.Exists = p.cur.Mode, p.cur.UID, p.cur.GID, true
+				err = writeAtomic(now, p.cur.Data, p.cur.Mode, nil)
+			}
+		} else {
+			err = removeFile(p.cur)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("restore %s: %w", p.mf.Path, err))
+		}
+	}
+	for _, d := range t.drivers {
+		if touched[d.Name()] {
+			if err := d.Build(rctx, t.changed[d.Name()]); err != nil {
+				errs = append(errs, fmt.Errorf("rebuild after restore: %w", err))
+			}
+		}
+	}
+	// Reload again only where a reload started: a config that failed its
+	// check was never reloaded, and must not be now.
+	again := slices.Clone(t.reloaded)
+	if t.failedAt != nil {
+		again = append(again, t.failedAt)
+	}
+	for _, d := range again {
+		if _, err := d.Reload(rctx, t.changed[d.Name()]); err != nil {
+			errs = append(errs, fmt.Errorf("reload after restore: %w", err))
+		} else {
+			ae.ReloadedAgain = append(ae.ReloadedAgain, d.Name())
+		}
+	}
+	if len(errs) > 0 {
+		ae.Restored, ae.RestoreErr = false, errors.Join(errs...)
+	}
+	e := t.entry
+	e.Result = ResultFailed
+	e.Step = serr.Driver + " " + serr.Step
+	e.Error = serr.Error()
+	e.Output = clip(serr.Output, 16000)
+	e.Restored = "yes"
+	if !ae.Restored {
+		e.Restored = ae.RestoreErr.Error()
+	}
+	e.Duration = t.c.now().Sub(start).Round(time.Millisecond).String()
+	if err := t.c.st.finish(e, nil); err != nil {
+		return *e, errors.Join(ae, fmt.Errorf("record the failure: %w", err))
+	}
+	return *e, ae
+}
