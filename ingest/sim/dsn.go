@@ -42,8 +42,8 @@ func validCode(s string) bool {
 // authorized)", "4.4.1 (no answer from host)"). Codes RFC 3463 does not
 // list get the words of their subject (X.7.28 → X.7.0).
 func statusText(code string) string {
-	if code == "2.0.0" {
-		return "2.0.0 (success)"
+	if code[0] == '2' {
+		return code + " (success)"
 	}
 	detail := code[2:]
 	if d, ok := rfc3463[detail]; ok {

@@ -292,6 +292,7 @@ func (s *Sim) arrivals(now, end int64) {
 		if s.rng.IntN(100) < s.ratio(d.prov) {
 			m := s.pm.newMsg(t, addr, d, f)
 			d.prov.incoming = append(d.prov.incoming, m)
+			s.injected[model.SideNew]++
 			continue
 		}
 		m := s.pf.newMsg(t, addr, d, f)
@@ -303,6 +304,7 @@ func (s *Sim) arrivals(now, end int64) {
 				m.rcpts = append(m.rcpts, pfRcpt{addr: a, dom: d2, fate: f2})
 			}
 		}
+		s.injected[model.SideOld] += int64(len(m.rcpts))
 		s.push(&job{at: t, kind: jOldArrive, pf: m})
 	}
 }

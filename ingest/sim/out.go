@@ -17,7 +17,8 @@ type outFile struct {
 	path  string
 	f     *os.File
 	pend  []byte
-	size  int64 // bytes of the file including pend
+	size  int64     // bytes of the file including pend
+	last  time.Time // simulated time of the last line added
 	mtime time.Time
 }
 
@@ -29,7 +30,8 @@ func createOut(path string) (*outFile, error) {
 	return &outFile{path: path, f: f}, nil
 }
 
-func (o *outFile) add(b []byte) {
+func (o *outFile) add(b []byte, t time.Time) {
+	o.last = t
 	o.pend = append(o.pend, b...)
 	o.size += int64(len(b))
 }
@@ -37,7 +39,7 @@ func (o *outFile) add(b []byte) {
 // flush writes what is pending. With r set it may hold back the tail of the
 // last line (never all of it) so that a follower sees a partial line; the
 // next flush completes it.
-func (o *outFile) flush(r *rand.Rand, mtime time.Time) error {
+func (o *outFile) flush(r *rand.Rand) error {
 	n := len(o.pend)
 	if n == 0 {
 		return nil
@@ -52,14 +54,15 @@ func (o *outFile) flush(r *rand.Rand, mtime time.Time) error {
 		return fmt.Errorf("sim: writing %s: %w", o.path, err)
 	}
 	o.pend = append(o.pend[:0], o.pend[n:]...)
-	o.touch(mtime)
+	o.touch()
 	return nil
 }
 
-// touch sets the file's mtime to the simulated clock, as if the MTA had
-// written it then: parsers infer the year of syslog lines from it, and the
-// follower orders files by it.
-func (o *outFile) touch(t time.Time) {
+// touch sets the file's mtime to the simulated time of its last line, as
+// if the MTA had written it then: parsers infer the year of syslog lines
+// from it, and the follower orders files by it.
+func (o *outFile) touch() {
+	t := o.last
 	if t.IsZero() || t.Equal(o.mtime) {
 		return
 	}
@@ -68,11 +71,11 @@ func (o *outFile) touch(t time.Time) {
 	}
 }
 
-func (o *outFile) close(mtime time.Time) error {
+func (o *outFile) close() error {
 	if o.f == nil {
 		return nil
 	}
-	err := o.flush(nil, mtime)
+	err := o.flush(nil)
 	if cerr := o.f.Close(); err == nil && cerr != nil {
 		err = cerr
 	}

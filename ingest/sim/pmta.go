@@ -129,7 +129,7 @@ func (w *pmWriter) emit() {
 	if w.out.size+int64(len(w.buf)) > acctMaxSize {
 		w.newFile(w.day, w.seq+1)
 	}
-	w.out.add(w.buf)
+	w.out.add(w.buf, w.s.time(w.s.at))
 	w.s.lines[model.SideNew]++
 }
 
@@ -137,7 +137,7 @@ func (w *pmWriter) emit() {
 func (w *pmWriter) newFile(day, seq int) {
 	now := w.s.time(w.s.at)
 	if w.out != nil {
-		if err := w.out.close(now); err != nil {
+		if err := w.out.close(); err != nil {
 			w.s.fail(err)
 		}
 	}
@@ -149,7 +149,7 @@ func (w *pmWriter) newFile(day, seq int) {
 		o = &outFile{path: path}
 	}
 	w.out = o
-	o.add([]byte(acctHeader + "\r\n"))
+	o.add([]byte(acctHeader+"\r\n"), now)
 	w.s.lines[model.SideNew]++
 	if seq == 0 {
 		pruneAcct(w.dir, now, acctKeep)
@@ -224,7 +224,7 @@ func (w *pmWriter) attempt(m *pmMsg) {
 	switch rp.kind {
 	case kOK:
 		s.count(model.SideNew, d.isp, model.Delivered, false)
-		if p.fbl != nil && s.rng.Float64() < p.complaint {
+		if p.fbl != nil && s.rng.Float64() < p.complaint*s.complaintX {
 			// Feedback loops report minutes to hours later.
 			lag := int64(5*minute) + int64(s.rng.ExpFloat64()*float64(60*minute))
 			s.push(&job{at: s.at + lag, kind: jComplaint, pm: m})

@@ -144,14 +144,14 @@ func (w *pfWriter) line(prog string, pid int) {
 
 func (w *pfWriter) end() {
 	w.buf = append(w.buf, '\n')
-	w.out.add(w.buf)
+	w.out.add(w.buf, w.s.time(w.s.at))
 	w.s.lines[model.SideOld]++
 }
 
 // rotate starts a new day's file, renaming the old one like logrotate.
 func (w *pfWriter) rotate(day int) {
 	if w.out != nil {
-		if err := w.out.close(w.s.time(w.s.at)); err != nil {
+		if err := w.out.close(); err != nil {
 			w.s.fail(err)
 		}
 		if err := rotateNumbered(w.path, pfKeep); err != nil {

@@ -154,8 +154,12 @@ type Sim struct {
 	totals map[Key]*model.Tally
 	lines  map[model.Side]int64
 	ndrISP string
-	err    error
-	closed bool
+	// injected counts recipients per side (tests check none is lost).
+	injected [3]int64
+	// complaintX multiplies complaint rates (tests need a few).
+	complaintX float64
+	err        error
+	closed     bool
 }
 
 // New prepares a simulation; nothing is written before Step or Run.
@@ -193,17 +197,18 @@ func New(opts Options) (*Sim, error) {
 		}
 	}
 	s := &Sim{
-		opts:     opts,
-		start:    opts.Start,
-		loc:      opts.Start.Location(),
-		vol:      float64(opts.VolumePerHour),
-		lifetime: int64(opts.QueueLifetime),
-		dir:      opts.Dir,
-		rng:      rand.New(rand.NewPCG(uint64(opts.Seed), 0x5eed_c0ffee)),
-		frng:     rand.New(rand.NewPCG(uint64(opts.Seed), 0xf1054)),
-		byName:   map[string]*provider{},
-		totals:   map[Key]*model.Tally{},
-		lines:    map[model.Side]int64{},
+		opts:       opts,
+		start:      opts.Start,
+		loc:        opts.Start.Location(),
+		vol:        float64(opts.VolumePerHour),
+		lifetime:   int64(opts.QueueLifetime),
+		dir:        opts.Dir,
+		rng:        rand.New(rand.NewPCG(uint64(opts.Seed), 0x5eed_c0ffee)),
+		frng:       rand.New(rand.NewPCG(uint64(opts.Seed), 0xf1054)),
+		byName:     map[string]*provider{},
+		complaintX: 1,
+		totals:     map[Key]*model.Tally{},
+		lines:      map[model.Side]int64{},
 	}
 	table := model.DefaultISPTable()
 	s.provs = buildProviders(table)
@@ -329,9 +334,8 @@ func (s *Sim) Close() error {
 		return s.err
 	}
 	s.closed = true
-	now := s.Clock()
-	err := s.pf.out.close(now)
-	if e := s.pm.out.close(now); err == nil {
+	err := s.pf.out.close()
+	if e := s.pm.out.close(); err == nil {
 		err = e
 	}
 	if s.err == nil {
@@ -345,11 +349,10 @@ func (s *Sim) flush(partial bool) error {
 	if partial {
 		r = s.frng
 	}
-	now := s.Clock()
-	if err := s.pf.out.flush(r, now); err != nil {
+	if err := s.pf.out.flush(r); err != nil {
 		return err
 	}
-	return s.pm.out.flush(r, now)
+	return s.pm.out.flush(r)
 }
 
 // advance processes every job before at+d, in time order.
