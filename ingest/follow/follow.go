@@ -29,19 +29,32 @@
 // before Offset) must match too; otherwise the content was replaced
 // (copytruncate, then rewritten) and the file starts at 0 as a new one.
 //
-// Each scan matches the listed files to cursors, most specific fingerprint
-// first. A file matches a cursor when its head hashes to FPHash, its size is
-// >= Offset and the marker matches; the file at the cursor's Path wins a tie.
-// A file that matches a cursor already bound to another file is skipped this
-// round when it may be a copy of it (a .gz, or no larger and with the same
-// head: copytruncate, gzip in progress); a larger file with a different tail
-// is a different file that merely shares its first lines (PowerMTA files
-// that hold only their header) and starts at 0. A file whose head matches
-// but that is shorter than Offset is a copy of what was already read
-// (copytruncate copied before our last read) and is never read. A file whose
-// head is a strict prefix of a bound file's head and is smaller is waited for
-// (a copy in progress). Files matching nothing start at 0 (backfill), or at
-// the last complete line with StartAtEnd for files present at the first scan.
+// Each scan lists the globs, stats every file and rereads the head of those
+// whose size, mtime or inode changed (the inode is only a change hint), then
+// matches files to cursors, longest fingerprint first. A file matches a
+// cursor when its head hashes to FPHash, its size is >= Offset and the marker
+// matches; the file at the cursor's Path wins a tie. A growing file is
+// matched again at every scan, which is where copytruncate is caught.
+//
+// Copies must not be read twice, different files that share their first
+// lines must not be skipped:
+//   - a file whose content is a prefix of (or equal to) a bound file's — the
+//     same head, no larger, the same bytes before its end; for a .gz the head
+//     alone — is a copy (copytruncate or gzip in progress, one file under two
+//     names) and is skipped this round;
+//   - a file whose head matches a cursor but that is shorter than Offset is a
+//     copy of what was already read (copied before the last read) and is
+//     never read;
+//   - a larger file of which the cursor's bound file is a prefix takes the
+//     cursor over (the original of a copy, or a PowerMTA file whose cursor
+//     was made while it held only its header: only that header, delivered
+//     as Chunk.Header, is skipped);
+//   - anything else that matches no cursor starts at 0 (backfill), or at its
+//     last complete line with StartAtEnd on a first run (no cursors given).
+//
+// Files are read strictly oldest first (mtime, then mail.log.2 before
+// mail.log.1 before mail.log), each to its end before the next, so parsers
+// that correlate across rotations see lines in order.
 //
 // # Rotation
 //

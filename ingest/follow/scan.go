@@ -252,6 +252,10 @@ func (f *Follower) refresh(p string, now time.Time) {
 	e.memo, e.prefix = nil, nil
 	e.dropReader()
 	if err := f.readHead(e); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			f.dropEntry(e) // removed since the stat: not an error
+			return
+		}
 		e.fail(now, err, f.opts.MaxBackoff)
 		e.changed = false
 		return
