@@ -91,7 +91,7 @@ func (d *pmtaDriver) Render(in RenderInput) (map[string]Managed, []string, error
 			if ratio >= 100 {
 				n = pmtaAll(daily)
 			}
-			if ratio > 0 && daily == 0 && d.cfg.Split == "cold-vmta" {
+			if ratio > 0 && ratio < 100 && daily == 0 && d.cfg.Split == "cold-vmta" {
 				n = 0
 				notes = append(notes, fmt.Sprintf("%s: no daily volume known for %s, so nothing moves to NEW there; set daily_volume in [mtactl.pmta]", isp, dom))
 			}
