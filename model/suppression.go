@@ -335,6 +335,70 @@ var idnaProfile = idna.Lookup
 // the ends of the local part or doubled ("john..doe") are accepted, because
 // rejecting a real suppression would be the worse mistake.
 func NormalizeAddress(s string) (norm, orig string, err error) {
+	if n, ok := normalizeASCII(s); ok {
+		if n != s {
+			orig = s
+		}
+		return n, orig, nil
+	}
+	return normalizeSlow(s)
+}
+
+// normalizeASCII is the fast path for the common case, a plain ASCII
+// address with nothing to peel: it gives the same result as normalizeSlow
+// (FuzzNormalizeAddress checks it) without allocating when the address is
+// already lower case. ok is false when the slow path must decide.
+func normalizeASCII(s string) (string, bool) {
+	n := len(s)
+	if n < 3 || n > maxAddress {
+		return "", false
+	}
+	switch s[0] {
+	case '<', '"', '\'', 'm', 'M':
+		return "", false // wrappers, quoted local parts, maybe "mailto:"
+	}
+	switch s[n-1] {
+	case '>', '"', '\'', '.':
+		return "", false
+	}
+	at := -1
+	upper := false
+	for i := 0; i < n; i++ {
+		c := s[i]
+		switch {
+		case c <= 0x20 || c >= 0x7f:
+			return "", false
+		case c == '@':
+			if at >= 0 {
+				return "", false
+			}
+			at = i
+		case 'A' <= c && c <= 'Z':
+			upper = true
+		case at < 0 && strings.IndexByte(`"(),:;<>[\]`, c) >= 0:
+			return "", false
+		}
+	}
+	if at <= 0 || at > maxLocal || at == n-1 || s[at+1] == '[' {
+		return "", false
+	}
+	out := s
+	if upper {
+		b := []byte(s)
+		for i, c := range b {
+			if 'A' <= c && c <= 'Z' {
+				b[i] = c + 32
+			}
+		}
+		out = string(b)
+	}
+	if checkASCIIDomain(out[at+1:]) != nil {
+		return "", false
+	}
+	return out, true
+}
+
+func normalizeSlow(s string) (norm, orig string, err error) {
 	in := strings.TrimFunc(s, isTrimmable)
 	a := in
 	for range 3 { // peel at most a few layers: "<a@b>", '"a@b"', "mailto:a@b"
@@ -409,14 +473,16 @@ func isTrimmable(r rune) bool {
 }
 
 func lowerLocal(local string) string {
+	upper := false
 	for i := 0; i < len(local); i++ {
 		c := local[i]
 		if c >= utf8.RuneSelf {
 			return strings.ToLower(norm.NFC.String(local))
 		}
-		if 'A' <= c && c <= 'Z' {
-			return strings.ToLower(local) // ASCII only so far; ToLower handles the rest
-		}
+		upper = upper || 'A' <= c && c <= 'Z'
+	}
+	if upper {
+		return asciiLower(local)
 	}
 	return local
 }
@@ -449,8 +515,16 @@ func normalizeDomain(d string) (string, error) {
 		}
 		d = a
 	}
+	if err := checkASCIIDomain(d); err != nil {
+		return "", err
+	}
+	return d, nil
+}
+
+// checkASCIIDomain validates a lower-case ASCII domain.
+func checkASCIIDomain(d string) error {
 	if len(d) > maxDomain {
-		return "", addrErr(ErrAddrTooLong, "domain over 253 octets")
+		return addrErr(ErrAddrTooLong, "domain over 253 octets")
 	}
 	labels := 0
 	allDigits := true
@@ -459,23 +533,23 @@ func normalizeDomain(d string) (string, error) {
 		if i < len(d) && d[i] != '.' {
 			c := d[i]
 			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-				return "", addrErr(ErrAddrDomain, fmt.Sprintf("character %q", c))
+				return addrErr(ErrAddrDomain, fmt.Sprintf("character %q", c))
 			}
 			continue
 		}
 		n := i - start
 		if n == 0 {
-			return "", addrErr(ErrAddrDomain, "empty label")
+			return addrErr(ErrAddrDomain, "empty label")
 		}
 		if n > maxLabel {
-			return "", addrErr(ErrAddrDomain, "label over 63 octets")
+			return addrErr(ErrAddrDomain, "label over 63 octets")
 		}
 		if d[start] == '-' || d[i-1] == '-' {
-			return "", addrErr(ErrAddrDomain, "label starts or ends with '-'")
+			return addrErr(ErrAddrDomain, "label starts or ends with '-'")
 		}
 		allDigits = true
-		for _, c := range []byte(d[start:i]) {
-			if c < '0' || c > '9' {
+		for j := start; j < i; j++ {
+			if c := d[j]; c < '0' || c > '9' {
 				allDigits = false
 				break
 			}
@@ -484,12 +558,12 @@ func normalizeDomain(d string) (string, error) {
 		start = i + 1
 	}
 	if labels < 2 {
-		return "", addrErr(ErrAddrDomain, "no dot")
+		return addrErr(ErrAddrDomain, "no dot")
 	}
 	if allDigits { // of the last label
-		return "", addrErr(ErrAddrDomain, "numeric top-level label")
+		return addrErr(ErrAddrDomain, "numeric top-level label")
 	}
-	return d, nil
+	return nil
 }
 
 func asciiLower(s string) string {

@@ -96,10 +96,16 @@ func TestNormalizeIdempotent(t *testing.T) {
 }
 
 func FuzzNormalizeAddress(f *testing.F) {
-	for _, s := range []string{"a@b.com", "<A@B.com>", "gmail.com", "#02232014", "x@Bücher.de", `"a"@b`, "a@[1.2.3.4]", "\ufeffa@b.c"} {
+	for _, s := range []string{"a@b.com", "A.B+c@Sub.Example.COM", "a@b_c.d-e.f", "a@-b.com", "a@b.1", "<A@B.com>", "gmail.com", "#02232014", "x@Bücher.de", `"a"@b`, "a@[1.2.3.4]", "\ufeffa@b.c"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		if fast, ok := normalizeASCII(s); ok {
+			slow, _, err := normalizeSlow(s)
+			if err != nil || slow != fast {
+				t.Fatalf("%q: fast path %q, slow path %q %v", s, fast, slow, err)
+			}
+		}
 		n, o, err := NormalizeAddress(s)
 		if err != nil {
 			return

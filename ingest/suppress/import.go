@@ -496,7 +496,7 @@ func (fr *fileRun) progress(done bool) Progress {
 func (fr *fileRun) readCSV(ctx context.Context, r io.Reader, fi fileInfo, path string) error {
 	cr := newCSVReader(r)
 	var hdr map[string]int
-	var hdrKey string
+	var hdrKey, hdrFirst string
 	first := true
 	generic := fr.m.p == GenericCSV
 	for {
@@ -533,6 +533,7 @@ func (fr *fileRun) readCSV(ctx context.Context, r io.Reader, fi fileInfo, path s
 			}
 			if isHeader {
 				hdrKey = foldRecord(rec.fields)
+				hdrFirst = strings.TrimSpace(rec.fields[0])
 				fr.m.detect(path, &row{cols: hdr}, fi)
 				continue
 			}
@@ -542,7 +543,7 @@ func (fr *fileRun) readCSV(ctx context.Context, r io.Reader, fi fileInfo, path s
 			} else {
 				fr.nt.add("no header row: the address is taken from the first column")
 			}
-		} else if hdrKey != "" && len(rec.fields) > 0 && foldRecord(rec.fields) == hdrKey {
+		} else if hdrKey != "" && len(rec.fields) > 0 && strings.EqualFold(strings.TrimSpace(rec.fields[0]), hdrFirst) && foldRecord(rec.fields) == hdrKey {
 			fr.fs.Rows++
 			if err := fr.reject(rec.line, rec.line, "repeated header row", "repeated header row", rec.raw); err != nil {
 				return err

@@ -26,6 +26,7 @@ var (
 	bktMeta  = []byte("suppress_meta")
 	bktAddr  = []byte("suppress_addr")
 	bktStats = []byte("suppress_stats")
+	bktDict  = []byte("suppress_dict")
 )
 
 var (
@@ -36,7 +37,7 @@ var (
 	metaFirst  = []byte("first")  // [32]: sha256 of line 1 (which log this index belongs to)
 )
 
-const schemaVersion = 1
+const schemaVersion = 2
 
 // DefaultLogName is the log's file name next to the database.
 const DefaultLogName = "suppressions.jsonl"
@@ -93,9 +94,13 @@ type Log struct {
 	first   [32]byte // sha256 of line 1 (zero while empty)
 	indexed anchor   // what the bbolt index covers
 
-	pending   map[string]*record // records changed since the index was written
+	dict      *dict
+	pending   map[string][]byte // encoded records changed since the index was written
 	pendStats statDelta
 	pendN     int // events in pending
+
+	scratch record            // decode buffer
+	local   map[string][]byte // Append's batch-local records
 
 	notices []string
 	broken  error // a failed write: the Log must be reopened
@@ -105,10 +110,11 @@ type Log struct {
 
 // anchor is the position the index has reached in the log.
 type anchor struct {
-	seq   uint64
-	off   int64
-	last  [32]byte
-	first [32]byte
+	schema uint32
+	seq    uint64
+	off    int64
+	last   [32]byte
+	first  [32]byte
 }
 
 // Open opens (creating if needed) the log at path ("" = DefaultLogPath next
@@ -135,7 +141,7 @@ func Open(db *state.DB, path string, opt Options) (*Log, error) {
 	if opt.IndexBatch <= 0 {
 		opt.IndexBatch = defaultIndexBatch
 	}
-	l := &Log{db: db, path: path, opt: opt, pending: map[string]*record{}, pendStats: statDelta{}}
+	l := &Log{db: db, path: path, opt: opt, pending: map[string][]byte{}, pendStats: statDelta{}, local: map[string][]byte{}}
 
 	var f *os.File
 	var err error
@@ -201,6 +207,14 @@ func (l *Log) open() error {
 	if err != nil {
 		return err
 	}
+	if a.schema != 0 && a.schema < schemaVersion && !l.opt.ReadOnly {
+		// The index is derived: an older layout is rebuilt from the log.
+		if err := l.dropIndex(); err != nil {
+			return err
+		}
+		l.notices = append(l.notices, fmt.Sprintf("suppression index layout %d is older than %d; rebuilding it from %s", a.schema, schemaVersion, l.path))
+		a = anchor{}
+	}
 	if a.off == 0 && !l.opt.ReadOnly && !l.opt.Rebuild {
 		// No anchor: whatever is in the other buckets (an interrupted
 		// rebuild) is not trusted. The log is the truth.
@@ -212,6 +226,9 @@ func (l *Log) open() error {
 		}
 	}
 	l.indexed = a
+	if l.dict, err = loadDict(l.db); err != nil {
+		return err
+	}
 	if a.off > l.size {
 		return fmt.Errorf("%w: the index holds %d events up to byte %d of %s, but the log has only %d bytes: lines were lost (log restored from an older copy, truncated or replaced). Restore the log, or rebuild the index to accept the log as it is",
 			ErrIndexAhead, a.seq, a.off, l.path, l.size)
@@ -386,15 +403,16 @@ func (l *Log) scanTail(from int64, apply bool) error {
 		}
 		err := l.db.View(func(tx *bbolt.Tx) error {
 			for i := range evs {
-				rec, _, err := l.recordFor(tx, evs[i].Addr)
-				if err != nil {
+				e := &evs[i]
+				if _, err := l.recordFor(tx, e.Addr, &l.scratch); err != nil {
 					return err
 				}
+				k := l.keyOf(e)
 				// A log written by cutover never holds the same event twice;
 				// if one does, the first is indexed.
-				if !rec.has(&evs[i]) {
-					rec.add(&evs[i], offs[i], l.pendStats)
-					l.pending[evs[i].Addr] = rec
+				if !l.scratch.has(k) {
+					l.scratch.add(k, whenOf(e), offs[i], e.Type, e.Source, l.pendStats)
+					l.pending[e.Addr] = l.scratch.encode()
 					l.pendN++
 				}
 			}
@@ -451,22 +469,39 @@ func (l *Log) scanTail(from int64, apply bool) error {
 	return applyChunk()
 }
 
-// recordFor returns the pending record of addr (fromPending), or a copy of
-// the indexed one, or a new one.
-func (l *Log) recordFor(tx *bbolt.Tx, addr string) (rec *record, fromPending bool, err error) {
-	if r, ok := l.pending[addr]; ok {
-		return r, true, nil
+// recordFor decodes into dst the record of addr: pending, else indexed,
+// else empty. found says whether there was one.
+func (l *Log) recordFor(tx *bbolt.Tx, addr string, dst *record) (found bool, err error) {
+	if b, ok := l.pending[addr]; ok {
+		return true, decodeInto(dst, b)
 	}
-	if b := tx.Bucket(bktAddr); b != nil {
-		if v := b.Get([]byte(addr)); v != nil {
-			r, err := decodeRecord(v)
-			if err != nil {
-				return nil, false, fmt.Errorf("%w for %q: rebuild the index", err, addr)
+	if bk := tx.Bucket(bktAddr); bk != nil {
+		if v := bk.Get([]byte(addr)); v != nil {
+			if err := decodeInto(dst, v); err != nil {
+				return false, fmt.Errorf("%w for %q: rebuild the index", err, addr)
 			}
-			return r, false, nil
+			return true, nil
 		}
 	}
-	return &record{}, false, nil
+	*dst = record{events: dst.events[:0]}
+	return false, nil
+}
+
+// keyOf is e's dedupe key (the address aside); it may add the source and
+// scope to the dictionary.
+func (l *Log) keyOf(e *model.SuppressionEvent) key {
+	k := key{typ: typeIndex(e.Type), source: l.dict.id(e.Source), scope: l.dict.id(e.Scope)}
+	if !e.TS.IsZero() {
+		k.hasTS, k.ts = true, stampOf(e.TS)
+	}
+	return k
+}
+
+func whenOf(e *model.SuppressionEvent) stamp {
+	if !e.TS.IsZero() {
+		return stampOf(e.TS)
+	}
+	return stampOf(e.Recorded)
 }
 
 // Path is the log file.
@@ -518,34 +553,32 @@ func (l *Log) Append(evs []model.SuppressionEvent) (appended int, err error) {
 		return 0, fmt.Errorf("suppression log: an earlier write failed (%v); reopen it", l.broken)
 	}
 	now := l.opt.Now().UTC().Truncate(time.Second)
+	// ~330 bytes a line; a buffer that fits avoids regrowing it per batch.
 	buf := l.buf[:0]
-	seq, last, first := l.seq, l.last, l.first
-	// Work on copies: pending must not change unless the write succeeds.
-	type work struct {
-		rec     *record
-		changed bool
+	if need := len(evs) * 400; cap(buf) < need {
+		buf = make([]byte, 0, need)
 	}
-	local := map[string]*work{}
+	seq, last, first := l.seq, l.last, l.first
+	// Work on batch-local copies: pending must not change unless the write
+	// succeeds.
+	local := l.local
+	clear(local)
 	batchStats := statDelta{}
+	rec := &l.scratch
 	n := 0
 	err = l.db.View(func(tx *bbolt.Tx) error {
 		for i := range evs {
 			e := &evs[i]
 			e.Seq = 0
-			w, ok := local[e.Addr]
-			if !ok {
-				r, fromPending, err := l.recordFor(tx, e.Addr)
-				if err != nil {
+			if b, ok := local[e.Addr]; ok {
+				if err := decodeInto(rec, b); err != nil {
 					return err
 				}
-				if fromPending {
-					r = cloneRecord(r)
-				}
-				w = &work{rec: r}
-				local[e.Addr] = w
+			} else if _, err := l.recordFor(tx, e.Addr, rec); err != nil {
+				return err
 			}
-			rec := w.rec
-			if rec.has(e) {
+			k := l.keyOf(e)
+			if rec.has(k) {
 				continue
 			}
 			seq++
@@ -557,8 +590,8 @@ func (l *Log) Append(evs []model.SuppressionEvent) (appended int, err error) {
 				first = last
 			}
 			buf = append(buf, '\n')
-			w.changed = true
-			rec.add(e, l.size+int64(start), batchStats)
+			rec.add(k, whenOf(e), l.size+int64(start), e.Type, e.Source, batchStats)
+			local[e.Addr] = rec.encode()
 			n++
 		}
 		return nil
@@ -566,7 +599,7 @@ func (l *Log) Append(evs []model.SuppressionEvent) (appended int, err error) {
 	if err == nil && n > 0 {
 		err = l.write(buf)
 	}
-	if len(buf) <= 1<<20 {
+	if cap(buf) <= 8<<20 {
 		l.buf = buf[:0]
 	}
 	if err != nil {
@@ -578,12 +611,11 @@ func (l *Log) Append(evs []model.SuppressionEvent) (appended int, err error) {
 	if n == 0 {
 		return 0, nil
 	}
-	// The lines are durable: move the records that changed into pending.
-	for addr, w := range local {
-		if w.changed {
-			l.pending[addr] = w.rec
-		}
+	// The lines are durable: the batch's records become pending.
+	for addr, b := range local {
+		l.pending[addr] = b
 	}
+	clear(local)
 	for k, d := range batchStats {
 		l.pendStats[k] += d
 	}
@@ -604,14 +636,6 @@ func (l *Log) Append(evs []model.SuppressionEvent) (appended int, err error) {
 // testHookAfterLogSync runs after a batch is durable in the log and before
 // the index is written (crash tests).
 var testHookAfterLogSync func()
-
-func cloneRecord(r *record) *record {
-	c := *r
-	c.sources = slices.Clone(r.sources)
-	c.scopes = slices.Clone(r.scopes)
-	c.events = slices.Clone(r.events)
-	return &c
-}
 
 func checkEvent(e *model.SuppressionEvent) error {
 	if !e.Type.Valid() {
@@ -655,13 +679,14 @@ func (l *Log) Flush() error {
 
 func (l *Log) flush() error { return l.flushAt(l.size) }
 
-// flushAt writes the pending records, statistics and the anchor (seq, last,
-// first as they are now; off = the log bytes those cover) in one commit.
+// flushAt writes the pending records, dictionary entries, statistics and
+// the anchor (seq, last, first as they are now; off = the log bytes those
+// cover) in one commit.
 func (l *Log) flushAt(off int64) error {
 	if l.opt.ReadOnly {
 		return nil
 	}
-	if len(l.pending) == 0 && l.indexed.off == off && l.indexed.seq == l.seq {
+	if len(l.pending) == 0 && len(l.dict.pend) == 0 && l.indexed.off == off && l.indexed.seq == l.seq {
 		return nil
 	}
 	keys := make([]string, 0, len(l.pending))
@@ -671,12 +696,21 @@ func (l *Log) flushAt(off int64) error {
 	slices.Sort(keys) // sorted puts keep bbolt's cursor on neighbouring pages
 	a := anchor{seq: l.seq, off: off, last: l.last, first: l.first}
 	err := l.db.Update(func(tx *bbolt.Tx) error {
+		db, err := tx.CreateBucketIfNotExists(bktDict)
+		if err != nil {
+			return err
+		}
+		for _, id := range l.dict.pend {
+			if err := db.Put(binary.BigEndian.AppendUint32(nil, id), []byte(l.dict.names[id])); err != nil {
+				return err
+			}
+		}
 		ab, err := tx.CreateBucketIfNotExists(bktAddr)
 		if err != nil {
 			return err
 		}
 		for _, k := range keys {
-			if err := ab.Put([]byte(k), l.pending[k].encode()); err != nil {
+			if err := ab.Put([]byte(k), l.pending[k]); err != nil {
 				return err
 			}
 		}
@@ -685,13 +719,12 @@ func (l *Log) flushAt(off int64) error {
 			return err
 		}
 		for k, d := range l.pendStats {
+			kb := k.bytes()
 			var cur uint64
-			if v := sb.Get([]byte(k)); len(v) == 8 {
+			if v := sb.Get(kb); len(v) == 8 {
 				cur = binary.BigEndian.Uint64(v)
 			}
-			var v [8]byte
-			binary.BigEndian.PutUint64(v[:], uint64(int64(cur)+d))
-			if err := sb.Put([]byte(k), v[:]); err != nil {
+			if err := sb.Put(kb, binary.BigEndian.AppendUint64(nil, uint64(int64(cur)+d))); err != nil {
 				return err
 			}
 		}
@@ -701,10 +734,34 @@ func (l *Log) flushAt(off int64) error {
 		return fmt.Errorf("write suppression index: %w", err)
 	}
 	l.indexed = a
-	clear(l.pending)
+	l.dict.pend = l.dict.pend[:0]
+	l.pending = map[string][]byte{} // a fresh map: clear would keep the buckets of a big batch
 	clear(l.pendStats)
 	l.pendN = 0
 	return nil
+}
+
+func loadDict(db *state.DB) (*dict, error) {
+	d := newDict()
+	err := db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bktDict)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			if len(k) != 4 {
+				return errors.New("corrupt suppression dictionary: rebuild the index")
+			}
+			id := binary.BigEndian.Uint32(k)
+			for uint32(len(d.names)) <= id {
+				d.names = append(d.names, "")
+			}
+			d.names[id] = string(v)
+			d.ids[string(v)] = id
+			return nil
+		})
+	})
+	return d, err
 }
 
 func readAnchor(db *state.DB) (anchor, error) {
@@ -714,8 +771,11 @@ func readAnchor(db *state.DB) (anchor, error) {
 		if b == nil {
 			return nil
 		}
-		if v := b.Get(metaSchema); len(v) == 4 && binary.BigEndian.Uint32(v) > schemaVersion {
-			return fmt.Errorf("suppression index schema %d is newer than this cutover (%d)", binary.BigEndian.Uint32(v), schemaVersion)
+		if v := b.Get(metaSchema); len(v) == 4 {
+			a.schema = binary.BigEndian.Uint32(v)
+		}
+		if a.schema > schemaVersion {
+			return fmt.Errorf("suppression index schema %d is newer than this cutover (%d)", a.schema, schemaVersion)
 		}
 		if v := b.Get(metaSeq); len(v) == 8 {
 			a.seq = binary.BigEndian.Uint64(v)
@@ -751,7 +811,7 @@ func putAnchor(tx *bbolt.Tx, a anchor) error {
 
 func (l *Log) dropIndex() error {
 	return l.db.Update(func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{bktMeta, bktAddr, bktStats} {
+		for _, name := range [][]byte{bktMeta, bktAddr, bktStats, bktDict} {
 			if tx.Bucket(name) != nil {
 				if err := tx.DeleteBucket(name); err != nil {
 					return err

@@ -58,20 +58,20 @@ func (l *Log) Stats() (Stats, error) {
 				m[name] = c
 			}
 			switch {
-			case key == statAddresses:
+			case key == statPrefix[kAddresses]:
 				st.Addresses = n
-			case key == statSuppressed:
+			case key == statPrefix[kSuppressed]:
 				st.Suppressed = n
-			case key == statEvents:
+			case key == statPrefix[kEvents]:
 				st.Events = n
-			case strings.HasPrefix(key, statTypeAddr):
-				set(st.ByType, key[len(statTypeAddr):], true)
-			case strings.HasPrefix(key, statTypeEvents):
-				set(st.ByType, key[len(statTypeEvents):], false)
-			case strings.HasPrefix(key, statSourceAddr):
-				set(st.BySource, key[len(statSourceAddr):], true)
-			case strings.HasPrefix(key, statSourceEvents):
-				set(st.BySource, key[len(statSourceEvents):], false)
+			case strings.HasPrefix(key, statPrefix[kTypeAddr]):
+				set(st.ByType, key[3:], true)
+			case strings.HasPrefix(key, statPrefix[kTypeEvents]):
+				set(st.ByType, key[3:], false)
+			case strings.HasPrefix(key, statPrefix[kSourceAddr]):
+				set(st.BySource, key[3:], true)
+			case strings.HasPrefix(key, statPrefix[kSourceEvents]):
+				set(st.BySource, key[3:], false)
 			}
 			return nil
 		})
@@ -91,6 +91,7 @@ func (l *Log) Lookup(addr string) (Entry, bool, error) {
 	if err := l.flush(); err != nil {
 		return Entry{}, false, err
 	}
+	names := l.dict.names
 	var e Entry
 	var found bool
 	err = l.db.View(func(tx *bbolt.Tx) error {
@@ -102,11 +103,11 @@ func (l *Log) Lookup(addr string) (Entry, bool, error) {
 		if v == nil {
 			return nil
 		}
-		r, err := decodeRecord(v)
-		if err != nil {
+		var r record
+		if err := decodeInto(&r, v); err != nil {
 			return fmt.Errorf("%w for %q: rebuild the index", err, norm)
 		}
-		e, found = r.entry(norm), true
+		e, found = r.entry(norm, names), true
 		return nil
 	})
 	return e, found, err
@@ -154,6 +155,7 @@ func (l *Log) Check(addr string) ([]model.SuppressionEvent, error) {
 func (l *Log) Entries(fn func(Entry) error) error {
 	l.mu.Lock()
 	err := l.flush()
+	names := l.dict.names
 	l.mu.Unlock()
 	if err != nil {
 		return err
@@ -179,11 +181,11 @@ func (l *Log) Entries(fn func(Entry) error) error {
 				}
 			}
 			for ; k != nil && len(batch) < page; k, v = c.Next() {
-				r, err := decodeRecord(v)
-				if err != nil {
+				var r record
+				if err := decodeInto(&r, v); err != nil {
 					return fmt.Errorf("%w for %q: rebuild the index", err, k)
 				}
-				batch = append(batch, r.entry(string(k)))
+				batch = append(batch, r.entry(string(k), names))
 			}
 			return nil
 		})

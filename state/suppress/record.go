@@ -11,14 +11,15 @@ import (
 
 // record is the index value of one address: every event it has in the log,
 // with just enough of each to dedupe exactly (type, source, scope, ts) and
-// to find the line again (offset).
+// to find the line again (offset). Sources and scopes are ids in the
+// dictionary (suppress_dict): a value stays ~30 bytes and holds no
+// pointers the garbage collector has to follow while a million wait for
+// their commit.
 type record struct {
-	mask    uint8 // model.SuppressionType bits
-	first   stamp // earliest event time (ts, or recorded when ts is unknown)
-	last    stamp
-	sources []string
-	scopes  []string
-	events  []evRef
+	mask   uint8 // model.SuppressionType bits
+	first  stamp // earliest event time (ts, or recorded when ts is unknown)
+	last   stamp
+	events []evRef
 }
 
 type stamp struct {
@@ -39,100 +40,78 @@ func (s stamp) before(o stamp) bool { return s.sec < o.sec || s.sec == o.sec && 
 
 type evRef struct {
 	typ    uint8 // index in model.SuppressionTypes
-	source uint32
-	scope  uint32
 	hasTS  bool
+	source uint32 // dictionary id
+	scope  uint32 // dictionary id
 	ts     stamp
 	off    int64 // byte offset of the line in the log
 }
 
-const recordVersion = 1
+const recordVersion = 2
 
-func typeIndex(t model.SuppressionType) (uint8, bool) {
+func typeIndex(t model.SuppressionType) uint8 {
 	for i, s := range model.SuppressionTypes {
 		if s == t {
-			return uint8(i), true
+			return uint8(i)
 		}
 	}
-	return 0, false
+	return 0xff
 }
 
-// find returns the index of s in list, or -1.
-func find(list []string, s string) int {
-	for i, x := range list {
-		if x == s {
-			return i
-		}
-	}
-	return -1
+// key is an event's dedupe key within its address.
+type key struct {
+	typ    uint8
+	hasTS  bool
+	source uint32
+	scope  uint32
+	ts     stamp
 }
 
-// has reports whether the record already holds an event with the same
-// dedupe key: (type, source, scope, ts). The address is the record's key.
-func (r *record) has(e *model.SuppressionEvent) bool {
-	ti, _ := typeIndex(e.Type)
-	si := find(r.sources, e.Source)
-	ci := find(r.scopes, e.Scope)
-	if si < 0 || ci < 0 {
-		return false
-	}
-	hasTS := !e.TS.IsZero()
-	ts := stamp{}
-	if hasTS {
-		ts = stampOf(e.TS)
-	}
+func (r *record) has(k key) bool {
 	for _, v := range r.events {
-		if v.typ == ti && v.source == uint32(si) && v.scope == uint32(ci) && v.hasTS == hasTS && v.ts == ts {
+		if v.typ == k.typ && v.source == k.source && v.scope == k.scope && v.hasTS == k.hasTS && v.ts == k.ts {
 			return true
 		}
 	}
 	return false
 }
 
-// add records e (already known not to be a duplicate) at log offset off and
-// counts what changed in the distinct-address statistics.
-func (r *record) add(e *model.SuppressionEvent, off int64, st statDelta) {
-	ti, _ := typeIndex(e.Type)
-	bit := e.Type.Bit()
+func (r *record) hasSource(id uint32) bool {
+	for _, v := range r.events {
+		if v.source == id {
+			return true
+		}
+	}
+	return false
+}
+
+// add records an event (known not to be a duplicate) at log offset off and
+// counts what changed in the statistics. when is ts, or recorded.
+func (r *record) add(k key, when stamp, off int64, t model.SuppressionType, source string, st statDelta) {
+	bit := t.Bit()
 	if len(r.events) == 0 {
-		st.add(statAddresses, 1)
+		st[statKey{kAddresses, ""}]++
 	}
 	if r.mask&bit == 0 {
-		st.add(statTypeAddr+string(e.Type), 1)
-		if e.Type.Suppresses() && r.mask&suppressingMask == 0 {
-			st.add(statSuppressed, 1)
+		st[statKey{kTypeAddr, string(t)}]++
+		if t.Suppresses() && r.mask&suppressingMask == 0 {
+			st[statKey{kSuppressed, ""}]++
 		}
 		r.mask |= bit
 	}
-	si := find(r.sources, e.Source)
-	if si < 0 {
-		si = len(r.sources)
-		r.sources = append(r.sources, e.Source)
-		st.add(statSourceAddr+e.Source, 1)
+	if !r.hasSource(k.source) {
+		st[statKey{kSourceAddr, source}]++
 	}
-	ci := find(r.scopes, e.Scope)
-	if ci < 0 {
-		ci = len(r.scopes)
-		r.scopes = append(r.scopes, e.Scope)
+	st[statKey{kEvents, ""}]++
+	st[statKey{kTypeEvents, string(t)}]++
+	st[statKey{kSourceEvents, source}]++
+	if len(r.events) == 0 || when.before(r.first) {
+		r.first = when
 	}
-	st.add(statEvents, 1)
-	st.add(statTypeEvents+string(e.Type), 1)
-	st.add(statSourceEvents+e.Source, 1)
-
-	v := evRef{typ: ti, source: uint32(si), scope: uint32(ci), hasTS: !e.TS.IsZero(), off: off}
-	when := e.Recorded
-	if v.hasTS {
-		v.ts = stampOf(e.TS)
-		when = e.TS
+	if len(r.events) == 0 || r.last.before(when) {
+		r.last = when
 	}
-	w := stampOf(when)
-	if len(r.events) == 0 || w.before(r.first) {
-		r.first = w
-	}
-	if len(r.events) == 0 || r.last.before(w) {
-		r.last = w
-	}
-	r.events = append(r.events, v)
+	r.events = append(r.events, evRef{typ: k.typ, hasTS: k.hasTS, source: k.source, scope: k.scope, ts: k.ts, off: off})
 }
 
 var suppressingMask = func() uint8 {
@@ -145,21 +124,10 @@ var suppressingMask = func() uint8 {
 	return m
 }()
 
-func (r *record) encode() []byte {
-	n := 2 + 2*binary.MaxVarintLen64*2 + 8
-	for _, s := range r.sources {
-		n += len(s) + 2
-	}
-	for _, s := range r.scopes {
-		n += len(s) + 2
-	}
-	n += len(r.events) * 32
-	b := make([]byte, 0, n)
+func (r *record) appendTo(b []byte) []byte {
 	b = append(b, recordVersion, r.mask)
 	b = appendStamp(b, r.first)
 	b = appendStamp(b, r.last)
-	b = appendStrings(b, r.sources)
-	b = appendStrings(b, r.scopes)
 	b = binary.AppendUvarint(b, uint64(len(r.events)))
 	for _, v := range r.events {
 		flags := v.typ << 1
@@ -177,18 +145,11 @@ func (r *record) encode() []byte {
 	return b
 }
 
+func (r *record) encode() []byte { return r.appendTo(make([]byte, 0, 16+len(r.events)*16)) }
+
 func appendStamp(b []byte, s stamp) []byte {
 	b = binary.AppendVarint(b, s.sec)
 	return binary.AppendUvarint(b, uint64(s.nsec))
-}
-
-func appendStrings(b []byte, list []string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(list)))
-	for _, s := range list {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
-	}
-	return b
 }
 
 var errRecord = errors.New("corrupt index record")
@@ -243,42 +204,20 @@ func (d *decoder) stamp() stamp {
 	return stamp{s, int32(ns)}
 }
 
-func (d *decoder) strings() []string {
-	n := d.uvarint()
-	if d.err != nil || n > uint64(len(d.b)) {
-		d.err = errRecord
-		return nil
-	}
-	out := make([]string, 0, n)
-	for range n {
-		l := d.uvarint()
-		if d.err != nil || l > uint64(len(d.b)) {
-			d.err = errRecord
-			return nil
-		}
-		out = append(out, string(d.b[:l]))
-		d.b = d.b[l:]
-	}
-	return out
-}
-
-// decodeRecord copies everything out of b (bbolt memory is only valid in
-// its transaction).
-func decodeRecord(b []byte) (*record, error) {
+// decodeInto fills r from b, reusing r's event slice; nothing of b is kept.
+func decodeInto(r *record, b []byte) error {
 	d := decoder{b: b}
 	if d.byte1() != recordVersion {
-		return nil, errRecord
+		return errRecord
 	}
-	r := &record{mask: d.byte1()}
+	r.mask = d.byte1()
 	r.first = d.stamp()
 	r.last = d.stamp()
-	r.sources = d.strings()
-	r.scopes = d.strings()
 	n := d.uvarint()
 	if d.err != nil || n > uint64(len(d.b)) {
-		return nil, errRecord
+		return errRecord
 	}
-	r.events = make([]evRef, 0, n+1)
+	r.events = r.events[:0]
 	for range n {
 		flags := d.byte1()
 		v := evRef{typ: flags >> 1, hasTS: flags&1 != 0}
@@ -288,18 +227,18 @@ func decodeRecord(b []byte) (*record, error) {
 			v.ts = d.stamp()
 		}
 		v.off = int64(d.uvarint())
-		if int(v.typ) >= len(model.SuppressionTypes) || int(v.source) >= len(r.sources) || int(v.scope) >= len(r.scopes) {
+		if int(v.typ) >= len(model.SuppressionTypes) {
 			d.err = errRecord
 		}
 		if d.err != nil {
-			return nil, d.err
+			return d.err
 		}
 		r.events = append(r.events, v)
 	}
 	if d.err != nil || len(d.b) != 0 {
-		return nil, errRecord
+		return errRecord
 	}
-	return r, nil
+	return nil
 }
 
 // Entry is the index's view of one address.
@@ -326,27 +265,67 @@ func (e *Entry) Suppressed(includeBlocks bool) bool {
 	return false
 }
 
-func (r *record) entry(addr string) Entry {
-	e := Entry{Addr: addr, Types: model.TypesOf(r.mask), First: r.first.time(), Last: r.last.time(),
-		Sources: slices.Clone(r.sources), Scopes: slices.Clone(r.scopes), Events: len(r.events)}
+func (r *record) entry(addr string, names []string) Entry {
+	e := Entry{Addr: addr, Types: model.TypesOf(r.mask), First: r.first.time(), Last: r.last.time(), Events: len(r.events)}
+	name := func(id uint32) string {
+		if int(id) < len(names) {
+			return names[id]
+		}
+		return "?"
+	}
 	for _, v := range r.events {
 		e.Offsets = append(e.Offsets, v.off)
+		if s := name(v.source); !slices.Contains(e.Sources, s) {
+			e.Sources = append(e.Sources, s)
+		}
+		if s := name(v.scope); !slices.Contains(e.Scopes, s) {
+			e.Scopes = append(e.Scopes, s)
+		}
 	}
 	return e
 }
 
+// statKey names a counter without building a string per event.
+type statKey struct {
+	kind byte
+	name string
+}
+
 // statDelta accumulates counter changes until the next index flush.
-type statDelta map[string]int64
+type statDelta map[statKey]int64
 
-func (s statDelta) add(k string, n int64) { s[k] += n }
-
-// Keys of the suppress_stats bucket (values are 8-byte big-endian counts).
+// Counter kinds; the suppress_stats key is the prefix plus the name.
 const (
-	statAddresses    = "addresses"  // distinct addresses
-	statSuppressed   = "suppressed" // distinct addresses with a type that suppresses
-	statEvents       = "events"
-	statTypeAddr     = "ta:" // + type: distinct addresses with the type
-	statTypeEvents   = "te:" // + type: events
-	statSourceAddr   = "sa:" // + source: distinct addresses with an event from the source
-	statSourceEvents = "se:" // + source: events
+	kAddresses    byte = iota // distinct addresses
+	kSuppressed               // distinct addresses with a type that suppresses
+	kEvents                   // events
+	kTypeAddr                 // + type: distinct addresses with the type
+	kTypeEvents               // + type: events
+	kSourceAddr               // + source: distinct addresses with an event from it
+	kSourceEvents             // + source: events
 )
+
+var statPrefix = [...]string{"addresses", "suppressed", "events", "ta:", "te:", "sa:", "se:"}
+
+func (k statKey) bytes() []byte { return []byte(statPrefix[k.kind] + k.name) }
+
+// dict maps source and scope strings to small ids (suppress_dict:
+// 4-byte big-endian id → string). Loaded whole at Open: there are few.
+type dict struct {
+	ids   map[string]uint32
+	names []string // names[id]; id 0 unused
+	pend  []uint32 // ids not yet committed
+}
+
+func newDict() *dict { return &dict{ids: map[string]uint32{}, names: []string{""}} }
+
+func (d *dict) id(s string) uint32 {
+	if id, ok := d.ids[s]; ok {
+		return id
+	}
+	id := uint32(len(d.names))
+	d.names = append(d.names, s)
+	d.ids[s] = id
+	d.pend = append(d.pend, id)
+	return id
+}
