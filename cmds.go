@@ -427,6 +427,7 @@ type fileView struct {
 	LastLine time.Time `json:"last_line"`
 	State    string    `json:"state"`
 	Lines    int64     `json:"lines"`
+	Events   int64     `json:"events"`
 	Rejected int64     `json:"rejected"`
 }
 
@@ -464,7 +465,7 @@ func sourceViews(d *state.DB, now time.Time) ([]sourceView, error) {
 			bySource[c.Source] = v
 			order = append(order, c.Source)
 		}
-		f := fileView{Path: c.Path, Offset: c.Offset, Size: c.Size, LastLine: c.LastLine, Lines: c.Lines, Rejected: c.Rejected}
+		f := fileView{Path: c.Path, Offset: c.Offset, Size: c.Size, LastLine: c.LastLine, Lines: c.Lines, Events: c.Events, Rejected: c.Rejected}
 		// State from a fresh stat: the database alone cannot know whether a
 		// file is still there, and a view that lies about it is worse than none.
 		fi, err := os.Stat(c.Path)

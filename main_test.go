@@ -145,6 +145,11 @@ func TestCrashSafety(t *testing.T) {
 	lines := postfixLines(40000, seed, start)
 
 	dir := t.TempDir()
+	if keep := os.Getenv("CUTOVER_CRASH_KEEP"); keep != "" {
+		dir = keep // for debugging a failure: the logs and databases stay
+		os.RemoveAll(dir)
+		os.MkdirAll(dir, 0o755)
+	}
 	logDir := filepath.Join(dir, "log")
 	os.Mkdir(logDir, 0o755)
 	live := filepath.Join(logDir, "mail.log")

@@ -224,6 +224,9 @@ func (p *Pipeline) parse(s *source, c *follow.Chunk) parsed {
 		out.rejects = append(out.rejects, state.Reject{Source: sp.Name, Path: c.Path, Offset: ll.Offset,
 			Text: fmt.Sprintf("(%d bytes)", ll.Length), Reason: "line too long", Seen: time.Now().UTC()})
 	}
+	// Per-file event and reject totals ride on the cursor (cutover sources).
+	s.fol.Account(c, out.sum.Events, out.sum.Rejected-int64(len(c.TooLong)))
+	out.cursor = c.Cursor
 	if !out.lastTime.IsZero() {
 		out.cursor.LastLine = out.lastTime
 	}
