@@ -330,13 +330,13 @@ var yahooMX = []mxHost{{"mta5.am0.yahoodns.net", "67.195.204.72"}, {"mta6.am0.ya
 // complaint feeds each provider really offers: Gmail and Apple send no
 // per-message FBL, so their complaints never reach an accounting file.
 var provSpecs = []provSpec{
-	{name: "google", share: 0.40, cold: 0.08, hard: 0.006, full: 0.002, transient: 0.002,
+	{name: "google", share: 0.40, cold: 0.10, hard: 0.006, full: 0.002, transient: 0.002,
 		transport: "postfix/gmail", esmtp: esmtpFull, tx: gmailTexts,
 		domains: []domSpec{
 			{name: "gmail.com", weight: 0.985, mx: []mxHost{{"gmail-smtp-in.l.google.com", "142.250.102.27"}, {"gmail-smtp-in.l.google.com", "142.250.102.26"}, {"alt1.gmail-smtp-in.l.google.com", "142.251.9.27"}}},
 			{name: "googlemail.com", weight: 0.015, mx: []mxHost{{"gmail-smtp-in.l.google.com", "142.250.102.27"}}},
 		}},
-	{name: "microsoft", share: 0.17, cold: 0.07, hard: 0.008, transient: 0.002, complaint: 0.00015,
+	{name: "microsoft", share: 0.17, cold: 0.09, hard: 0.008, transient: 0.002, complaint: 0.00015,
 		transport: "postfix/microsoft", esmtp: esmtpBasic, tx: microsoftTexts,
 		fbl: &fbl{format: "jmrp", repIP: "40.92.19.52"},
 		domains: []domSpec{
@@ -345,7 +345,7 @@ var provSpecs = []provSpec{
 			{name: "live.com", weight: 0.12, mx: olc("live.com")},
 			{name: "msn.com", weight: 0.06, mx: olc("msn.com")},
 		}},
-	{name: "yahoo", share: 0.14, cold: 0.08, hard: 0.01, full: 0.001, transient: 0.003, complaint: 0.0002,
+	{name: "yahoo", share: 0.14, cold: 0.10, hard: 0.01, full: 0.001, transient: 0.003, complaint: 0.0002,
 		transport: "postfix/yahoo", esmtp: esmtpBasic, tx: yahooTexts,
 		fbl: &fbl{format: "arf", userAgent: "Yahoo!-Mail-Feedback/2.0", repIP: "98.136.218.55"},
 		domains: []domSpec{
@@ -354,7 +354,7 @@ var provSpecs = []provSpec{
 			{name: "ymail.com", weight: 0.04, mx: yahooMX},
 			{name: "rocketmail.com", weight: 0.03, mx: yahooMX},
 		}},
-	{name: "apple", share: 0.08, cold: 0.10, hard: 0.005, full: 0.002, transient: 0.002,
+	{name: "apple", share: 0.08, cold: 0.12, hard: 0.005, full: 0.002, transient: 0.002,
 		transport: "postfix/apple", esmtp: esmtpBasic, tx: appleTexts,
 		domains: []domSpec{
 			{name: "icloud.com", weight: 0.75, mx: []mxHost{{"mx01.mail.icloud.com", "17.57.154.23"}, {"mx02.mail.icloud.com", "17.42.251.41"}}},

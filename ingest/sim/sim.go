@@ -22,7 +22,7 @@
 // when overloaded several times over, its 5xx block. The allowance grows
 // (about ×2.2 a day) while the side sends at least half of it and does
 // not exceed it, and shrinks while it is exceeded. The old IPs start warm;
-// the new ones start at a small share of the provider's volume (Gmail 8 %),
+// the new ones start at a small share of the provider's volume (Gmail 10 %),
 // so that 5 % on day one delivers and 100 % on day one is a disaster, and a
 // careful ramp reaches 100 % in about five days. Allowances scale with
 // VolumePerHour so the story is the same at any volume.
