@@ -522,9 +522,10 @@ func (e *DriftError) Is(t error) bool { return t == ErrDrift }
 type ApplyError struct {
 	ID            string // audit entry / snapshot id
 	Step          *StepError
-	Restored      bool
-	RestoreErr    error
+	Restored      bool     // the previous bytes of every file are back
+	RestoreErr    error    // why not
 	ReloadedAgain []string // drivers reloaded after the restore
+	ReloadErr     error    // a reload after the restore failed too
 }
 
 func (e *ApplyError) Error() string {
@@ -533,6 +534,8 @@ func (e *ApplyError) Error() string {
 	switch {
 	case !e.Restored:
 		fmt.Fprintf(&b, "\nRESTORE FAILED, the MTA files may be broken: %v", e.RestoreErr)
+	case e.ReloadErr != nil:
+		fmt.Fprintf(&b, "\nprevious files restored, but reloading them failed too: %v", e.ReloadErr)
 	case len(e.ReloadedAgain) > 0:
 		fmt.Fprintf(&b, "\nprevious files restored and reloaded (%s)", strings.Join(e.ReloadedAgain, ", "))
 	default:
@@ -778,24 +781,30 @@ func (t *txn) fail(ctx context.Context, serr *StepError, start time.Time) (Audit
 	if t.failedAt != nil {
 		again = append(again, t.failedAt)
 	}
+	if len(errs) > 0 {
+		ae.Restored, ae.RestoreErr = false, errors.Join(errs...)
+	}
+	var rerrs []error
 	for _, d := range again {
 		if _, err := d.Reload(rctx, t.changed[d.Name()]); err != nil {
-			errs = append(errs, fmt.Errorf("reload after restore: %w", err))
+			rerrs = append(rerrs, err)
 		} else {
 			ae.ReloadedAgain = append(ae.ReloadedAgain, d.Name())
 		}
 	}
-	if len(errs) > 0 {
-		ae.Restored, ae.RestoreErr = false, errors.Join(errs...)
-	}
+	ae.ReloadErr = errors.Join(rerrs...)
 	e := t.entry
 	e.Result = ResultFailed
 	e.Step = serr.Driver + " " + serr.Step
-	e.Error = serr.Error()
+	e.Error = ae.Error()
 	e.Output = clip(serr.Output, 16000)
-	e.Restored = "yes"
-	if !ae.Restored {
+	switch {
+	case !ae.Restored:
 		e.Restored = ae.RestoreErr.Error()
+	case ae.ReloadErr != nil:
+		e.Restored = "files yes; reload failed: " + ae.ReloadErr.Error()
+	default:
+		e.Restored = "yes"
 	}
 	e.Duration = t.c.now().Sub(start).Round(time.Millisecond).String()
 	if err := t.c.st.finish(e, nil); err != nil {

@@ -3,9 +3,12 @@ package mtactl
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +57,20 @@ func fakeCommand(args []string) int {
 		os.Stderr.Write(b)
 		return 1
 	}
+	// "fake VERB -- CMD ARGS": after the fault checks, run the real command.
+	if i := slices.Index(args, "--"); i >= 0 && i+1 < len(args) {
+		cmd := exec.Command(args[i+1], args[i+2:]...)
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Run(); err != nil {
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				return ee.ExitCode()
+			}
+			fmt.Fprintln(os.Stderr, err)
+			return 127
+		}
+		return 0
+	}
 	if verb == "test" {
 		fmt.Println("configuration OK")
 	}
@@ -65,9 +82,7 @@ type fake struct{ dir string }
 
 func newFake(t *testing.T) *fake {
 	t.Helper()
-	f := &fake{dir: t.TempDir()}
-	t.Setenv("MTACTL_TEST_ROLE", "") // only the children see "fake" (argv below)
-	return f
+	return &fake{dir: t.TempDir()}
 }
 
 // argv runs the test binary as the fake with verb args.

@@ -480,18 +480,40 @@ func (d *postfixDelivery) Render(in RenderInput) (map[string]Managed, []string, 
 	}, notes, nil
 }
 
-// Build indexes the transport map (postmap); texthash needs none.
-func (d *postfixDelivery) Build(ctx context.Context, _ []string) error {
+// Build indexes the transport map (postmap) when it changed or its index is
+// missing or older; texthash needs none. An unchanged map keeps its index
+// bytes, so a failed apply leaves the directory exactly as it was.
+func (d *postfixDelivery) Build(ctx context.Context, changed []string) error {
 	if d.cfg.MapType == "texthash" {
 		return nil
 	}
-	if _, err := os.Stat(d.cfg.TransportMap); err != nil {
-		return nil // rolled back to before the map existed
+	src, err := os.Stat(d.cfg.TransportMap)
+	if errors.Is(err, os.ErrNotExist) {
+		// Rolled back to before the map existed: drop its index too, so
+		// the directory is as it was.
+		for _, ext := range []string{".db", ".lmdb", ".cdb"} {
+			os.Remove(d.cfg.TransportMap + ext)
+		}
+		return nil
+	}
+	if err != nil {
+		return &StepError{Driver: d.name, Step: "build", Err: err}
+	}
+	if !slices.Contains(changed, d.cfg.TransportMap) && d.indexFresh(src) {
+		return nil
 	}
 	if res := d.postmap(ctx, d.mapRef()); res.Err != nil {
 		return stepErr(d.name, "build", res)
 	}
 	return nil
+}
+
+// indexFresh reports whether the map's index exists and is not older than
+// the map.
+func (d *postfixDelivery) indexFresh(src os.FileInfo) bool {
+	ext := map[string]string{"hash": ".db", "btree": ".db", "lmdb": ".lmdb", "cdb": ".cdb"}[d.cfg.MapType]
+	idx, err := os.Stat(d.cfg.TransportMap + ext)
+	return err == nil && !idx.ModTime().Before(src.ModTime())
 }
 
 var tmapLine = regexp.MustCompile(`^(\S+)\s+(\S+)\s*$`)
