@@ -73,14 +73,14 @@ func buildCutover(t *testing.T) string {
 // tmuxTerm is one private tmux server with one pane of a fixed size.
 type tmuxTerm struct {
 	t    *testing.T
-	sock string
+	sock []string // -S path (in the test's directory, removed with it) or -L name
 	env  []string
 }
 
 func (tm *tmuxTerm) cmd(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c := exec.CommandContext(ctx, "tmux", append([]string{"-u", "-L", tm.sock}, args...)...)
+	c := exec.CommandContext(ctx, "tmux", append(append([]string{"-u"}, tm.sock...), args...)...)
 	c.Env = tm.env
 	out, err := c.CombinedOutput()
 	if err != nil {
@@ -196,7 +196,10 @@ func e2eTmux(t *testing.T, bin string, cols, rows int, noColor bool) {
 		env = append(env, kv)
 	}
 	env = append(env, "LC_ALL=C.UTF-8", "TERM=xterm-256color", "TZ=UTC")
-	tm := &tmuxTerm{t: t, sock: fmt.Sprintf("cutover-e2e-%d-%dx%d-%v", os.Getpid(), cols, rows, noColor), env: env}
+	tm := &tmuxTerm{t: t, sock: []string{"-S", filepath.Join(dir, "tmux.sock")}, env: env}
+	if len(tm.sock[1]) > 100 { // too long for a unix socket address
+		tm.sock = []string{"-L", fmt.Sprintf("cutover-e2e-%d-%dx%d-%v", os.Getpid(), cols, rows, noColor)}
+	}
 
 	noColorEnv := "-u NO_COLOR"
 	if noColor {

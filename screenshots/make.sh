@@ -47,8 +47,7 @@ WORK=${TMPDIR:-/tmp}/cutover-screenshots
 [ ! -L "$WORK" ] || die "$WORK is a symlink"
 rm -rf -- "$WORK"
 mkdir -m 700 "$WORK" || die "cannot create $WORK"
-SOCK=cutover-shots-$$
-T() { tmux -L "$SOCK" -f "$WORK/tmux.conf" "$@"; }
+T() { tmux -S "$WORK/tmux.sock" -f "$WORK/tmux.conf" "$@"; }
 cleanup() {
 	T kill-server 2>/dev/null || true
 	sleep 0.2
