@@ -40,7 +40,11 @@ func (d *demoControl) Plan() ui.Plan {
 	defer d.mu.Unlock()
 	p := ui.Plan{RatioNew: float64(d.c.RatioNew), Step: -1, Start: d.start}
 	for i, s := range d.steps {
-		p.Steps = append(p.Steps, ui.PlanStep{Name: fmt.Sprintf("step %d", i), RatioNew: float64(s)})
+		name := "baseline"
+		if i > 0 {
+			name = fmt.Sprintf("week %d", i)
+		}
+		p.Steps = append(p.Steps, ui.PlanStep{Name: name, RatioNew: float64(s)})
 		if s == d.c.RatioNew {
 			p.Step = i
 		}

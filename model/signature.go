@@ -6,11 +6,13 @@ package model
 // enhanced status codes stay. The result is cut to 120 bytes. It runs once
 // per failed recipient, so it makes one allocation and no token slice.
 func Signature(text string) string {
+	text = unwrapReply(text)
 	n := len(text)
 	if n > 240 {
 		n = 240 // the key is cut to 120 bytes; no need to scan a 1 MiB reply
 	}
 	buf := make([]byte, 0, min(n, 128))
+	first := "" // the reply's first code token, e.g. "550-5.1.1"
 	for i := 0; i < len(text) && len(buf) < 120; {
 		// Skip white space and control bytes.
 		for i < len(text) && (text[i] <= ' ' || text[i] == 0x7f) {
@@ -32,6 +34,15 @@ func Signature(text string) string {
 			}
 			j++
 		}
+		tok := text[i:j]
+		if first == "" && statusLike(tok) {
+			first = tok
+		} else if tok == first || (len(tok) == 3 && len(first) > 3 && first[:3] == tok) {
+			// A multi-line reply repeats its codes on every line
+			// ("550-5.1.1 ... 550-5.1.1 ..."): keep the first only.
+			i = j
+			continue
+		}
 		if len(buf) > 0 {
 			buf = append(buf, ' ')
 		}
@@ -48,7 +59,15 @@ func Signature(text string) string {
 		i = j
 	}
 	if len(buf) > 120 {
-		buf = buf[:120]
+		// Cut at a word boundary: a half word reads like a typo.
+		cut := 120
+		for k := 120; k > 60; k-- {
+			if buf[k] == ' ' {
+				cut = k
+				break
+			}
+		}
+		buf = buf[:cut]
 	}
 	return string(buf)
 }
@@ -80,4 +99,50 @@ func statusLike(tok string) bool {
 		}
 	}
 	return dots == 2 && run > 0
+}
+
+// unwrapReply strips what the sending MTA wrapped around the remote reply, so
+// that the same reply logged by Postfix, Exim and PowerMTA gets one signature:
+// Postfix "host mx.example[192.0.2.1] said: ... (in reply to RCPT TO command)",
+// Exim "SMTP error from remote mail server after RCPT TO:<a@b>: ...".
+func unwrapReply(text string) string {
+	const said = " said: "
+	if len(text) > 5 && text[:5] == "host " {
+		if k := indexWithin(text, said, 200); k >= 0 {
+			text = text[k+len(said):]
+		}
+	}
+	const exim = "SMTP error from remote mail server after "
+	if len(text) > len(exim) && text[:len(exim)] == exim {
+		// The command part ends at ": " (after RCPT TO:<addr>, end of data, ...).
+		rest := text[len(exim):]
+		if k := indexWithin(rest, ": ", 300); k >= 0 {
+			text = rest[k+2:]
+		}
+	}
+	if k := lastIndex(text, " (in reply to "); k >= 0 && text[len(text)-1] == ')' {
+		text = text[:k]
+	}
+	return text
+}
+
+func indexWithin(s, sub string, max int) int {
+	if len(s) > max {
+		s = s[:max]
+	}
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return i
+		}
+	}
+	return -1
+}
+
+func lastIndex(s, sub string) int {
+	for i := len(s) - len(sub); i >= 0; i-- {
+		if s[i:i+len(sub)] == sub {
+			return i
+		}
+	}
+	return -1
 }

@@ -40,7 +40,20 @@ func BenchmarkSignature(b *testing.B) {
 
 func TestSignatureKeepsContinuationStatus(t *testing.T) {
 	got := Signature("host gmail-smtp-in.l.google.com[142.250.102.26] said: 550-5.1.1 The email account")
-	if want := "host # said: 550-5.1.1 The email account"; got != want {
+	if want := "550-5.1.1 The email account"; got != want {
 		t.Errorf("got %q want %q", got, want)
+	}
+}
+
+// The same reply logged by Postfix, Exim and PowerMTA has one signature.
+func TestSignatureUnwrapsMTAText(t *testing.T) {
+	pmta := "550-5.1.1 The email account that you tried to reach does not exist. Please try 550-5.1.1 double-checking the recipient's email address"
+	postfix := "host gmail-smtp-in.l.google.com[142.250.102.26] said: " + pmta + " (in reply to RCPT TO command)"
+	exim := "SMTP error from remote mail server after pipelined RCPT TO:<nouser7@gmail.com>: " + pmta
+	want := "550-5.1.1 The email account that you tried to reach does not exist. Please try double-checking the recipient's email"
+	for _, in := range []string{pmta, postfix, exim} {
+		if got := Signature(in); got != want {
+			t.Errorf("Signature(%q)\n = %q\nwant %q", in, got, want)
+		}
 	}
 }
