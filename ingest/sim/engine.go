@@ -383,26 +383,26 @@ func (s *Sim) attempt(side model.Side, d *domain, f fate, tries int, g *gen) rep
 		r.budget--
 	} else {
 		if b := r.blockShare(); b > 0 && s.rng.Float64() < b {
-			return reply{kBounce, p.tx.block(g), p.tx.rateStage, "spam-related"}
+			return reply{kBounce, p.tx.block(g), p.tx.rateStage, "spam-related", whyNone}
 		}
-		return reply{kDefer, p.tx.rate(g), p.tx.rateStage, "policy-related"}
+		return reply{kDefer, p.tx.rate(g), p.tx.rateStage, "policy-related", whyRate}
 	}
 	switch f {
 	case fUnknown:
-		return reply{kBounce, p.tx.unknown(g), "RCPT TO", "bad-mailbox"}
+		return reply{kBounce, p.tx.unknown(g), "RCPT TO", "bad-mailbox", whyNone}
 	case fFull:
 		t := p.tx.full(g)
 		if t[0] == '4' {
-			return reply{kDefer, t, "RCPT TO", "quota-issues"}
+			return reply{kDefer, t, "RCPT TO", "quota-issues", whyFull}
 		}
-		return reply{kBounce, t, "RCPT TO", "quota-issues"}
+		return reply{kBounce, t, "RCPT TO", "quota-issues", whyNone}
 	case fGrey:
 		if tries == 0 {
-			return reply{kDefer, greylist(g), "RCPT TO", "policy-related"}
+			return reply{kDefer, greylist(g), "RCPT TO", "policy-related", whyGrey}
 		}
 	}
 	if s.rng.Float64() < p.transient {
-		return reply{kDefer, p.tx.transient(g), "MAIL FROM", "other"}
+		return reply{kDefer, p.tx.transient(g), "MAIL FROM", "other", whyTransient}
 	}
-	return reply{kOK, p.tx.ok(g), "end of DATA", ""}
+	return reply{kOK, p.tx.ok(g), "end of DATA", "", whyNone}
 }

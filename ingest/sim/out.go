@@ -123,18 +123,28 @@ func pruneAcct(dir string, now time.Time, after time.Duration) {
 // appendCSV appends one field quoted as PowerMTA (RFC 4180) does: only when
 // it holds a comma, a quote or a line break, with quotes doubled.
 func appendCSV(b []byte, s string) []byte {
-	if !strings.ContainsAny(s, ",\"\r\n") {
+	i := 0
+	for i < len(s) && !csvSpecial[s[i]] {
+		i++
+	}
+	if i == len(s) {
 		return append(b, s...)
 	}
 	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		if s[i] == '"' {
-			b = append(b, '"')
+	for {
+		j := strings.IndexByte(s, '"')
+		if j < 0 {
+			break
 		}
-		b = append(b, s[i])
+		b = append(b, s[:j+1]...)
+		b = append(b, '"')
+		s = s[j+1:]
 	}
+	b = append(b, s...)
 	return append(b, '"')
 }
+
+var csvSpecial = [256]bool{',': true, '"': true, '\r': true, '\n': true}
 
 // appendDelay formats a Postfix delay the way log_adhoc does in practice:
 // "0" below 10 ms, two decimals below 1 s, one below 10 s, whole seconds

@@ -58,19 +58,24 @@ const (
 	nCols
 )
 
+// pmMsg is one recipient in the PowerMTA queue. It is kept small: a
+// day-one overload queues a day of mail.
 type pmMsg struct {
-	addr     string
-	dom      *domain
-	fate     fate
-	queued   int64
-	ready    int64
-	size     int
-	vmta     int
-	tries    int
-	mid      string
-	job      string
-	lastDiag string
-	lastMTA  string
+	addr   string
+	dom    *domain
+	queued int64
+	ready  int64
+	size   int32
+	midN   uint32 // makes the message-id
+	tries  uint16
+	fate   fate
+	vmta   uint8
+	last   why  // last deferral, for the expiry record
+	lastMX int8 // its MX, -1 before any attempt
+}
+
+func (m *pmMsg) mid(s *Sim) string {
+	return s.time(m.queued).UTC().Format("20060102150405") + "." + strconv.Itoa(int(m.midN)) + "@news.example.com"
 }
 
 type pmWriter struct {
@@ -83,22 +88,21 @@ type pmWriter struct {
 	stamp   []byte
 	f       [nCols]string
 	buf     []byte
+	jobs    map[int64]string // jobId per injection day
 }
 
 func newPMWriter(s *Sim) *pmWriter {
-	return &pmWriter{s: s, dir: filepath.Join(s.dir, "new"), lastSec: -1}
+	return &pmWriter{s: s, dir: filepath.Join(s.dir, "new"), lastSec: -1, jobs: map[int64]string{}}
 }
 
 func (w *pmWriter) newMsg(at int64, addr string, d *domain, f fate) *pmMsg {
 	p := d.prov
 	p.rr = (p.rr + 1) % nVMTA
-	t := w.s.time(at)
-	return &pmMsg{addr: addr, dom: d, fate: f, queued: at, ready: at, size: 18000 + w.s.rng.IntN(60000), vmta: p.rr,
-		mid: t.UTC().Format("20060102150405") + "." + strconv.Itoa(w.s.rng.IntN(1000000)) + "@news.example.com",
-		job: "nl-" + t.Format("20060102")}
+	return &pmMsg{addr: addr, dom: d, fate: f, queued: at, ready: at, size: int32(18000 + w.s.rng.IntN(60000)),
+		vmta: uint8(p.rr), midN: uint32(w.s.rng.IntN(1000000)), lastMX: -1}
 }
 
-func vmtaName(i int) string { return "vmta-new-" + strconv.Itoa(i+1) }
+func vmtaName(i uint8) string { return "vmta-new-" + strconv.Itoa(int(i)+1) }
 
 // record starts a record at the current simulated time with every field
 // empty; emit writes it.
@@ -164,7 +168,13 @@ func (w *pmWriter) common(m *pmMsg) {
 	w.f[cSrcType] = "smtp"
 	w.f[cSrcMta] = srcMTA
 	w.f[cVMTA] = vmtaName(m.vmta)
-	w.f[cJobID] = m.job
+	day := int64(t.Year()*10000 + int(t.Month())*100 + t.Day())
+	job, ok := w.jobs[day]
+	if !ok {
+		job = "nl-" + t.Format("20060102")
+		w.jobs[day] = job
+	}
+	w.f[cJobID] = job
 	w.f[cQueue] = m.dom.name + "/" + vmtaName(m.vmta)
 	w.f[cPool] = NewPool
 }
@@ -174,7 +184,9 @@ func (w *pmWriter) attempt(m *pmMsg) {
 	s := w.s
 	d := m.dom
 	p := d.prov
-	mx := d.mx[s.rng.IntN(len(d.mx))]
+	mxi := s.rng.IntN(len(d.mx))
+	mx := d.mx[mxi]
+	m.lastMX = int8(mxi)
 	if d.dead {
 		// No SMTP session: one tq record for the queue per retry interval,
 		// the recipients wait silently.
@@ -191,12 +203,12 @@ func (w *pmWriter) attempt(m *pmMsg) {
 			w.emit()
 			s.count(model.SideNew, d.isp, model.Held, false)
 		}
-		m.lastDiag, m.lastMTA = "", mx.name+" ("+mx.ip+")"
+		m.last = whyConn
 		w.retry(m)
 		return
 	}
-	g := &gen{r: s.rng, ip: newIPs[m.vmta], rcpt: m.addr, dom: d, mx: mx, t: s.time(s.at), mid: m.mid, size: m.size}
-	rp := s.attempt(model.SideNew, d, m.fate, m.tries, g)
+	g := &gen{r: s.rng, ip: newIPs[m.vmta], rcpt: m.addr, dom: d, mx: mx, t: s.time(s.at), mid: m.mid(s), size: int(m.size)}
+	rp := s.attempt(model.SideNew, d, m.fate, int(m.tries), g)
 	m.tries++
 	code := enhanced(rp.text)
 	typ, action := "d", "relayed"
@@ -218,7 +230,7 @@ func (w *pmWriter) attempt(m *pmMsg) {
 	w.f[cDstIP] = mx.ip
 	w.f[cEsmtp] = p.esmtp
 	if rp.kind == kOK {
-		w.f[cSize] = strconv.Itoa(m.size)
+		w.f[cSize] = strconv.Itoa(int(m.size))
 	}
 	w.emit()
 	switch rp.kind {
@@ -231,7 +243,7 @@ func (w *pmWriter) attempt(m *pmMsg) {
 		}
 	case kDefer:
 		s.count(model.SideNew, d.isp, model.Deferred, false)
-		m.lastDiag, m.lastMTA = w.f[cDiag], w.f[cDsnMta]
+		m.last = rp.why
 		w.retry(m)
 	case kBounce:
 		s.count(model.SideNew, d.isp, model.Bounced, hardCat(rp.cat) || model.ClassFor(model.Bounced, code) == model.ClassHard)
@@ -264,8 +276,15 @@ func (w *pmWriter) expire(m *pmMsg) {
 	w.common(m)
 	w.f[cAction] = "failed"
 	w.f[cStatus] = "4.4.7 (delivery time expired)"
-	w.f[cDiag] = m.lastDiag
-	w.f[cDsnMta] = m.lastMTA
+	if m.lastMX >= 0 {
+		d := m.dom
+		mx := d.mx[m.lastMX]
+		g := &gen{r: s.rng, ip: newIPs[m.vmta], rcpt: m.addr, dom: d, mx: mx, t: s.time(s.at), size: int(m.size)}
+		if txt := d.prov.again(m.last, g); txt != "" {
+			w.f[cDiag] = "smtp;" + txt
+		}
+		w.f[cDsnMta] = mx.name + " (" + mx.ip + ")"
+	}
 	w.f[cBounceCat] = "message-expired"
 	w.f[cDlvType] = "smtp"
 	w.f[cSrcIP] = newIPs[m.vmta]

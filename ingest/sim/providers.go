@@ -26,6 +26,35 @@ type reply struct {
 	text  string // the server's reply, multi-line replies joined as MTAs log them
 	stage string // Postfix "(in reply to … command)"
 	cat   string // PowerMTA bounceCat
+	why   why
+}
+
+// why a deferral happened, so that an expiry can quote the last error
+// without every queued message keeping its text.
+type why uint8
+
+const (
+	whyNone why = iota
+	whyRate
+	whyTransient
+	whyGrey
+	whyFull
+	whyConn
+)
+
+// again writes the text of a deferral of that kind once more.
+func (p *provider) again(w why, g *gen) string {
+	switch w {
+	case whyRate:
+		return p.tx.rate(g)
+	case whyTransient:
+		return p.tx.transient(g)
+	case whyGrey:
+		return greylist(g)
+	case whyFull:
+		return p.tx.full(g)
+	}
+	return ""
 }
 
 // gen carries what a reply text may mention.

@@ -82,6 +82,8 @@ type Options struct {
 	// bounce-after (default 24h, common for bulk mail).
 	QueueLifetime time.Duration
 	// Control gives the split and throttles (default: all on the old side).
+	// It is called once per simulated minute with the Sim's lock held: it
+	// may call Clock, not Totals or Step.
 	Control func() Control
 	// Now is the wall clock for Run (default time.Now).
 	Now func() time.Time
