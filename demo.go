@@ -87,7 +87,15 @@ func cmdDemo(args []string) error {
 	}
 	logs := filepath.Join(dir, "logs")
 	ctl := &demoControl{c: sim.Control{RatioNew: *ratio}, steps: []int{0, 5, 15, 30, 50, 75, 100}}
-	s, err := sim.New(sim.Options{Dir: logs, Seed: *seed, Speed: *speed, VolumePerHour: *volume, Control: ctl.get})
+	// Start in the past so that simulated time stays behind the wall clock
+	// for two hours of running: the database does not trust event times far
+	// in the future (a bad timestamp must not prune everything).
+	back := time.Duration(*speed*7200) * time.Second
+	if back > 365*24*time.Hour {
+		back = 365 * 24 * time.Hour
+	}
+	start := time.Now().UTC().Add(-back).Truncate(time.Hour)
+	s, err := sim.New(sim.Options{Dir: logs, Seed: *seed, Speed: *speed, VolumePerHour: *volume, Control: ctl.get, Start: start})
 	if err != nil {
 		return err
 	}

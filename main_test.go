@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"syscall"
 	"testing"
@@ -352,5 +353,23 @@ func TestPowerMTAHandCounted(t *testing.T) {
 			g.Bounced != w.bounced || g.HardBounced != w.hard || g.Expired != w.expired || g.Complaints != w.complaints {
 			t.Errorf("%s: got %+v, want %+v", dom, g, w)
 		}
+	}
+}
+
+// TestDemoHeadless runs the demo without a terminal: the simulator's logs go
+// through the real follower, parsers and state, and every modelled provider
+// shows traffic on both sides.
+func TestDemoHeadless(t *testing.T) {
+	out := runCutover(t, "demo", "--headless", "--duration", "4s", "--speed", "900", "--ratio", "15")
+	for _, isp := range []string{"google", "microsoft", "yahoo", "apple", "other"} {
+		for _, side := range []string{"old", "new"} {
+			re := regexp.MustCompile(`(?m)^\s*` + isp + `\s+` + side + `\s+([1-9][0-9]*)\s`)
+			if !re.Match(out) {
+				t.Errorf("no deliveries for %s/%s in:\n%s", isp, side, out)
+			}
+		}
+	}
+	if !bytes.Contains(out, []byte(" 0 rejected")) {
+		t.Errorf("the parsers rejected simulator lines:\n%s", out)
 	}
 }
