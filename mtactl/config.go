@@ -333,6 +333,10 @@ func (c Config) withDefaults() (Config, error) {
 		if e.Reload == nil && e.PIDFile == "" {
 			errs = append(errs, errors.New("exim: set pid_file (SIGHUP) or reload"))
 		}
+		if e.Reload == nil && (len(e.SSH) > 0 || (e.SSH == nil && len(c.SSH) > 0)) {
+			// SIGHUP goes to a local pid; a remote Exim needs a command.
+			errs = append(errs, errors.New("exim: commands run over ssh, so set reload (e.g. [\"/usr/sbin/service\", \"exim4\", \"reload\"])"))
+		}
 		all := append([]string{e.OldRoute, e.OldDomains, e.RouterPrefix, e.TransportPrefix, e.RemoteSplitFile}, e.OldRouterOptions...)
 		all = append(append(append(all, e.OldTransportOptions...), e.RouterOptions...), e.TransportOptions...)
 		for _, pr := range sortedKeys(e.Routes) {

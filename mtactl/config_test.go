@@ -38,7 +38,7 @@ nexthops = { google = "[10.0.0.9]:25" }
 [exim]
 config = "/etc/exim4/exim4.conf"
 old_route = "old.example"
-pid_file = "/run/exim4/exim.pid"
+reload = ["/usr/sbin/service", "exim4", "reload"]
 
 [pmta]
 cold_vmta = "vmta-new"
@@ -82,6 +82,7 @@ func TestConfigErrors(t *testing.T) {
 		"bad option":     {Config{Postfix: &PostfixConfig{Front: &PostfixFront{PostfixInstance: PostfixInstance{ConfigDir: "/e"}, NewNexthop: "x", OldOptions: []string{"a b"}}}}, "want name=value"},
 		"reserved svc":   {Config{Providers: map[string][]string{"smtp": {"x.com"}}, Postfix: &PostfixConfig{Delivery: &PostfixDelivery{PostfixInstance: PostfixInstance{ConfigDir: "/e"}}}}, `built-in service "smtp"`},
 		"exim reload":    {Config{Exim: &EximConfig{Config: "/e", OldRoute: "x"}}, "pid_file"},
+		"exim ssh hup":   {Config{SSH: []string{"ssh", "mta"}, Exim: &EximConfig{Config: "/e", OldRoute: "x", PIDFile: "p"}}, "set reload"},
 		"exim split":     {Config{Exim: &EximConfig{Config: "/e", OldRoute: "x", PIDFile: "p", Split: "rand"}}, `split "rand"`},
 		"pmta cold":      {Config{PMTA: &PMTAConfig{}}, "cold_vmta is required"},
 		"pmta weights":   {Config{PMTA: &PMTAConfig{Split: "weights"}}, "weights_file is required"},

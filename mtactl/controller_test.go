@@ -433,6 +433,7 @@ func TestLockFileRefusesSecondProcess(t *testing.T) {
 		t.Fatal("lock file left after apply")
 	}
 	// and once the first is done, the second one can apply
+	e.fake.clear(t, "reload")
 	if out := runHelper(t, e.cfg, filepath.Join(e.dir, "other.db")); !strings.Contains(out, "OK") {
 		t.Fatalf("second process after release: %s", out)
 	}

@@ -147,7 +147,7 @@ func (d *eximDriver) Precheck(ctx context.Context, path, tmp string) error {
 	}
 	res := d.r.run(ctx, expand(d.cfg.Validate, map[string]string{"config": tmp}))
 	if res.Err != nil {
-		se := stepErr(d.Name(), "validate", res)
+		se := d.eximErr(res)
 		se.Output = strings.ReplaceAll(se.Output, tmp, path)
 		return se
 	}
@@ -158,11 +158,21 @@ func (d *eximDriver) Build(context.Context, []string) error { return nil }
 
 var splitLine = regexp.MustCompile(`^([^#:\s][^:\s]*):\s*(\d+)\s*$`)
 
+// eximErr keeps exim's own error (stderr) and drops the version banner -bV
+// prints on stdout.
+func (d *eximDriver) eximErr(res cmdResult) *StepError {
+	se := stepErr(d.Name(), "validate", res)
+	if strings.TrimSpace(res.Stderr) != "" {
+		se.Output = strings.TrimSpace(res.Stderr)
+	}
+	return se
+}
+
 // Validate: exim -bV; every split file line read back through Exim's own
 // lookup (-be); a routing test (-bt) of one address per provider.
 func (d *eximDriver) Validate(ctx context.Context, _ []string) error {
 	if res := d.r.run(ctx, expand(d.cfg.Validate, d.vars())); res.Err != nil {
-		return stepErr(d.Name(), "validate", res)
+		return d.eximErr(res)
 	}
 	b, err := os.ReadFile(d.cfg.SplitFile)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
