@@ -478,3 +478,50 @@ func runHelper(t *testing.T, cfg Config, dbPath string) string {
 	out, _ := cmd.CombinedOutput()
 	return string(bytes.TrimSpace(out))
 }
+
+// Default throttles come from the OLD side's busiest hour in the database.
+func TestSuggestFromHistory(t *testing.T) {
+	e := newPMTAEnv(t)
+	b := state.NewBatch()
+	base := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	add := func(side model.Side, isp, dom string, at time.Time, n int, o model.Outcome) {
+		for i := 0; i < n; i++ {
+			b.AddEvent(&model.Event{Time: at.Add(time.Duration(i) * time.Second), Side: side, MTA: "m", ISP: isp, Domain: dom, Outcome: o})
+		}
+	}
+	add(model.SideOld, "google", "gmail.com", base, 120, model.Delivered)
+	add(model.SideOld, "google", "gmail.com", base.Add(time.Hour), 250, model.Delivered)
+	add(model.SideOld, "google", "gmail.com", base.Add(time.Hour+30*time.Minute), 50, model.Deferred) // attempts count
+	add(model.SideNew, "google", "gmail.com", base.Add(2*time.Hour), 900, model.Delivered)          // NEW is not history
+	add(model.SideOld, "yahoo", "yahoo.com", base, 70, model.Bounced)
+	if err := e.db.Commit(b); err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.c.Suggest(model.Desired{}.WithRatio(30, "").WithOverride("yahoo", model.Throttle{Connections: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// peak 300/h x 30 % x 1.2 = 108; yahoo 70 x 0.3 x 1.2 = 25.2 -> 26
+	if got := d.Throttles["google"]; got != (model.Throttle{PerHour: 108, Connections: 5, PerConnection: 50}) {
+		t.Errorf("google %+v", got)
+	}
+	if got := d.Throttles["yahoo"]; got != (model.Throttle{PerHour: 26, Connections: 1, PerConnection: 20}) {
+		t.Errorf("yahoo %+v", got)
+	}
+	// Plan renders them
+	ch, err := e.c.Plan(model.Desired{}.WithRatio(30, ""))
+	if err != nil || !strings.Contains(ch.Diff(), "+        max-msg-rate 108/h") {
+		t.Fatalf("%v\n%s", err, ch.Diff())
+	}
+	// expected daily volume from history (config overrides win): without
+	// the override gmail.com would be (120+250+900)/7 rounded up = 182
+	e.cfg.PMTA.DailyVolume = nil
+	c2, err := New(e.cfg, e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	daily, err := c2.dailyVolume()
+	if err != nil || daily["gmail.com"] != 182 || daily["yahoo.com"] != 10 {
+		t.Fatalf("daily %v %v", daily, err)
+	}
+}
