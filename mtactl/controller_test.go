@@ -492,7 +492,7 @@ func TestSuggestFromHistory(t *testing.T) {
 	add(model.SideOld, "google", "gmail.com", base, 120, model.Delivered)
 	add(model.SideOld, "google", "gmail.com", base.Add(time.Hour), 250, model.Delivered)
 	add(model.SideOld, "google", "gmail.com", base.Add(time.Hour+30*time.Minute), 50, model.Deferred) // attempts count
-	add(model.SideNew, "google", "gmail.com", base.Add(2*time.Hour), 900, model.Delivered)          // NEW is not history
+	add(model.SideNew, "google", "gmail.com", base.Add(2*time.Hour), 900, model.Delivered)            // NEW is not history
 	add(model.SideOld, "yahoo", "yahoo.com", base, 70, model.Bounced)
 	if err := e.db.Commit(b); err != nil {
 		t.Fatal(err)
