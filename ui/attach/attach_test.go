@@ -25,7 +25,7 @@ type fakeData struct {
 func (d *fakeData) Snapshot(w ui.Window, now time.Time) (*ui.Snapshot, error) {
 	n := uint64(d.n.Add(1))
 	return &ui.Snapshot{Until: now, DBPath: "/x.db", Old: ui.SideStats{Counts: model.Tally{Delivered: 100}},
-		New: ui.SideStats{Counts: model.Tally{Delivered: 7, Deferred: n}},
+		New:       ui.SideStats{Counts: model.Tally{Delivered: 7, Deferred: n}},
 		Providers: []ui.ProviderStats{{ISP: "google"}}, Plan: ui.Plan{RatioNew: 15, Step: 2}}, nil
 }
 
@@ -208,7 +208,7 @@ func TestPartialFramesAndGarbageLeaveServerHealthy(t *testing.T) {
 	path := sockPath(t)
 	srv := startServer(t, path, &Server{Data: &fakeData{}})
 	for _, junk := range []string{
-		`{"id":1,"op":"hel`,                      // cut mid-frame
+		`{"id":1,"op":"hel`, // cut mid-frame
 		`{"id":1,"op":"hello","body":{"version":1}}` + "\n" + `{"id":2,"op":"snap`, // cut after hello
 		"not json\n",
 		`{"id":1,"op":"snapshot"}` + "\n", // no hello
