@@ -525,3 +525,13 @@ func TestSuggestFromHistory(t *testing.T) {
 		t.Fatalf("daily %v %v", daily, err)
 	}
 }
+
+func TestAuditSummary(t *testing.T) {
+	e := AuditEntry{ID: "3", Time: time.Date(2026, 3, 2, 10, 4, 5, 0, time.UTC), Who: Who{User: "root", SudoUser: "alice", SSHClient: "192.0.2.7 5 22"},
+		Action: "apply", From: model.Desired{RatioNew: 30}, To: model.Desired{RatioNew: 50, PerISP: map[string]int{"google": 20}},
+		Result: ResultOK, Reloaded: []string{"exim"}, Duration: "1.2s"}
+	want := "#3 2026-03-02 10:04:05Z alice (as root) from 192.0.2.7 apply 30% new -> 50% new google 20%: ok (reloaded exim) 1.2s"
+	if got := e.Summary(); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -252,4 +253,33 @@ func (s store) history() ([]AuditEntry, error) {
 		})
 	})
 	return out, err
+}
+
+// Summary is the one-line form for `cutover history` and the audit view:
+// "#3 2026-03-02 10:04:05Z alice from 192.0.2.7 apply 30% new -> 50% new: ok (reloaded exim) 1.2s".
+func (e AuditEntry) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "#%s %s %s %s %s -> %s: %s", e.ID, e.Time.UTC().Format("2006-01-02 15:04:05Z"), e.Who, e.Action,
+		ratioSummary(e.From), ratioSummary(e.To), e.Result)
+	if e.RollbackOf != "" {
+		fmt.Fprintf(&b, " (restored the files from before #%s)", e.RollbackOf)
+	}
+	if e.Step != "" {
+		fmt.Fprintf(&b, " at %s", e.Step)
+	}
+	if len(e.Reloaded) > 0 {
+		fmt.Fprintf(&b, " (reloaded %s)", strings.Join(e.Reloaded, ", "))
+	}
+	if e.Duration != "" {
+		b.WriteString(" " + e.Duration)
+	}
+	return b.String()
+}
+
+func ratioSummary(d model.Desired) string {
+	s := fmt.Sprintf("%d%% new", d.RatioNew)
+	for _, isp := range sortedKeys(d.PerISP) {
+		s += fmt.Sprintf(" %s %d%%", isp, d.PerISP[isp])
+	}
+	return s
 }
