@@ -14,6 +14,7 @@ import (
 
 	"cutover/ingest"
 	"cutover/model"
+	"cutover/mtactl"
 )
 
 // Config is the TOML configuration file. Only main.go reads it: each package
@@ -23,7 +24,10 @@ type Config struct {
 	Timezone string         `toml:"timezone"` // for log times without a zone; default Local
 	Sources  []SourceConfig `toml:"source"`
 	ISP      ISPConfig      `toml:"isp"`
-	path     string
+	// Mtactl is the MTA configuration cutover manages (mtactl/doc.go);
+	// absent: the cockpit is read-only.
+	Mtactl *mtactl.Config `toml:"mtactl"`
+	path   string
 }
 
 type DatabaseConfig struct {

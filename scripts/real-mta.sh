@@ -106,6 +106,8 @@ install_exim() {
 	chown root:root "$TRUSTED"
 	chmod 644 "$TRUSTED"
 	grep -qxF "$EXIM_CONF" "$TRUSTED" || echo "$EXIM_CONF" >>"$TRUSTED"
+	# mtactl's real-Exim test validates and runs its own config (mtactl/realmta_test.go)
+	grep -qxF "$DIR/mtactl-exim.conf" "$TRUSTED" || echo "$DIR/mtactl-exim.conf" >>"$TRUSTED"
 	if [ ! -s "$EXIM_CONF" ]; then
 		# a minimal valid placeholder, so that `check` can run exim -bV; the tests overwrite it
 		cat >"$EXIM_CONF" <<CONF
