@@ -161,16 +161,25 @@ func (e *SuppressionEvent) AppendJSON(dst []byte) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonSafe marks the ASCII bytes that go into a JSON string unescaped.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // AppendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD
-// (written raw, so that decoding and re-encoding gives the same bytes), and U+2028/U+2029 are escaped so a line stays one
-// line for every JSON Lines reader.
+// (written raw, so that decoding and re-encoding gives the same bytes), and
+// U+2028/U+2029 are escaped so a line stays one line for every JSON Lines
+// reader.
 func AppendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if jsonSafe[c] {
 				i++
 				continue
 			}

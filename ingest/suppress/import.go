@@ -153,6 +153,9 @@ const (
 // On ctx cancellation the rows read so far are appended before returning.
 func Import(ctx context.Context, opts ImportOptions, files []string, progress func(Progress)) (sum Summary, err error) {
 	start := time.Now()
+	if opts.DB == nil && opts.Log == nil {
+		return sum, errors.New("suppression import: no database")
+	}
 	im, err := newImporter(opts)
 	if err != nil {
 		return sum, err
@@ -172,6 +175,7 @@ func Import(ctx context.Context, opts ImportOptions, files []string, progress fu
 		sum.Notices = l.Notices()
 	}
 	im.log = log
+	im.appendFn = log.Append
 	im.progress = progress
 	sum.LogPath = log.Path()
 	if im.opts.RejectsPath == "" {
@@ -218,8 +222,11 @@ func Import(ctx context.Context, opts ImportOptions, files []string, progress fu
 }
 
 type importer struct {
-	opts     ImportOptions
-	log      *ssup.Log
+	opts ImportOptions
+	log  *ssup.Log
+	// appendFn is log.Append; fuzz tests replace it to read files without
+	// a database.
+	appendFn func([]model.SuppressionEvent) (int, error)
 	progress func(Progress)
 	run      string
 
@@ -233,9 +240,6 @@ type importer struct {
 }
 
 func newImporter(opts ImportOptions) (*importer, error) {
-	if opts.DB == nil && opts.Log == nil {
-		return nil, errors.New("suppression import: no database")
-	}
 	p, err := ParseProvider(string(opts.Provider))
 	if err != nil {
 		return nil, err
@@ -446,7 +450,7 @@ func (fr *fileRun) reject(num, line int, kind, reason, raw string) error {
 func (fr *fileRun) flush(done bool) error {
 	im := fr.im
 	if len(im.batch) > 0 {
-		n, err := im.log.Append(im.batch)
+		n, err := im.appendFn(im.batch)
 		if err != nil {
 			im.fatal = true
 			im.batch = im.batch[:0]

@@ -65,9 +65,10 @@ type Options struct {
 	Now func() time.Time
 	// IndexBatch is how many appended events are held in memory before the
 	// bbolt index is written (the log itself is fsynced on every Append).
-	// Fewer, larger index commits are what makes a million-row import fast:
-	// every commit rewrites the B+tree pages it touched. Default 250,000
-	// (about 40 MB).
+	// Fewer, larger index commits make a big import faster (every commit
+	// rewrites the B+tree pages it touched, and random addresses touch most
+	// of them) but hold more memory: bbolt materialises every touched page.
+	// Default 125,000 (a 1M-row import peaks near 120 MB RSS).
 	IndexBatch int
 	// Rebuild drops the index and rebuilds it from the log alone.
 	Rebuild bool
@@ -77,7 +78,7 @@ type Options struct {
 	ReadOnly bool
 }
 
-const defaultIndexBatch = 250_000
+const defaultIndexBatch = 125_000
 
 // Log is the canonical suppression log plus its bbolt index. Its methods are
 // safe for concurrent use.
@@ -95,12 +96,11 @@ type Log struct {
 	indexed anchor   // what the bbolt index covers
 
 	dict      *dict
-	pending   map[string][]byte // encoded records changed since the index was written
+	pending   pendingSet // records changed since the index was written
 	pendStats statDelta
 	pendN     int // events in pending
 
-	scratch record            // decode buffer
-	local   map[string][]byte // Append's batch-local records
+	scratch record // decode buffer
 
 	notices []string
 	broken  error // a failed write: the Log must be reopened
@@ -141,7 +141,8 @@ func Open(db *state.DB, path string, opt Options) (*Log, error) {
 	if opt.IndexBatch <= 0 {
 		opt.IndexBatch = defaultIndexBatch
 	}
-	l := &Log{db: db, path: path, opt: opt, pending: map[string][]byte{}, pendStats: statDelta{}, local: map[string][]byte{}}
+	l := &Log{db: db, path: path, opt: opt}
+	l.pending.reset()
 
 	var f *os.File
 	var err error
@@ -402,17 +403,18 @@ func (l *Log) scanTail(from int64, apply bool) error {
 			return nil
 		}
 		err := l.db.View(func(tx *bbolt.Tx) error {
+			cur := addrCursor(tx)
 			for i := range evs {
 				e := &evs[i]
-				if _, err := l.recordFor(tx, e.Addr, &l.scratch); err != nil {
+				if _, err := l.recordFor(cur, e.Addr, &l.scratch); err != nil {
 					return err
 				}
 				k := l.keyOf(e)
 				// A log written by cutover never holds the same event twice;
 				// if one does, the first is indexed.
 				if !l.scratch.has(k) {
-					l.scratch.add(k, whenOf(e), offs[i], e.Type, e.Source, l.pendStats)
-					l.pending[e.Addr] = l.scratch.encode()
+					l.scratch.add(k, whenOf(e), offs[i], &l.pendStats)
+					l.pending.put(e.Addr, &l.scratch)
 					l.pendN++
 				}
 			}
@@ -469,14 +471,16 @@ func (l *Log) scanTail(from int64, apply bool) error {
 	return applyChunk()
 }
 
-// recordFor decodes into dst the record of addr: pending, else indexed,
-// else empty. found says whether there was one.
-func (l *Log) recordFor(tx *bbolt.Tx, addr string, dst *record) (found bool, err error) {
-	if b, ok := l.pending[addr]; ok {
+// recordFor decodes into dst the record of addr: pending, else indexed
+// (through cur, a cursor on suppress_addr reused across calls: Bucket.Get
+// would allocate a cursor per lookup), else empty. found says whether
+// there was one.
+func (l *Log) recordFor(cur *bbolt.Cursor, addr string, dst *record) (found bool, err error) {
+	if b, ok := l.pending.get(addr); ok {
 		return true, decodeInto(dst, b)
 	}
-	if bk := tx.Bucket(bktAddr); bk != nil {
-		if v := bk.Get([]byte(addr)); v != nil {
+	if cur != nil {
+		if k, v := cur.Seek([]byte(addr)); k != nil && string(k) == addr {
 			if err := decodeInto(dst, v); err != nil {
 				return false, fmt.Errorf("%w for %q: rebuild the index", err, addr)
 			}
@@ -485,6 +489,13 @@ func (l *Log) recordFor(tx *bbolt.Tx, addr string, dst *record) (found bool, err
 	}
 	*dst = record{events: dst.events[:0]}
 	return false, nil
+}
+
+func addrCursor(tx *bbolt.Tx) *bbolt.Cursor {
+	if b := tx.Bucket(bktAddr); b != nil {
+		return b.Cursor()
+	}
+	return nil
 }
 
 // keyOf is e's dedupe key (the address aside); it may add the source and
@@ -559,22 +570,18 @@ func (l *Log) Append(evs []model.SuppressionEvent) (appended int, err error) {
 		buf = make([]byte, 0, need)
 	}
 	seq, last, first := l.seq, l.last, l.first
-	// Work on batch-local copies: pending must not change unless the write
-	// succeeds.
-	local := l.local
-	clear(local)
-	batchStats := statDelta{}
+	// Records go straight into pending: if anything fails after the first
+	// one changed, the Log is marked broken and pending is never committed
+	// (reopening rebuilds it from the log).
 	rec := &l.scratch
 	n := 0
+	var hexBuf [64]byte
 	err = l.db.View(func(tx *bbolt.Tx) error {
+		cur := addrCursor(tx)
 		for i := range evs {
 			e := &evs[i]
 			e.Seq = 0
-			if b, ok := local[e.Addr]; ok {
-				if err := decodeInto(rec, b); err != nil {
-					return err
-				}
-			} else if _, err := l.recordFor(tx, e.Addr, rec); err != nil {
+			if _, err := l.recordFor(cur, e.Addr, rec); err != nil {
 				return err
 			}
 			k := l.keyOf(e)
@@ -582,7 +589,8 @@ func (l *Log) Append(evs []model.SuppressionEvent) (appended int, err error) {
 				continue
 			}
 			seq++
-			e.V, e.Seq, e.Recorded, e.Prev = model.SuppressionVersion, seq, now, prevHex(last)
+			hex.Encode(hexBuf[:], last[:]) // one allocation for Prev, not two
+			e.V, e.Seq, e.Recorded, e.Prev = model.SuppressionVersion, seq, now, string(hexBuf[:])
 			start := len(buf)
 			buf = e.AppendJSON(buf)
 			last = sha256.Sum256(buf[start:])
@@ -590,8 +598,8 @@ func (l *Log) Append(evs []model.SuppressionEvent) (appended int, err error) {
 				first = last
 			}
 			buf = append(buf, '\n')
-			rec.add(k, whenOf(e), l.size+int64(start), e.Type, e.Source, batchStats)
-			local[e.Addr] = rec.encode()
+			rec.add(k, whenOf(e), l.size+int64(start), &l.pendStats)
+			l.pending.put(e.Addr, rec)
 			n++
 		}
 		return nil
@@ -603,6 +611,9 @@ func (l *Log) Append(evs []model.SuppressionEvent) (appended int, err error) {
 		l.buf = buf[:0]
 	}
 	if err != nil {
+		if n > 0 {
+			l.broken = err
+		}
 		for i := range evs {
 			evs[i].Seq = 0
 		}
@@ -610,14 +621,6 @@ func (l *Log) Append(evs []model.SuppressionEvent) (appended int, err error) {
 	}
 	if n == 0 {
 		return 0, nil
-	}
-	// The lines are durable: the batch's records become pending.
-	for addr, b := range local {
-		l.pending[addr] = b
-	}
-	clear(local)
-	for k, d := range batchStats {
-		l.pendStats[k] += d
 	}
 	l.pendN += n
 	l.size += int64(len(buf))
@@ -686,11 +689,14 @@ func (l *Log) flushAt(off int64) error {
 	if l.opt.ReadOnly {
 		return nil
 	}
-	if len(l.pending) == 0 && len(l.dict.pend) == 0 && l.indexed.off == off && l.indexed.seq == l.seq {
+	if l.broken != nil {
+		return fmt.Errorf("suppression log: an earlier write failed (%v); reopen it", l.broken)
+	}
+	if l.pending.len() == 0 && len(l.dict.pend) == 0 && l.indexed.off == off && l.indexed.seq == l.seq {
 		return nil
 	}
-	keys := make([]string, 0, len(l.pending))
-	for k := range l.pending {
+	keys := make([]string, 0, l.pending.len())
+	for k := range l.pending.idx {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys) // sorted puts keep bbolt's cursor on neighbouring pages
@@ -709,8 +715,12 @@ func (l *Log) flushAt(off int64) error {
 		if err != nil {
 			return err
 		}
+		// Fuller pages: a flush rewrites most leaves anyway, so fewer pages
+		// is less to write and a smaller file to map.
+		ab.FillPercent = 0.9
 		for _, k := range keys {
-			if err := ab.Put([]byte(k), l.pending[k]); err != nil {
+			v, _ := l.pending.get(k)
+			if err := ab.Put([]byte(k), v); err != nil {
 				return err
 			}
 		}
@@ -718,8 +728,8 @@ func (l *Log) flushAt(off int64) error {
 		if err != nil {
 			return err
 		}
-		for k, d := range l.pendStats {
-			kb := k.bytes()
+		for k, d := range l.pendStats.deltas(l.dict.names) {
+			kb := []byte(k)
 			var cur uint64
 			if v := sb.Get(kb); len(v) == 8 {
 				cur = binary.BigEndian.Uint64(v)
@@ -735,10 +745,52 @@ func (l *Log) flushAt(off int64) error {
 	}
 	l.indexed = a
 	l.dict.pend = l.dict.pend[:0]
-	l.pending = map[string][]byte{} // a fresh map: clear would keep the buckets of a big batch
-	clear(l.pendStats)
+	l.pending.reset() // fresh: bbolt held the old arena until the commit
+	l.pendStats.reset()
 	l.pendN = 0
 	return nil
+}
+
+// pendingSet holds encoded records in one arena: a million pending
+// addresses are then a million map entries pointing at offsets, not a
+// million small allocations for the garbage collector to trace.
+type pendingSet struct {
+	idx   map[string]uint32 // addr → offset in arena of uvarint(len) + record
+	arena []byte
+}
+
+func (p *pendingSet) reset() {
+	p.idx = map[string]uint32{}
+	p.arena = nil
+}
+
+func (p *pendingSet) len() int { return len(p.idx) }
+
+func (p *pendingSet) get(addr string) ([]byte, bool) {
+	off, ok := p.idx[addr]
+	if !ok {
+		return nil, false
+	}
+	b := p.arena[off:]
+	n, w := binary.Uvarint(b)
+	return b[w : w+int(n) : w+int(n)], true
+}
+
+// put stores the current encoding of r (an older one becomes garbage in the
+// arena until the next flush).
+func (p *pendingSet) put(addr string, r *record) {
+	off := len(p.arena)
+	start := off + binary.MaxVarintLen32
+	b := append(p.arena, make([]byte, binary.MaxVarintLen32)...)
+	b = r.appendTo(b)
+	n := len(b) - start
+	// write the length just before the record, then close the gap
+	var lb [binary.MaxVarintLen32]byte
+	w := binary.PutUvarint(lb[:], uint64(n))
+	copy(b[off:], lb[:w])
+	copy(b[off+w:], b[start:])
+	p.arena = b[:off+w+n]
+	p.idx[addr] = uint32(off)
 }
 
 func loadDict(db *state.DB) (*dict, error) {

@@ -58,19 +58,19 @@ func (l *Log) Stats() (Stats, error) {
 				m[name] = c
 			}
 			switch {
-			case key == statPrefix[kAddresses]:
+			case key == statAddresses:
 				st.Addresses = n
-			case key == statPrefix[kSuppressed]:
+			case key == statSuppressed:
 				st.Suppressed = n
-			case key == statPrefix[kEvents]:
+			case key == statEvents:
 				st.Events = n
-			case strings.HasPrefix(key, statPrefix[kTypeAddr]):
+			case strings.HasPrefix(key, statTypeAddr):
 				set(st.ByType, key[3:], true)
-			case strings.HasPrefix(key, statPrefix[kTypeEvents]):
+			case strings.HasPrefix(key, statTypeEvents):
 				set(st.ByType, key[3:], false)
-			case strings.HasPrefix(key, statPrefix[kSourceAddr]):
+			case strings.HasPrefix(key, statSourceAddr):
 				set(st.BySource, key[3:], true)
-			case strings.HasPrefix(key, statPrefix[kSourceEvents]):
+			case strings.HasPrefix(key, statSourceEvents):
 				set(st.BySource, key[3:], false)
 			}
 			return nil

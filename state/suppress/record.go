@@ -87,24 +87,24 @@ func (r *record) hasSource(id uint32) bool {
 
 // add records an event (known not to be a duplicate) at log offset off and
 // counts what changed in the statistics. when is ts, or recorded.
-func (r *record) add(k key, when stamp, off int64, t model.SuppressionType, source string, st statDelta) {
-	bit := t.Bit()
+func (r *record) add(k key, when stamp, off int64, st *statDelta) {
+	bit := uint8(1) << k.typ
 	if len(r.events) == 0 {
-		st[statKey{kAddresses, ""}]++
+		st.addresses++
 	}
 	if r.mask&bit == 0 {
-		st[statKey{kTypeAddr, string(t)}]++
-		if t.Suppresses() && r.mask&suppressingMask == 0 {
-			st[statKey{kSuppressed, ""}]++
+		st.typeAddr[k.typ]++
+		if bit&suppressingMask != 0 && r.mask&suppressingMask == 0 {
+			st.suppressed++
 		}
 		r.mask |= bit
 	}
 	if !r.hasSource(k.source) {
-		st[statKey{kSourceAddr, source}]++
+		st.source(k.source).addresses++
 	}
-	st[statKey{kEvents, ""}]++
-	st[statKey{kTypeEvents, string(t)}]++
-	st[statKey{kSourceEvents, source}]++
+	st.events++
+	st.typeEvents[k.typ]++
+	st.source(k.source).events++
 	if len(r.events) == 0 || when.before(r.first) {
 		r.first = when
 	}
@@ -285,29 +285,59 @@ func (r *record) entry(addr string, names []string) Entry {
 	return e
 }
 
-// statKey names a counter without building a string per event.
-type statKey struct {
-	kind byte
-	name string
+// statDelta accumulates counter changes until the next index flush, in
+// arrays and by dictionary id: no string hashing per event.
+type statDelta struct {
+	addresses, suppressed, events int64
+	typeAddr, typeEvents          [8]int64
+	bySource                      []srcDelta // by dictionary id
 }
 
-// statDelta accumulates counter changes until the next index flush.
-type statDelta map[statKey]int64
+type srcDelta struct{ addresses, events int64 }
 
-// Counter kinds; the suppress_stats key is the prefix plus the name.
+func (s *statDelta) source(id uint32) *srcDelta {
+	for int(id) >= len(s.bySource) {
+		s.bySource = append(s.bySource, srcDelta{})
+	}
+	return &s.bySource[id]
+}
+
+// Keys of suppress_stats (values: 8-byte big-endian counts).
 const (
-	kAddresses    byte = iota // distinct addresses
-	kSuppressed               // distinct addresses with a type that suppresses
-	kEvents                   // events
-	kTypeAddr                 // + type: distinct addresses with the type
-	kTypeEvents               // + type: events
-	kSourceAddr               // + source: distinct addresses with an event from it
-	kSourceEvents             // + source: events
+	statAddresses    = "addresses"  // distinct addresses
+	statSuppressed   = "suppressed" // distinct addresses with a type that suppresses
+	statEvents       = "events"
+	statTypeAddr     = "ta:" // + type: distinct addresses with the type
+	statTypeEvents   = "te:" // + type: events
+	statSourceAddr   = "sa:" // + source: distinct addresses with an event from it
+	statSourceEvents = "se:" // + source: events
 )
 
-var statPrefix = [...]string{"addresses", "suppressed", "events", "ta:", "te:", "sa:", "se:"}
+// deltas lists the non-zero counter changes by key.
+func (s *statDelta) deltas(names []string) map[string]int64 {
+	m := map[string]int64{}
+	put := func(k string, d int64) {
+		if d != 0 {
+			m[k] += d
+		}
+	}
+	put(statAddresses, s.addresses)
+	put(statSuppressed, s.suppressed)
+	put(statEvents, s.events)
+	for i, t := range model.SuppressionTypes {
+		put(statTypeAddr+string(t), s.typeAddr[i])
+		put(statTypeEvents+string(t), s.typeEvents[i])
+	}
+	for id, d := range s.bySource {
+		if id < len(names) {
+			put(statSourceAddr+names[id], d.addresses)
+			put(statSourceEvents+names[id], d.events)
+		}
+	}
+	return m
+}
 
-func (k statKey) bytes() []byte { return []byte(statPrefix[k.kind] + k.name) }
+func (s *statDelta) reset() { *s = statDelta{bySource: s.bySource[:0]} }
 
 // dict maps source and scope strings to small ids (suppress_dict:
 // 4-byte big-endian id → string). Loaded whole at Open: there are few.
@@ -315,14 +345,32 @@ type dict struct {
 	ids   map[string]uint32
 	names []string // names[id]; id 0 unused
 	pend  []uint32 // ids not yet committed
+	// the last two strings looked up: events come in runs of one source
+	// and one scope
+	last [2]struct {
+		s  string
+		id uint32
+	}
 }
 
 func newDict() *dict { return &dict{ids: map[string]uint32{}, names: []string{""}} }
 
 func (d *dict) id(s string) uint32 {
-	if id, ok := d.ids[s]; ok {
-		return id
+	for _, c := range d.last {
+		if c.id != 0 && c.s == s {
+			return c.id
+		}
 	}
+	id, ok := d.ids[s]
+	if !ok {
+		id = d.add(s)
+	}
+	d.last[1] = d.last[0]
+	d.last[0].s, d.last[0].id = s, id
+	return id
+}
+
+func (d *dict) add(s string) uint32 {
 	id := uint32(len(d.names))
 	d.names = append(d.names, s)
 	d.ids[s] = id
