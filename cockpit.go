@@ -20,6 +20,8 @@ import (
 func cmdUI(args []string) error {
 	fs := newFlags("ui")
 	cfgPath := fs.String("config", "", "config file (see cutover init)")
+	readOnly := fs.Bool("read-only", false, "attach to the process that owns the database, without control keys")
+	metricsAddr := fs.String("metrics-listen", "", "serve Prometheus metrics on ADDR while this cockpit owns the database")
 	fs.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: cutover [ui] --config FILE")
 		fs.PrintDefaults()
@@ -35,7 +37,13 @@ func cmdUI(args []string) error {
 	if err != nil {
 		return err
 	}
+	if attached, err := attachIfOwned(cfg.Database.Path, *readOnly, nil); attached {
+		return err
+	}
 	db, err := openDB(cfg.Database.Path, cfg.Database.AllowNetworkFS, false)
+	if attached, aerr := attachIfOwned(cfg.Database.Path, *readOnly, err); err != nil && attached {
+		return aerr
+	}
 	if err != nil {
 		return err
 	}
@@ -49,7 +57,8 @@ func cmdUI(args []string) error {
 		cls.Lookup = ingest.DNSLookup
 		cls.Cache = db
 	}
-	return runCockpit(db, specs, cockpitOptions{Classifier: cls, Thresholds: model.Thresholds{}})
+	return runCockpit(db, specs, cockpitOptions{Classifier: cls, Thresholds: model.Thresholds{},
+		Owner: ownerOptions{Command: "cockpit", ConfigPath: *cfgPath, MetricsListen: *metricsAddr}})
 }
 
 // SourceSpecs turns the config's sources into pipeline specs.
@@ -86,6 +95,7 @@ type cockpitOptions struct {
 	Clock      func() time.Time
 	Plan       ui.PlanProvider
 	Start      time.Time
+	Owner      ownerOptions // control socket and metrics (serve.go)
 }
 
 // runCockpit runs the ingest pipeline in a goroutine and the cockpit in the
@@ -93,6 +103,7 @@ type cockpitOptions struct {
 func runCockpit(db *state.DB, specs []ingest.SourceSpec, o cockpitOptions) error {
 	var prog *tea.Program
 	var progMu sync.Mutex
+	var own *owner // set before the pipeline runs
 	pl, err := ingest.NewPipeline(db, specs, ingest.Options{
 		Classifier: o.Classifier,
 		OnCommit: func() {
@@ -104,6 +115,7 @@ func runCockpit(db *state.DB, specs []ingest.SourceSpec, o cockpitOptions) error
 				// goroutine so a busy frame never stalls ingest.
 				go p.Send(ui.Changed{})
 			}
+			own.notify()
 		},
 	})
 	if err != nil {
@@ -122,6 +134,14 @@ func runCockpit(db *state.DB, specs []ingest.SourceSpec, o cockpitOptions) error
 		errMu.Unlock()
 		return liveSources(pl, ierr)
 	}
+	o.Owner.Thresholds, o.Owner.Clock = o.Thresholds, o.Clock
+	if o.Owner.Command == "" {
+		o.Owner.Command = "demo"
+	}
+	if own, err = startOwner(db, data, o.Owner); err != nil {
+		return err
+	}
+	defer own.Close()
 	m := ui.New(data, ui.Options{Thresholds: o.Thresholds, Clock: o.Clock})
 	p := tea.NewProgram(m, tea.WithAltScreen())
 	progMu.Lock()

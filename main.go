@@ -18,6 +18,9 @@ func usage() {
 usage:
   cutover demo [--headless --duration 30s] [--speed N]   simulated cutover, no config needed
   cutover [ui] --config FILE                             follow the configured sources and open the cockpit
+  cutover [ui] --config FILE --read-only                 attach to the running owner's cockpit without control keys
+  cutover serve --config FILE [--log-format text|json] [--metrics-listen ADDR]   headless owner (sources, database, mtactl, <db>.sock)
+  cutover status [--json] [--window 1h] [--config FILE | --db FILE]   health summary; exit 0 ok, 1 warn, 2 crit, 3 unknown
   cutover init [FILE]                                    write a commented example config
   cutover backfill --db FILE --kind pmta|postfix|exim --side old|new [--mta NAME] [--side-map SPEC] PATH...
   cutover stats --db FILE --json [--by isp|domain] [--since RFC3339] [--until RFC3339]
@@ -50,6 +53,10 @@ func run(args []string) int {
 		err = cmdStats(rest)
 	case "sources":
 		err = cmdSources(rest)
+	case "serve":
+		err = cmdServe(rest)
+	case "status":
+		return cmdStatus(rest)
 	case "-h", "--help", "help":
 		usage()
 		return 0

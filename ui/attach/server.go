@@ -249,6 +249,9 @@ func (s *Server) handle(l *Listener, c *net.UnixConn) {
 		s.mu.Lock()
 		delete(s.sessions, sess)
 		s.mu.Unlock()
+		if sess.Hello.Version != 0 {
+			s.log().Debug("viewer detached", "user", sess.Peer.User, "pid", sess.Peer.PID, "command", sess.Hello.Command)
+		}
 	}()
 	go sess.writer()
 	sess.reader()

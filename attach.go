@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"cutover/state"
+	"cutover/ui"
+	"cutover/ui/attach"
+)
+
+// dialOwner attaches to the process that owns the database at dbPath.
+func dialOwner(dbPath string, readOnly bool, command string, onChange func()) (*attach.Client, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return attach.Dial(ctx, attach.SocketPath(dbPath), attach.ClientOptions{ReadOnly: readOnly, Command: command, OnChange: onChange})
+}
+
+// shortDialErr says why nothing answered on the socket in a few words.
+func shortDialErr(err error) string {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "no socket"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "socket left by a process that is gone"
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err.Error()
+	}
+	return err.Error()
+}
+
+// attachIfOwned decides whether the cockpit becomes a viewer: when another
+// process owns the database (the open failed with *state.LockedError, or
+// its socket answers before we even try) or --read-only asks for it. It
+// reports whether it handled the cockpit, and the cockpit's error.
+func attachIfOwned(dbPath string, readOnly bool, openErr error) (bool, error) {
+	var le *state.LockedError
+	if openErr != nil && !errors.As(openErr, &le) {
+		return false, nil
+	}
+	var prog progHolder
+	cl, err := dialOwner(dbPath, readOnly, "cockpit", prog.changed)
+	if err != nil {
+		sock := attach.SocketPath(dbPath)
+		switch {
+		case errors.Is(err, os.ErrPermission):
+			return true, fmt.Errorf("%s: %w: the owner allows its own user, root and the [control] group", sock, err)
+		case openErr != nil:
+			return true, fmt.Errorf("%v; attaching to it failed (%s: %s)", openErr, sock, shortDialErr(err))
+		case readOnly:
+			return true, fmt.Errorf("--read-only attaches to a running owner (cutover serve, or a cockpit), and none answers on %s (%s)", sock, shortDialErr(err))
+		}
+		return false, nil
+	}
+	defer cl.Close()
+	return true, runAttachedCockpit(cl, &prog)
+}
+
+// progHolder forwards the owner's pushes to the program once it exists.
+type progHolder struct {
+	mu sync.Mutex
+	p  *tea.Program
+}
+
+func (h *progHolder) set(p *tea.Program) {
+	h.mu.Lock()
+	h.p = p
+	h.mu.Unlock()
+}
+
+func (h *progHolder) changed() {
+	h.mu.Lock()
+	p := h.p
+	h.mu.Unlock()
+	if p != nil {
+		go p.Send(ui.Changed{}) // Send blocks until the UI takes it
+	}
+}
+
+// viewerData is the owner's data with a header note saying whose it is.
+type viewerData struct {
+	*attach.Client
+}
+
+func (v viewerData) Snapshot(w ui.Window, now time.Time) (*ui.Snapshot, error) {
+	s, err := v.Client.Snapshot(w, now)
+	if err != nil {
+		return nil, err
+	}
+	wl := v.Welcome()
+	note := fmt.Sprintf("viewer of %s pid %d", wl.Owner.Command, wl.Owner.PID)
+	if wl.ReadOnly {
+		note += ", read-only"
+	}
+	s.Warnings = append([]string{note}, s.Warnings...)
+	return s, nil
+}
+
+// runAttachedCockpit is the same cockpit, on the owner's data: the owner's
+// thresholds and clock, refreshed by its pushes; "owner gone, reconnecting"
+// in the footer while it is away.
+func runAttachedCockpit(cl *attach.Client, prog *progHolder) error {
+	wl := cl.Welcome()
+	m := ui.New(viewerData{cl}, ui.Options{Thresholds: wl.Thresholds, Clock: cl.Now})
+	p := tea.NewProgram(m, tea.WithAltScreen())
+	prog.set(p)
+	_, err := p.Run()
+	return err
+}
