@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
 	"cutover/ingest/follow"
 	"cutover/model"
 	"cutover/state"
+	"cutover/state/suppress"
 )
 
 // SourceSpec is one configured source: a log family of one kind.
@@ -32,7 +34,26 @@ type Options struct {
 	Classifier   *Classifier
 	// OnCommit is called after every successful commit (the cockpit redraws).
 	OnCommit func()
+	// Suppress receives the hard bounces and complaints (with a recipient)
+	// the sources log. Nil: the canonical log next to the database
+	// (suppress.DefaultLogPath) is opened when the first one is seen and
+	// closed by Close. NoSuppress turns this off (benchmarks).
+	Suppress   SuppressSink
+	NoSuppress bool
 }
+
+// SuppressSink is the canonical suppression log as the pipeline uses it
+// (*suppress.Log). Append must be durable when it returns and must append
+// nothing for an event it already holds: the pipeline appends a batch's
+// events before committing the cursors past their lines, so a crash in
+// between replays them.
+type SuppressSink interface {
+	Append(evs []model.SuppressionEvent) (int, error)
+}
+
+// TestHookAfterSuppressAppend, when set (crash tests only), runs after the
+// suppression events of a batch are durable and before the batch commits.
+var TestHookAfterSuppressAppend func()
 
 // Pipeline reads every source through its follower and parser and commits
 // events and cursors to state in one transaction per batch.
@@ -51,6 +72,10 @@ type Pipeline struct {
 	pending int
 	last    time.Time
 	total   Summary
+	// supp are the suppression events of the pending batch; ownLog is the
+	// log this pipeline opened itself.
+	supp   []model.SuppressionEvent
+	ownLog *suppress.Log
 
 	// published for other goroutines (the cockpit) after every round
 	mu        sync.Mutex
@@ -75,6 +100,7 @@ type parsed struct {
 	sum      Summary
 	lastTime time.Time
 	delta    map[string][]byte
+	supp     []model.SuppressionEvent
 }
 
 // round is one poll of every source.
@@ -209,8 +235,12 @@ func (p *Pipeline) parse(s *source, c *follow.Chunk) parsed {
 				ev.Domain = model.DomainOf(ev.Recipient)
 			}
 			ev.ISP = p.opts.Classifier.ISP(ev.Domain)
-			if ev.Class == model.ClassNone {
-				ev.Class = model.ClassFor(ev.Outcome, ev.Status)
+			// The parsers' classes come from the status code alone; the
+			// bounce table also reads the reply, so a 5.7.1 "blocked"
+			// never counts (or suppresses) as a dead mailbox.
+			ev.Class = model.EventClass(ev)
+			if se, ok := suppressionOf(ev, sp, c.Path, lineOff); ok && !p.opts.NoSuppress {
+				out.supp = append(out.supp, se)
 			}
 			out.sum.Events++
 			out.sum.Outcomes[ev.Outcome]++
@@ -256,6 +286,7 @@ func (p *Pipeline) apply(r *round) error {
 		}
 		p.batch.AddSourceStat(state.SourceStat{Source: sp.Name, Kind: sp.Kind, Side: sp.Side.String(),
 			Lines: it.sum.Lines, Events: it.sum.Events, Rejected: it.sum.Rejected, LastLine: it.lastTime, Updated: time.Now().UTC()})
+		p.supp = append(p.supp, it.supp...)
 		p.pending += int(it.sum.Events) + 1
 		p.total.add(it.sum)
 		if p.pending >= p.opts.CommitEvents {
@@ -291,16 +322,32 @@ func (p *Pipeline) Step(force bool) (bool, error) {
 }
 
 // Commit writes the pending batch (events, cursors, parser state) in one
-// transaction.
+// transaction. The batch's hard bounces and complaints go to the
+// suppression log first, durably: a crash after that replays the lines,
+// whose events the log then recognises (same address, type, source, scope
+// and time) and does not append again, so each lands exactly once.
 func (p *Pipeline) Commit() error {
 	p.last = time.Now()
 	if p.batch.Len() == 0 && p.pending == 0 {
 		return nil
 	}
+	if len(p.supp) > 0 {
+		sink, err := p.sink()
+		if err != nil {
+			return err
+		}
+		if _, err := sink.Append(p.supp); err != nil {
+			return fmt.Errorf("suppression log: %w", err)
+		}
+		if TestHookAfterSuppressAppend != nil {
+			TestHookAfterSuppressAppend()
+		}
+	}
 	if err := p.db.Commit(p.batch); err != nil {
 		return fmt.Errorf("commit to %s: %w", p.db.Path(), err)
 	}
 	p.batch = state.NewBatch()
+	p.supp = p.supp[:0]
 	p.pending = 0
 	if p.opts.OnCommit != nil {
 		p.opts.OnCommit()
@@ -439,7 +486,8 @@ func (p *Pipeline) Specs() []SourceSpec {
 	return out
 }
 
-// Close releases the followers' files.
+// Close releases the followers' files and the suppression log the pipeline
+// opened (before the database is closed: the log's index lives there).
 func (p *Pipeline) Close() error {
 	var first error
 	for _, s := range p.sources {
@@ -447,7 +495,59 @@ func (p *Pipeline) Close() error {
 			first = err
 		}
 	}
+	if p.ownLog != nil {
+		if err := p.ownLog.Close(); err != nil && first == nil {
+			first = err
+		}
+		p.ownLog = nil
+	}
 	return first
+}
+
+// sink is where suppression events go: Options.Suppress, else the log next
+// to the database, opened on first use so that sources without bounces
+// never create it.
+func (p *Pipeline) sink() (SuppressSink, error) {
+	if p.opts.Suppress != nil {
+		return p.opts.Suppress, nil
+	}
+	if p.ownLog == nil {
+		l, err := suppress.Open(p.db, "", suppress.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("suppression log: %w", err)
+		}
+		p.ownLog = l
+	}
+	return p.ownLog, nil
+}
+
+// suppressionOf turns a hard bounce or a complaint into a canonical log
+// event. Its origin is the line (file:offset); its time is the logged time,
+// so a replayed line gives the same event, which the log deduplicates.
+func suppressionOf(ev *model.Event, sp *SourceSpec, path string, off int64) (model.SuppressionEvent, bool) {
+	var typ model.SuppressionType
+	switch {
+	case ev.Outcome == model.Bounced && ev.Class == model.ClassHard:
+		typ = model.SuppHardBounce
+	case ev.Outcome == model.Complaint && model.FeedbackComplains(ev.Response):
+		typ = model.SuppComplaint
+	default:
+		return model.SuppressionEvent{}, false
+	}
+	if ev.Recipient == "" || ev.Time.IsZero() {
+		return model.SuppressionEvent{}, false // a redacted complaint counts, but names nobody
+	}
+	addr, orig, err := model.NormalizeAddress(ev.Recipient)
+	if err != nil {
+		return model.SuppressionEvent{}, false
+	}
+	reason := ev.Response
+	if len(reason) > 300 {
+		reason = reason[:300]
+	}
+	return model.SuppressionEvent{Type: typ, Addr: addr, Orig: orig, TS: ev.Time.UTC(),
+		Source: sp.Kind + ":" + sp.Name, Scope: "account", Reason: reason,
+		Origin: path + ":" + strconv.FormatInt(off, 10)}, true
 }
 
 func clip(b []byte, n int) string {

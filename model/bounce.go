@@ -847,3 +847,15 @@ func (m *matcher) scan(s string, set *fragSet) {
 		}
 	}
 }
+
+// FeedbackComplains reports whether a feedback report of this
+// Feedback-Type is a recipient's complaint: abuse, fraud and other (and no
+// type at all, as in Microsoft's JMRP), but not not-spam, auth-failure (a
+// DMARC failure report) or virus (a filter's finding).
+func FeedbackComplains(feedbackType string) bool {
+	switch strings.ToLower(strings.TrimSpace(feedbackType)) {
+	case "not-spam", "auth-failure", "virus", "dkim", "opt-out":
+		return false
+	}
+	return true
+}

@@ -143,7 +143,7 @@ func (p *Parser) ParseLine(line []byte, dst []model.Event) ([]model.Event, error
 		Status:    p.in.get(findCode(resp)),
 	}
 	ev.Domain = model.DomainOf(ev.Recipient)
-	ev.Class = model.ClassFor(outcome, ev.Status)
+	ev.Class = model.EventClass(&ev) // reply and code
 	return append(dst, ev), nil
 }
 

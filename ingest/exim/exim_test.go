@@ -144,7 +144,8 @@ func TestSpecAndVariants(t *testing.T) {
 		{`2026-11-26 19:18:45 1xWezV-0002t1-28 => |/usr/bin/vacation -a erin erin@ok.example (erin@ok.example) <erin@ok.example> R=aliases T=address_pipe`,
 			want{0, model.Delivered, "erin@ok.example", "", model.ClassNone, "aliases", "address_pipe", "", "1xWezV-0002t1-28", "", "2026-11-26T19:18:45Z"}, ""},
 		{`2026-11-26 19:18:45 1xWezV-0002t1-28 ** frank <frank@ok.example>: Unrouteable address`,
-			want{0, model.Bounced, "frank@ok.example", "", model.ClassSoft, "", "", "", "1xWezV-0002t1-28", "Unrouteable address", "2026-11-26T19:18:45Z"}, ""},
+			// No router takes the domain: host unknown, hard (model.ClassifyBounce).
+			want{0, model.Bounced, "frank@ok.example", "", model.ClassHard, "", "", "", "1xWezV-0002t1-28", "Unrouteable address", "2026-11-26T19:18:45Z"}, ""},
 		{`2026-11-26 19:18:45 1xWezV-0002t1-28 ** /home/frank/mbox (frank@ok.example): failed to open mailbox`,
 			want{0, model.Bounced, "frank@ok.example", "", model.ClassSoft, "", "", "", "1xWezV-0002t1-28", "failed to open mailbox", "2026-11-26T19:18:45Z"}, ""},
 		{`2026-11-26 19:18:45 1xWezV-0002t1-28 == gina@outlook.com R=dnslookup T=remote_smtp defer (-46) H=outlook-com.olc.protection.outlook.com [52.101.42.7]:25: SMTP error from remote mail server after MAIL FROM:<s@x> SIZE=1234: 451 4.7.650 The mail server [203.0.113.10] has been temporarily rate limited due to IP reputation. (S775)`,

@@ -161,7 +161,7 @@ func (p *Parser) ParseLine(line []byte, dst []model.Event) ([]model.Event, error
 	if outcome == model.Bounced && ev.BounceCat == "message-expired" {
 		ev.Outcome = model.Expired
 	}
-	ev.Class = classFor(ev.Outcome, ev.BounceCat, ev.Status)
+	ev.Class = model.EventClass(&ev) // reply, code and bounceCat
 	if ev.VMTA == "" {
 		_, ev.VMTA = p.queue(line)
 	}
@@ -285,16 +285,6 @@ func trim(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
-}
-
-func classFor(o model.Outcome, cat, status string) model.BounceClass {
-	if o == model.Bounced {
-		switch cat {
-		case "bad-mailbox", "bad-domain", "inactive-mailbox", "routing-errors":
-			return model.ClassHard
-		}
-	}
-	return model.ClassFor(o, status)
 }
 
 // isHeader reports a line whose first field is "type" (PowerMTA writes a

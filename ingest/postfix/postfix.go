@@ -173,7 +173,7 @@ func (p *Parser) ParseLine(line []byte, dst []model.Event) ([]model.Event, error
 		Status:    p.in.get(d.dsn),
 	}
 	ev.Domain = model.DomainOf(ev.Recipient)
-	ev.Class = model.ClassFor(outcome, ev.Status)
+	ev.Class = model.EventClass(&ev) // reply and code
 	p.track(&ev)
 	return append(dst, ev), nil
 }

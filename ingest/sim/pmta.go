@@ -246,16 +246,9 @@ func (w *pmWriter) attempt(m *pmMsg) {
 		m.last = rp.why
 		w.retry(m)
 	case kBounce:
-		s.count(model.SideNew, d.isp, model.Bounced, hardCat(rp.cat) || model.ClassFor(model.Bounced, code) == model.ClassHard)
+		// Hard as the pipeline will judge it: reply, code and category.
+		s.count(model.SideNew, d.isp, model.Bounced, model.ClassifyBounce(model.BounceInput{Status: code, Text: rp.text, BounceCat: rp.cat}).Hard)
 	}
-}
-
-func hardCat(cat string) bool {
-	switch cat {
-	case "bad-mailbox", "bad-domain", "inactive-mailbox", "routing-errors":
-		return true
-	}
-	return false
 }
 
 // retry puts m back in the queue, or bounces it when it is too old.

@@ -406,7 +406,7 @@ func (w *pfWriter) deliver(m *pfMsg, r *pfRcpt) {
 		w.buf = append(w.buf, " (in reply to "...)
 		w.buf = append(w.buf, rp.stage...)
 		w.buf = append(w.buf, " command))"...)
-		s.count(model.SideOld, d.isp, o, o == model.Bounced && model.ClassFor(o, code) == model.ClassHard)
+		s.count(model.SideOld, d.isp, o, o == model.Bounced && model.ClassifyBounce(model.BounceInput{Status: code, Text: rp.text}).Hard)
 	}
 	w.end()
 }
