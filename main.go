@@ -25,6 +25,11 @@ usage:
   cutover backfill --db FILE --kind pmta|postfix|exim --side old|new [--mta NAME] [--side-map SPEC] PATH...
   cutover stats --db FILE --json [--by isp|domain] [--since RFC3339] [--until RFC3339]
   cutover sources --db FILE
+  cutover ratio show --config FILE                       the applied OLD/NEW split and throttles
+  cutover ratio set PCT [--isp NAME] [--yes] --config FILE
+  cutover throttle set ISP --rate N/h --conn N [--yes] --config FILE
+  cutover rollback [--to ID] [--yes] --config FILE        undo the last change (or restore before ID)
+  cutover history [--json] --config FILE                 every change mtactl made, with its result
 
 Run "cutover COMMAND -h" for a command's flags.
 `)
@@ -57,6 +62,14 @@ func run(args []string) int {
 		err = cmdServe(rest)
 	case "status":
 		return cmdStatus(rest)
+	case "ratio":
+		err = cmdRatio(rest)
+	case "throttle":
+		err = cmdThrottle(rest)
+	case "rollback":
+		err = cmdRollback(rest)
+	case "history":
+		err = cmdHistory(rest)
 	case "-h", "--help", "help":
 		usage()
 		return 0
