@@ -827,3 +827,70 @@ func (s *Summary) ReasonCounts() []ReasonCount {
 	})
 	return out
 }
+
+// String is a one-line progress report for a terminal.
+func (p Progress) String() string {
+	pct := ""
+	if p.Size > 0 {
+		pct = fmt.Sprintf(" %3.0f%%", 100*float64(p.Bytes)/float64(p.Size))
+	}
+	eta := ""
+	if p.ETA > 0 {
+		eta = " ETA " + p.ETA.Round(time.Second).String()
+	}
+	return fmt.Sprintf("[%d/%d] %s%s rows %d accepted %d duplicate %d rejected %d (%.0f rows/s)%s",
+		p.FileIndex+1, p.Files, filepath.Base(p.File), pct, p.Rows, p.Accepted, p.Duplicate, p.Rejected, p.Rate, eta)
+}
+
+// WriteText writes the plain summary of an import (for a terminal or a log).
+func (s *Summary) WriteText(w io.Writer) {
+	for _, f := range s.Files {
+		fmt.Fprintf(w, "%s: %s %s (%s, list %s from %s)\n", f.File, f.Provider, f.Format, f.Encoding, f.List, f.ListFrom)
+		fmt.Fprintf(w, "  rows %d: rejected %d; events %d: accepted %d, duplicate %d", f.Rows, f.Rejected, f.Events, f.Accepted, f.Duplicate)
+		if f.Ignored > 0 {
+			fmt.Fprintf(w, "; %d blank/comment lines", f.Ignored)
+		}
+		fmt.Fprintln(w)
+		for _, t := range model.SuppressionTypes {
+			if n := f.ByType[t]; n > 0 {
+				fmt.Fprintf(w, "  + %d %s\n", n, t)
+			}
+		}
+		for _, r := range f.Rejects {
+			fmt.Fprintf(w, "  rejected row %d (line %d): %s\n", r.Row, r.Line, r.Reason)
+		}
+		if int64(len(f.Rejects)) < f.Rejected {
+			fmt.Fprintf(w, "  ... %d more rejected rows in the rejects file\n", f.Rejected-int64(len(f.Rejects)))
+		}
+		for _, n := range f.Notes {
+			fmt.Fprintf(w, "  note: %s\n", n)
+		}
+		if f.Err != "" {
+			fmt.Fprintf(w, "  ERROR: %s\n", f.Err)
+		}
+	}
+	fmt.Fprintf(w, "total: rows %d, rejected %d, events %d: accepted %d, duplicate %d (%s)\n",
+		s.Rows, s.Rejected, s.Events, s.Accepted, s.Duplicate, s.Elapsed.Round(time.Millisecond))
+	for _, t := range model.SuppressionTypes {
+		if n := s.ByType[t]; n > 0 {
+			fmt.Fprintf(w, "  + %d %s\n", n, t)
+		}
+	}
+	if s.FirstSeq > 0 {
+		fmt.Fprintf(w, "log %s: seq %d..%d\n", s.LogPath, s.FirstSeq, s.LastSeq)
+	} else {
+		fmt.Fprintf(w, "log %s: nothing appended (last seq %d)\n", s.LogPath, s.LastSeq)
+	}
+	if s.RejectsPath != "" {
+		fmt.Fprintf(w, "rejected rows: %s\n", s.RejectsPath)
+		for _, rc := range s.ReasonCounts() {
+			fmt.Fprintf(w, "  %6d %s\n", rc.N, rc.Reason)
+		}
+	}
+	for _, n := range s.Notices {
+		fmt.Fprintf(w, "notice: %s\n", n)
+	}
+	for _, n := range s.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+}

@@ -546,3 +546,32 @@ func TestCSVReader(t *testing.T) {
 		t.Errorf("sniff %q", d)
 	}
 }
+
+// The UI passes its open log; the summary text names what happened.
+func TestImportWithOpenLogAndText(t *testing.T) {
+	dir := t.TempDir()
+	db := openDB(t, dir)
+	l, err := ssup.Open(db, "", ssup.Options{Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	paths := writeFiles(t, dir, calls[0].files[:1])
+	var last Progress
+	sum, err := Import(context.Background(), ImportOptions{Log: l, Provider: SendGrid, Now: testNow}, paths, func(p Progress) { last = p })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.LastSeq() != 4 || !last.Done || !strings.Contains(last.String(), "[1/1] sendgrid_bounces.csv 100% rows 13 accepted 4 duplicate 1 rejected 8") {
+		t.Fatalf("seq %d, progress %q", l.LastSeq(), last.String())
+	}
+	var b strings.Builder
+	sum.WriteText(&b)
+	for _, want := range []string{"rows 13: rejected 8; events 5: accepted 4, duplicate 1", "+ 3 hard_bounce", "+ 1 block",
+		"rejected row 4 (line 4): address \"#02232014\": not an address (no @)", "rejected row 9 (line 9): repeated header row",
+		"rejected row 14 (line 14): unterminated quoted field", "log ", "seq 1..4", "NOT hard bounces"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
+		}
+	}
+}
