@@ -140,11 +140,37 @@ func (c crToLF) Read(p []byte) (int, error) {
 
 // textReader wraps a file as UTF-8 text without BOM.
 func textReader(f io.Reader, fi fileInfo) io.Reader {
-	var r io.Reader = transform.NewReader(f, decoderFor(fi.encoding))
+	var r io.Reader
+	switch fi.encoding {
+	case "utf-8":
+		r = f // no transform: it would copy every byte once more
+	case "utf-8-bom":
+		r = &skipReader{r: f, n: 3}
+	default:
+		r = transform.NewReader(f, decoderFor(fi.encoding))
+	}
 	if fi.crOnly {
 		r = crToLF{r}
 	}
 	return r
+}
+
+// skipReader drops the first n bytes (a UTF-8 BOM).
+type skipReader struct {
+	r io.Reader
+	n int
+}
+
+func (s *skipReader) Read(p []byte) (int, error) {
+	for s.n > 0 {
+		var b [3]byte
+		k, err := s.r.Read(b[:s.n])
+		s.n -= k
+		if err != nil {
+			return 0, err
+		}
+	}
+	return s.r.Read(p)
 }
 
 // ---- CSV ----
