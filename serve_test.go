@@ -50,7 +50,12 @@ func testHelper(name string, args []string) int {
 	switch name {
 	case "apply", "apply-read-only":
 		rem := cl.Control()
-		ch, err := rem.Plan(rem.Current().WithRatio(30, ""))
+		cur, err := rem.Current()
+		if err != nil {
+			fmt.Println("current error:", err)
+			return 1
+		}
+		ch, err := rem.Plan(cur.WithRatio(30, ""))
 		if err != nil {
 			fmt.Println("plan error:", err)
 			if errors.Is(err, attach.ErrReadOnly) {
@@ -58,7 +63,7 @@ func testHelper(name string, args []string) int {
 			}
 			return 1
 		}
-		e, err := rem.Apply(ctx, ch, mtactl.Who{User: "forged"}, mtactl.ApplyOptions{})
+		e, err := rem.Apply(ctx, ch, mtactl.ApplyOptions{})
 		if err != nil {
 			fmt.Println("apply error:", err)
 			return 1

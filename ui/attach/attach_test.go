@@ -162,14 +162,18 @@ func TestControlAppliedOnceWithViewerIdentity(t *testing.T) {
 	env := map[string]string{"SSH_CONNECTION": "192.0.2.7 50122 198.51.100.1 22", "SUDO_USER": "alice"}
 	c := dial(t, path, ClientOptions{Command: "cockpit", Getenv: func(k string) string { return env[k] }})
 	rem := c.Control()
-	ch, err := rem.Plan(rem.Current().WithRatio(30, ""))
+	cur, err := rem.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := rem.Plan(cur.WithRatio(30, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ch.Files) != 1 || ch.To.RatioNew != 30 {
 		t.Fatalf("preview %+v", ch)
 	}
-	e, err := rem.Apply(context.Background(), ch, mtactl.Who{User: "forged"}, mtactl.ApplyOptions{})
+	e, err := rem.Apply(context.Background(), ch, mtactl.ApplyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,14 +183,14 @@ func TestControlAppliedOnceWithViewerIdentity(t *testing.T) {
 		t.Fatalf("who %+v", e.Who)
 	}
 	// The same preview cannot be applied twice, even by a hand-made request.
-	if _, err := rem.Apply(context.Background(), ch, mtactl.Who{}, mtactl.ApplyOptions{}); err == nil {
+	if _, err := rem.Apply(context.Background(), ch, mtactl.ApplyOptions{}); err == nil {
 		t.Fatal("second apply of one Change accepted")
 	}
 	if err := c.Call(context.Background(), OpControlApply, ApplyReq{ID: "0000"}, nil); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("apply of an unknown id: %v", err)
 	}
-	if len(ctl.applied) != 1 || rem.Current().RatioNew != 30 {
-		t.Fatalf("applied %d times, current %+v", len(ctl.applied), rem.Current())
+	if cur, _ := rem.Current(); len(ctl.applied) != 1 || cur.RatioNew != 30 {
+		t.Fatalf("applied %d times, current %+v", len(ctl.applied), cur)
 	}
 
 	ro := dial(t, path, ClientOptions{ReadOnly: true})
@@ -199,7 +203,8 @@ func TestControlAppliedOnceWithViewerIdentity(t *testing.T) {
 	if err := ro.Call(context.Background(), OpControlApply, ApplyReq{ID: "x"}, nil); !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("read-only apply: %v", err)
 	}
-	if got := ro.Control().Current().RatioNew; got != 30 || len(ctl.applied) != 1 {
+	if cur, _ := ro.Control().Current(); cur.RatioNew != 30 || len(ctl.applied) != 1 {
+		got := cur.RatioNew
 		t.Fatalf("read-only session changed something: %d applies, ratio %d", len(ctl.applied), got)
 	}
 }

@@ -9,10 +9,11 @@ import (
 	"cutover/mtactl"
 )
 
-// Remote is the owner's mtactl Controller seen from a viewer. Its methods
-// mirror *mtactl.Controller's, so code written against the controller (the
-// cockpit's slider, the ratio/throttle/rollback commands) drives the owner
-// unchanged. The owner plans, applies and audits; the viewer only asks.
+// Remote is the owner's mtactl Controller seen from a viewer, with the
+// method set of the cockpit's control interface (Steps, Current, Plan,
+// PlanRollback, PlanBaseline, Apply, History), so the attached cockpit's
+// slider and rollback keys drive the owner unchanged. The owner plans,
+// applies and audits; the viewer only asks.
 type Remote struct {
 	c *Client
 
@@ -47,9 +48,16 @@ func (r *Remote) State(ctx context.Context) (ControlState, error) {
 	return st, err
 }
 
-// Current is what the owner last applied (the last known value while the
-// owner is away).
-func (r *Remote) Current() model.Desired { return r.current().Current }
+// Current is what the owner last applied.
+func (r *Remote) Current() (model.Desired, error) {
+	st, err := r.State(context.Background())
+	if err == nil {
+		r.mu.Lock()
+		r.state = st
+		r.mu.Unlock()
+	}
+	return st.Current, err
+}
 
 // Steps are the owner's slider stops.
 func (r *Remote) Steps() model.Steps { return model.Steps(r.current().Steps) }
@@ -97,9 +105,10 @@ func (r *Remote) PlanRollback(id string) (*mtactl.Change, error) {
 	return r.plan(PlanReq{Kind: PlanRollback, RollbackOf: id})
 }
 
-// Apply has the owner apply exactly the plan ch previewed. who is ignored:
-// the owner records the identity the kernel gives for this connection.
-func (r *Remote) Apply(ctx context.Context, ch *mtactl.Change, _ mtactl.Who, opt mtactl.ApplyOptions) (mtactl.AuditEntry, error) {
+// Apply has the owner apply exactly the plan ch previewed. There is no
+// "who" to pass: the owner records the identity the kernel gives for this
+// connection and the SSH client from the hello.
+func (r *Remote) Apply(ctx context.Context, ch *mtactl.Change, opt mtactl.ApplyOptions) (mtactl.AuditEntry, error) {
 	r.mu.Lock()
 	id, ok := r.ids[ch]
 	delete(r.ids, ch)
@@ -118,10 +127,10 @@ func (r *Remote) Apply(ctx context.Context, ch *mtactl.Change, _ mtactl.Who, opt
 }
 
 // Rollback plans and applies a rollback to before change id.
-func (r *Remote) Rollback(ctx context.Context, id string, who mtactl.Who, opt mtactl.ApplyOptions) (mtactl.AuditEntry, error) {
+func (r *Remote) Rollback(ctx context.Context, id string, opt mtactl.ApplyOptions) (mtactl.AuditEntry, error) {
 	ch, err := r.PlanRollback(id)
 	if err != nil {
 		return mtactl.AuditEntry{}, err
 	}
-	return r.Apply(ctx, ch, who, opt)
+	return r.Apply(ctx, ch, opt)
 }
