@@ -133,9 +133,9 @@ func TestStatusUnknownExits(t *testing.T) {
 	dir := t.TempDir()
 	for _, args := range [][]string{
 		{"--db", filepath.Join(dir, "missing.db")}, // no database
-		{},                                        // neither --db nor --config
-		{"--db", "x", "--config", "y"},            // both
-		{"--window", "-1h", "--db", "x"},          // bad window
+		{},                               // neither --db nor --config
+		{"--db", "x", "--config", "y"},   // both
+		{"--window", "-1h", "--db", "x"}, // bad window
 		{"--bogus"},
 	} {
 		cmd := cutoverCmd(append([]string{"status"}, args...)...)
