@@ -28,6 +28,20 @@ type KeyMap struct {
 	RatioDown key.Binding
 	RatioUp   key.Binding
 
+	// The control keys (ui.Control: the slider, rollbacks, the audit view);
+	// disabled and hidden from help without a Control (read-only cockpit).
+	Slider   key.Binding
+	Rollback key.Binding
+	Baseline key.Binding
+	Audit    key.Binding
+	// Inside the slider and the confirmations.
+	StepDown key.Binding
+	StepUp   key.Binding
+	FineDown key.Binding
+	FineUp   key.Binding
+	Apply    key.Binding
+	Cancel   key.Binding
+
 	Help key.Binding
 	Quit key.Binding
 }
@@ -57,6 +71,17 @@ func DefaultKeyMap() KeyMap {
 		RatioDown: key.NewBinding(key.WithKeys("["), key.WithHelp("[", "ratio step down"), key.WithDisabled()),
 		RatioUp:   key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "ratio step up"), key.WithDisabled()),
 
+		Slider:   key.NewBinding(key.WithKeys("t", "%"), key.WithHelp("t", "slider"), key.WithDisabled()),
+		Rollback: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "undo"), key.WithDisabled()),
+		Baseline: key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "0% new"), key.WithDisabled()),
+		Audit:    key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "audit"), key.WithDisabled()),
+		StepDown: key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←", "step"), key.WithDisabled()),
+		StepUp:   key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→", "step"), key.WithDisabled()),
+		FineDown: key.NewBinding(key.WithKeys("shift+left", "-"), key.WithHelp("-/⇧←", "-1%"), key.WithDisabled()),
+		FineUp:   key.NewBinding(key.WithKeys("shift+right", "+", "="), key.WithHelp("+/⇧→", "+1%"), key.WithDisabled()),
+		Apply:    key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "apply"), key.WithDisabled()),
+		Cancel:   key.NewBinding(key.WithKeys("n", "N", "esc"), key.WithHelp("n", "cancel"), key.WithDisabled()),
+
 		Help: key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit: key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}
@@ -73,5 +98,6 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Open, k.Back, k.Sources, k.Help, k.Quit},
 		{k.Window, k.Win15m, k.Win1h, k.Win24h, k.WinCutover, k.Refresh, k.RatioDown, k.RatioUp},
+		{k.Slider, k.StepDown, k.StepUp, k.FineDown, k.FineUp, k.Apply, k.Cancel, k.Rollback, k.Baseline, k.Audit},
 	}
 }

@@ -25,6 +25,12 @@ type Options struct {
 	Location *time.Location
 	// Keys replaces DefaultKeyMap.
 	Keys *KeyMap
+	// Control enables the ratio slider, the rollback keys and the audit view
+	// (nil: none of them, see ReadOnly).
+	Control Control
+	// ReadOnly marks the header "read-only" (no Control: mtactl is not
+	// configured).
+	ReadOnly bool
 	// Renderer decides the colour profile (default: lipgloss's, on stdout,
 	// which honours NO_COLOR).
 	Renderer *lipgloss.Renderer
@@ -78,6 +84,8 @@ type Model struct {
 	sourcesScroll int
 
 	lay layout
+
+	ctl ctlState // slider, confirmations, audit (control.go)
 }
 
 // New builds the cockpit over d. Run it with
@@ -118,6 +126,7 @@ func New(d Data, opt Options) Model {
 		m.keys = DefaultKeyMap()
 	}
 	m.help.Styles = m.st.Help
+	m.initControl(opt)
 	m.now = m.clock()
 	return m
 }
@@ -200,6 +209,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			cmd = m.requestLoad()
 		}
 		return m, cmd
+	case ctlMsg:
+		return m.ctlUpdate(msg)
 	case tea.KeyMsg:
 		return m.key(msg)
 	}
@@ -230,6 +241,9 @@ func (m *Model) apply(msg loadedMsg) {
 
 func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	k := m.keys
+	if m.ctl.mode != ctlOff {
+		return m.ctlKey(msg)
+	}
 	if key.Matches(msg, k.Quit) {
 		return m, tea.Quit
 	}
@@ -243,6 +257,9 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Help):
 		m.showHelp = true
 		return m, nil
+	case m.ctl.c != nil && key.Matches(msg, k.Slider, k.RatioDown, k.RatioUp, k.Rollback, k.Baseline, k.Audit):
+		m, cmd, _ := m.ctlOpen(msg)
+		return m, cmd
 	case key.Matches(msg, k.Window):
 		return m, m.setWindow(m.window.next())
 	case key.Matches(msg, k.Win15m):

@@ -28,6 +28,9 @@ func (m Model) View() string {
 	case viewSources:
 		body = m.scrolled(m.sourceLines, m.sourcesScroll, bh, "loading sources…")
 	}
+	if m.ctl.mode != ctlOff {
+		body = m.ctlBody(bh)
+	}
 	if len(body) > bh {
 		body = body[:bh]
 	}
@@ -89,7 +92,7 @@ func (m Model) topBar() string {
 		now.UTC().Format("15:04:05") + "Z " + now.In(m.loc).Format("15:04 MST"),
 		now.UTC().Format("15:04:05") + "Z",
 	}
-	title := m.st.Title.Render(" cutover ")
+	title := m.st.Title.Render(" cutover ") + m.ctlBadge()
 	build := func(withSteps, withStep bool, clock string) (string, int) {
 		left := title + " "
 		if withStep {
@@ -179,6 +182,9 @@ func (m Model) footer() string {
 
 func (m Model) shortHelp() []key.Binding {
 	k := m.keys
+	if m.ctl.mode != ctlOff {
+		return m.ctlShortHelp()
+	}
 	switch m.view {
 	case viewDetail, viewSources:
 		return []key.Binding{k.Down, k.Back, k.Window, k.Sources, k.Help, k.Quit}
