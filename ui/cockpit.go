@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
 
@@ -32,11 +33,13 @@ type pane struct {
 	oldRow, newRow string // sideRow output: a frame only adds the titles
 }
 
-// layout is the column geometry for the current width.
+// layout is the column geometry for the current width and series length.
 type layout struct {
 	wide   bool // ≥ 110 columns: name column and a response per row
 	pre    int  // cells before the side label
-	sparkW int
+	sparkW int  // columns of each spark field (volume, deferral); 0: none
+	chart  chartPlan
+	points int // complete buckets the sparks draw
 	sigW   int // wide: response text column
 	paneH  int // lines per provider
 }
@@ -45,19 +48,36 @@ type layout struct {
 // bnc(6) hard(6+▲) cmpl(6+▲), each after one space.
 const numW = 8 + 7 + 8 + 7 + 8 + 8
 
-func computeLayout(w int) layout {
-	// Fixed cells: prefix, side label, numbers, two spaces before the sparks
-	// and one between, one space and a 4-cell mark after.
+const (
+	sparkMin = 8  // a spark field holds at least its heading, "deferral"
+	sparkMax = 20 // sparks grow no wider: the response column gets the rest
+	sigWant  = 48 // wide: the response column gets this before sparks pass sparkMin
+)
+
+func computeLayout(w, points int) layout {
+	// Fixed cells after the prefix: side label, numbers (the last ends in a
+	// ▲ slot), a space before the sparks and one between, a space and a
+	// 4-cell mark.
+	const fixed = 3 + numW + 2 + 5
 	if w >= 110 {
-		l := layout{wide: true, pre: 14, paneH: 2}
-		rest := w - (l.pre + 3 + numW + 3 + 5)
-		l.sparkW = max(min(rest/4, 20), 8)
+		l := layout{wide: true, pre: 12, paneH: 2, points: points} // names: 9 cells, "microsoft"
+		rest := w - (l.pre + fixed)
+		l.setSparks(min(max((rest-1-sigWant)/2, sparkMin), sparkMax))
 		l.sigW = max(rest-2*l.sparkW-1, 0)
 		return l
 	}
-	l := layout{pre: 4, paneH: 3}
-	l.sparkW = max(min((w-(l.pre+3+numW+3+5))/2, 20), 0)
+	l := layout{pre: 4, paneH: 3, points: points}
+	if room := (w - (l.pre + fixed)) / 2; room >= sparkMin {
+		l.setSparks(min(room, sparkMax))
+	}
 	return l
+}
+
+// setSparks plans the sparks in at most w columns: one column per bar, the
+// field as wide as the bars (headings and bars start in the same column).
+func (l *layout) setSparks(w int) {
+	l.chart = planChart(l.points, w, 1, false)
+	l.sparkW = max(l.chart.width(), sparkMin)
 }
 
 func (m *Model) newPane(name, isp string, o, n SideStats) *pane {
@@ -136,10 +156,24 @@ func sumSeries(ps []ProviderStats) (o, n []model.Tally) {
 	return o, n
 }
 
+// sparkPoints is how many complete buckets of the snapshot's series the
+// sparks draw (the one still filling is left out: see completeBuckets).
+func (m Model) sparkPoints() int {
+	s := m.snap
+	if s == nil {
+		return 0
+	}
+	n := max(len(s.Old.Series), len(s.New.Series))
+	for _, p := range s.Providers {
+		n = max(n, len(p.Old.Series), len(p.New.Series))
+	}
+	return completeBuckets(n, s.Since, m.snapAt, seriesStep(s.Step, s.Since, s.Until, n))
+}
+
 // relayout recomputes what depends on the size: sparks, detail and sources
 // lines, scroll bounds.
 func (m *Model) relayout() {
-	m.lay = computeLayout(m.width)
+	m.lay = computeLayout(m.width, m.sparkPoints())
 	if m.total != nil {
 		m.drawSparks(m.total)
 	}
@@ -165,20 +199,31 @@ func (m *Model) drawSparks(p *pane) {
 		return
 	}
 	p.drawn, p.lay = true, m.lay
-	w := m.lay.sparkW
-	o, n := resample(p.old.Series, w), resample(p.new.Series, w)
-	ov, nv := volumes(o), volumes(n)
-	// Volume is scaled per side (its shape matters; rcpt/h gives the size);
-	// deferral rates share one scale, at least the warn level, so a 0.5 %
-	// blip is not drawn as a full bar.
-	p.oldVol = spark(ov, maxOf(ov), w, false)
-	p.newVol = spark(nv, maxOf(nv), w, false)
-	od, nd := rates(o, deferrals), rates(n, deferrals)
-	scale := niceCeil(math.Max(m.th.Deferral.Warn, maxOf(od, nd)))
-	p.oldDef = spark(od, scale, w, true)
-	p.newDef = spark(nd, scale, w, true)
+	p.oldVol, p.newVol, p.oldDef, p.newDef = "", "", "", ""
+	if c, w := m.lay.chart, m.lay.sparkW; w > 0 {
+		o, os := group(firstN(p.old.Series, m.lay.points), c)
+		n, ns := group(firstN(p.new.Series, m.lay.points), c)
+		ov, nv := volumes(o, os), volumes(n, ns)
+		// Volume is scaled per side (its shape matters; rcpt/h gives the
+		// size); deferral rates share one scale, at least the warn level, so
+		// a 0.5 % blip is not drawn as a full bar.
+		p.oldVol = padRight(spark(ov, maxOf(ov), c.k, false, sparkDotted), w)
+		p.newVol = padRight(spark(nv, maxOf(nv), c.k, false, sparkSolid), w)
+		od, nd := rates(o, deferrals), rates(n, deferrals)
+		scale := niceCeil(math.Max(m.th.Deferral.Warn, maxOf(od, nd)))
+		p.oldDef = padRight(spark(od, scale, c.k, true, sparkDotted), w)
+		p.newDef = padRight(spark(nd, scale, c.k, true, sparkSolid), w)
+	}
 	p.oldRow = m.sideRow(m.lay, model.SideOld, p)
 	p.newRow = m.sideRow(m.lay, model.SideNew, p)
+}
+
+// padRight pads s (single-width runes) with spaces to w cells.
+func padRight(s string, w int) string {
+	if n := w - utf8.RuneCountInString(s); n > 0 {
+		return s + strings.Repeat(" ", n)
+	}
+	return s
 }
 
 // visiblePanes is how many whole panes fit under the cockpit's fixed lines.
@@ -241,7 +286,7 @@ func (m Model) columnHeads(l layout) string {
 		}
 	}
 	if l.sparkW > 0 {
-		b.WriteString("  " + Fit("volume", l.sparkW) + " " + Fit("deferral", l.sparkW))
+		b.WriteString(" " + Fit("volume", l.sparkW) + " " + Fit("deferral", l.sparkW))
 	}
 	b.WriteString(" mark")
 	if l.wide && l.sigW > 0 {
@@ -338,11 +383,11 @@ func topLine(p *pane) string {
 // the side's top response.
 func (m Model) sideRow(l layout, side model.Side, p *pane) string {
 	s, v, label := p.old, p.oldV, m.st.Old.Render("OLD")
-	vol, def := p.oldVol, p.oldDef
+	vol, def, sparkSt := p.oldVol, p.oldDef, m.st.SparkOld
 	var worse model.Worse
 	if side == model.SideNew {
 		s, v, label = p.new, p.newV, m.st.New.Render("NEW")
-		vol, def = p.newVol, p.newDef
+		vol, def, sparkSt = p.newVol, p.newDef, m.st.SparkNew
 		worse = p.worse
 	}
 	t := s.Counts
@@ -382,7 +427,7 @@ func (m Model) sideRow(l layout, side model.Side, p *pane) string {
 	cell(fmtPctFine(t.Complaints, t.Delivered), 6, v.Complaint)
 	marker(worse.Complaint)
 	if l.sparkW > 0 {
-		b.WriteString("  " + m.st.Spark.Render(vol) + " " + m.st.Spark.Render(def))
+		b.WriteString(" " + sparkSt.Render(vol) + " " + sparkSt.Render(def))
 	}
 	b.WriteString(" " + m.st.health(v.Overall, Fit(v.Overall.String(), 4)))
 	if l.wide && l.sigW > 0 && s.Top.Count > 0 {

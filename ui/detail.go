@@ -32,28 +32,35 @@ func (m Model) detailBody(w int) []string {
 	out = append(out, m.columnHeads(nl))
 	out = append(out, "  "+m.sideRow(nl, model.SideOld, p), "  "+m.sideRow(nl, model.SideNew, p))
 
-	// Time series: one full-width spark per side and metric.
-	cw := max(w-5, 1)
-	o, n := resample(d.Old.Series, cw), resample(d.New.Series, cw)
-	ov, nv := volumes(o), volumes(n)
+	// Time series: one spark per side and metric over the buckets that are
+	// complete (the one still filling would read as a drop), each bucket the
+	// same whole number of columns, or each bar the same number of buckets.
+	n := max(len(d.Old.Series), len(d.New.Series))
+	step := seriesStep(d.Step, d.Since, d.Until, n)
+	done := completeBuckets(n, d.Since, m.detailAt, step)
+	c := planChart(done, max(w-5, 1), w, true)
+	o, os := group(firstN(d.Old.Series, done), c)
+	nw, ns := group(firstN(d.New.Series, done), c)
+	ov, nv := volumes(o, os), volumes(nw, ns)
 	chart := func(title, note string, ov, nv []float64, oMax, nMax float64, zero bool) {
 		out = append(out, m.st.Label.Render(title)+m.st.Dim.Render(note))
-		out = append(out, m.st.Old.Render("OLD")+"  "+m.st.Spark.Render(spark(stretch(ov, cw), oMax, cw, zero)))
-		out = append(out, m.st.New.Render("NEW")+"  "+m.st.Spark.Render(spark(stretch(nv, cw), nMax, cw, zero)))
+		out = append(out, m.st.Old.Render("OLD")+"  "+m.st.SparkOld.Render(spark(ov, oMax, c.k, zero, sparkDotted)))
+		out = append(out, m.st.New.Render("NEW")+"  "+m.st.SparkNew.Render(spark(nv, nMax, c.k, zero, sparkSolid)))
 	}
-	stepName := fmtStep(d.Step)
-	if len(o) > 0 && len(o) < len(d.Old.Series) {
-		stepName = fmtStep(d.Step * time.Duration(math.Ceil(float64(len(d.Old.Series))/float64(len(o)))))
+	title := "recipients per " + fmtStep(step)
+	if c.g > 1 {
+		title += ", mean of " + fmtStep(step*time.Duration(c.g))
 	}
-	chart("recipients per "+stepName, fmt.Sprintf("  peak OLD %s · NEW %s (each side to its own scale)",
+	chart(title, fmt.Sprintf("  peak OLD %s · NEW %s (each side to its own scale)",
 		fmtCount(maxOf(ov)), fmtCount(maxOf(nv))), ov, nv, maxOf(ov), maxOf(nv), false)
-	od, nd := rates(o, deferrals), rates(n, deferrals)
+	od, nd := rates(o, deferrals), rates(nw, deferrals)
 	ds := niceCeil(math.Max(m.th.Deferral.Warn, maxOf(od, nd)))
 	chart("deferred %", "  scale 0–"+pct(ds)+" · blank = no attempts", od, nd, ds, ds, true)
-	ob, nb := rates(o, bounces), rates(n, bounces)
+	ob, nb := rates(o, bounces), rates(nw, bounces)
 	bs := niceCeil(math.Max(m.th.HardBounce.Warn, maxOf(ob, nb)))
 	chart("bounced %", "  scale 0–"+pct(bs), ob, nb, bs, bs, true)
-	out = append(out, m.st.Dim.Render(axis(d.Since, d.Until, cw, 5)))
+	end := d.Since.Add(step * time.Duration(done))
+	out = append(out, m.st.Dim.Render(axis(end.Add(-step*time.Duration(c.g*c.cells)), step*time.Duration(c.g), c.cells, c.k, 5)))
 
 	// Response signatures.
 	out = append(out, "")
@@ -142,14 +149,17 @@ func fmtStep(d time.Duration) string {
 	return d.String()
 }
 
-// axis labels a chart of width cells starting at column off with a few UTC
-// times.
-func axis(since, until time.Time, width, off int) string {
-	if width < 12 || !until.After(since) {
+// axis labels a chart of cells bars, k columns each, that starts at column
+// off and at time start, each bar covering cell: a few UTC times at bar
+// edges, the chart's end last, with a Z.
+func axis(start time.Time, cell time.Duration, cells, k, off int) string {
+	width := cells * k
+	if width < 12 || cell <= 0 {
 		return ""
 	}
+	end := start.Add(cell * time.Duration(cells))
 	layout := "15:04"
-	if until.Sub(since) > 24*time.Hour {
+	if end.Sub(start) > 24*time.Hour {
 		layout = "01-02 15:04"
 	}
 	buf := []rune(strings.Repeat(" ", width+off))
@@ -163,18 +173,17 @@ func axis(since, until time.Time, width, off int) string {
 	lw := len(layout)
 	ticks := max(min(width/(lw+6), 4), 1)
 	for i := 0; i <= ticks; i++ {
-		col := i * (width - 1) / ticks
-		t := since.Add(time.Duration(float64(until.Sub(since)) * float64(col) / float64(width)))
-		s := t.UTC().Format(layout)
-		start := off + col - lw/2
-		if i == 0 {
-			start = off
+		bar := i * cells / ticks
+		s := start.Add(cell * time.Duration(bar)).UTC().Format(layout)
+		col := off + bar*k - lw/2
+		switch i {
+		case 0:
+			col = off
+		case ticks:
+			s = end.UTC().Format(layout) + "Z"
+			col = off + width - len(s)
 		}
-		if i == ticks {
-			s = until.UTC().Format(layout) + "Z"
-			start = off + width - len(s)
-		}
-		put(start, s)
+		put(col, s)
 	}
 	return strings.TrimRight(string(buf), " ")
 }

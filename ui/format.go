@@ -98,87 +98,141 @@ func perHour(n uint64, span time.Duration) float64 {
 	return float64(n) / span.Hours()
 }
 
-// resample sums series into at most width buckets (counts add up; rates are
-// computed afterwards from the sums, never averaged).
-func resample(series []model.Tally, width int) []model.Tally {
-	n := len(series)
-	if width <= 0 || n == 0 {
-		return nil
+// chartPlan is how n points are drawn in a field: cells bars of k columns,
+// each averaging g whole points.
+type chartPlan struct {
+	g     int // points per cell
+	k     int // columns per cell
+	cells int
+}
+
+func (c chartPlan) width() int { return c.cells * c.k }
+
+// planChart fits n points into width columns. When they fit, every point
+// gets the same whole number of columns (k, at most maxK); when they do not,
+// every cell averages the same whole number of points (g), grouped back from
+// the newest, so every bar is one column and stands for the same time. The
+// oldest cell may hold fewer points (they would lie before the window);
+// whole drops it instead, for charts with a time axis.
+func planChart(n, width, maxK int, whole bool) chartPlan {
+	if n <= 0 || width <= 0 {
+		return chartPlan{g: 1, k: 1}
 	}
 	if n <= width {
-		return series
+		return chartPlan{g: 1, k: max(min(width/n, maxK), 1), cells: n}
 	}
-	out := make([]model.Tally, width)
-	for i := range out {
-		lo, hi := i*n/width, (i+1)*n/width
+	g := (n + width - 1) / width
+	c := chartPlan{g: g, k: 1, cells: (n + g - 1) / g}
+	if whole {
+		c.cells = n / g
+	}
+	return c
+}
+
+// group sums series into the plan's cells, oldest first, and returns how
+// many points each cell holds. Counts add up; rates are computed afterwards
+// from the sums, never averaged.
+func group(series []model.Tally, c chartPlan) ([]model.Tally, []int) {
+	sums := make([]model.Tally, c.cells)
+	sizes := make([]int, c.cells)
+	n := len(series)
+	for j := range sums {
+		hi := max(n-(c.cells-1-j)*c.g, 0)
+		lo := max(hi-c.g, 0)
 		for _, t := range series[lo:hi] {
-			out[i].Add(t)
+			sums[j].Add(t)
 		}
+		sizes[j] = hi - lo
 	}
+	return sums, sizes
+}
+
+// completeBuckets is how many leading buckets of a series that starts at
+// since had ended by now. The bucket holding now is still filling: drawn, it
+// would always read as a drop, so charts leave it out (the numbers keep it).
+// A zero step or now draws all n.
+func completeBuckets(n int, since, now time.Time, step time.Duration) int {
+	if step <= 0 || now.IsZero() {
+		return n
+	}
+	return max(min(int(now.Sub(since)/step), n), 0)
+}
+
+// settle is how long, in wall time, committed data may trail the clock: the
+// pipeline polls every 250 ms and commits in batches.
+const settle = 500 * time.Millisecond
+
+// settled is the Clock time by which the data loaded now is complete: now
+// less settle, converted at the Clock's average rate since New (1 for the
+// wall clock, 600 for a demo at --speed 600, 0 for a fixed test clock).
+func (m Model) settled(now, wall time.Time) time.Time {
+	dw := wall.Sub(m.startWall)
+	if dw < time.Second || now.Before(m.startClock) {
+		return now.Add(-settle) // too early to measure: assume the wall clock's rate
+	}
+	rate := float64(now.Sub(m.startClock)) / float64(dw)
+	return now.Add(-time.Duration(rate * float64(settle)))
+}
+
+// seriesStep is a series' step: the stated one, else the window over the
+// number of points.
+func seriesStep(step time.Duration, since, until time.Time, n int) time.Duration {
+	if step > 0 || n == 0 {
+		return step
+	}
+	return until.Sub(since) / time.Duration(n)
+}
+
+// firstN is series cut or padded (with empty buckets) to n points.
+func firstN(series []model.Tally, n int) []model.Tally {
+	if len(series) >= n {
+		return series[:n]
+	}
+	out := make([]model.Tally, n)
+	copy(out, series)
 	return out
 }
 
-var sparkRunes = []rune("▁▂▃▄▅▆▇█")
+// Spark glyphs, lowest level first. OLD is drawn in braille dots and NEW in
+// solid blocks, so their rows stay apart on screen without colour too.
+var (
+	sparkSolid  = []rune("▁▂▃▄▅▆▇█")
+	sparkDotted = []rune("⢀⣀⣠⣤⣴⣶⣾⣿")
+)
 
-// spark draws values (NaN = no data, drawn as a space) scaled to [0, max],
-// right-aligned in width cells so the newest point is always at the right
-// edge. A positive value is at least ▁ so that a trickle is not invisible;
-// zero is ▁ only if zeroMark.
-func spark(vals []float64, max float64, width int, zeroMark bool) string {
-	if width <= 0 {
-		return ""
-	}
-	if len(vals) > width {
-		vals = vals[len(vals)-width:]
-	}
+// spark draws one bar per value, k columns wide, scaled to [0, top] (NaN =
+// no data, drawn blank). A positive value is at least the lowest glyph so a
+// trickle is not invisible; zero is the lowest glyph only if zeroMark.
+func spark(vals []float64, top float64, k int, zeroMark bool, glyphs []rune) string {
 	var b strings.Builder
-	b.Grow(width * 3)
-	for i := len(vals); i < width; i++ {
-		b.WriteByte(' ')
-	}
+	b.Grow(len(vals) * k * 3)
 	for _, v := range vals {
+		r := ' '
 		switch {
 		case math.IsNaN(v):
-			b.WriteByte(' ')
-		case v <= 0 || max <= 0:
+		case v <= 0 || top <= 0:
 			if zeroMark && !(v < 0) {
-				b.WriteRune(sparkRunes[0])
-			} else {
-				b.WriteByte(' ')
+				r = glyphs[0]
 			}
 		default:
-			i := int(math.Ceil(v/max*float64(len(sparkRunes)))) - 1
-			if i < 0 {
-				i = 0
-			}
-			if i >= len(sparkRunes) {
-				i = len(sparkRunes) - 1
-			}
-			b.WriteRune(sparkRunes[i])
+			i := int(math.Ceil(v/top*float64(len(glyphs)))) - 1
+			r = glyphs[max(min(len(glyphs)-1, i), 0)]
+		}
+		for range k {
+			b.WriteRune(r)
 		}
 	}
 	return b.String()
 }
 
-// stretch widens a short series to exactly width cells, each point taking
-// an equal share (±1 cell), so charts line up with their time axis.
-func stretch(vals []float64, width int) []float64 {
-	n := len(vals)
-	if n == 0 || n >= width {
-		return vals
-	}
-	out := make([]float64, width)
-	for i := range out {
-		out[i] = vals[i*n/width]
-	}
-	return out
-}
-
-// volumes is the attempts of each bucket.
-func volumes(series []model.Tally) []float64 {
-	out := make([]float64, len(series))
-	for i, t := range series {
-		out[i] = float64(t.Attempts())
+// volumes is the attempts per point of each cell (its sum over the points
+// it holds), so a cell holding fewer points does not read as a drop.
+func volumes(sums []model.Tally, sizes []int) []float64 {
+	out := make([]float64, len(sums))
+	for i, t := range sums {
+		if sizes[i] > 0 {
+			out[i] = float64(t.Attempts()) / float64(sizes[i])
+		}
 	}
 	return out
 }

@@ -73,6 +73,11 @@ type Model struct {
 	sel   int    // index into panes
 	selID string // ISP of the selection, so a re-sort keeps it
 	top   int    // first visible pane
+	// snapAt and detailAt are when snap's and detail's data had settled
+	// (see settled): charts draw the buckets complete by then.
+	snapAt, detailAt time.Time
+	// startWall and startClock are the wall clock and Clock at New.
+	startWall, startClock time.Time
 
 	detailISP    string
 	detail       *Detail
@@ -128,6 +133,7 @@ func New(d Data, opt Options) Model {
 	m.help.Styles = m.st.Help
 	m.initControl(opt)
 	m.now = m.clock()
+	m.startWall, m.startClock = time.Now(), m.now
 	return m
 }
 
@@ -138,6 +144,7 @@ type refreshMsg struct{}
 // loadedMsg carries one load's results and what they were loaded for, so a
 // result for a window or provider no longer shown is dropped.
 type loadedMsg struct {
+	now     time.Time
 	window  Window
 	isp     string
 	snap    *Snapshot
@@ -164,8 +171,9 @@ func (m *Model) requestLoad() tea.Cmd {
 	}
 	m.loading, m.pending = true, false
 	d, w, v, isp, now := m.data, m.window, m.view, m.detailISP, m.clock()
+	settled := m.settled(now, time.Now())
 	return func() (msg tea.Msg) {
-		res := loadedMsg{window: w, isp: isp}
+		res := loadedMsg{now: settled, window: w, isp: isp}
 		// A panicking Data must not take the terminal down with it.
 		defer func() {
 			if r := recover(); r != nil {
@@ -227,11 +235,11 @@ func (m *Model) apply(msg loadedMsg) {
 		return
 	}
 	if msg.snap != nil {
-		m.snap = msg.snap
+		m.snap, m.snapAt = msg.snap, msg.now
 		m.buildPanes()
 	}
 	if msg.detail != nil && msg.isp == m.detailISP {
-		m.detail = msg.detail
+		m.detail, m.detailAt = msg.detail, msg.now
 	}
 	if msg.sources != nil {
 		m.sources = msg.sources

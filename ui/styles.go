@@ -24,7 +24,8 @@ type Styles struct {
 	Crit     lipgloss.Style
 	Worse    lipgloss.Style // NEW▲
 	Error    lipgloss.Style
-	Spark    lipgloss.Style
+	SparkOld lipgloss.Style // OLD's sparks (also drawn in dots, NEW's in blocks)
+	SparkNew lipgloss.Style
 	HelpBox  lipgloss.Style
 	Help     help.Styles
 }
@@ -48,7 +49,8 @@ func NewStyles(r *lipgloss.Renderer) Styles {
 		Crit:     r.NewStyle().Foreground(c("1")).Bold(true),
 		Worse:    r.NewStyle().Foreground(c("1")).Bold(true),
 		Error:    r.NewStyle().Foreground(c("1")),
-		Spark:    r.NewStyle().Foreground(c("6")),
+		SparkOld: r.NewStyle().Foreground(c("4")),
+		SparkNew: r.NewStyle().Foreground(c("5")),
 		HelpBox:  r.NewStyle().Border(lipgloss.RoundedBorder()).Padding(0, 1),
 	}
 	s.Help = help.Styles{

@@ -31,6 +31,9 @@ func (m Model) View() string {
 	if m.ctl.mode != ctlOff {
 		body = m.ctlBody(bh)
 	}
+	if m.showHelp {
+		body = nil // the overlay is modal: nothing shows around it
+	}
 	if len(body) > bh {
 		body = body[:bh]
 	}
@@ -86,12 +89,7 @@ func (m Model) topBar() string {
 		barW = 20
 	}
 	slider := fmt.Sprintf("OLD %s %s NEW %s", fmtRatio(100-r), ratioBar(r, barW), fmtRatio(r))
-	now := m.now
-	clocks := []string{
-		now.UTC().Format("15:04:05") + " UTC  " + now.In(m.loc).Format("15:04:05 MST"),
-		now.UTC().Format("15:04:05") + "Z " + now.In(m.loc).Format("15:04 MST"),
-		now.UTC().Format("15:04:05") + "Z",
-	}
+	clocks := m.clocks()
 	title := m.st.Title.Render(" cutover ") + m.ctlBadge()
 	build := func(withSteps, withStep bool, clock string) (string, int) {
 		left := title + " "
@@ -116,6 +114,17 @@ func (m Model) topBar() string {
 	}
 	s, _ := build(false, false, clocks[2])
 	return s
+}
+
+// clocks are the header's clocks, widest first: UTC and the local zone, or
+// UTC alone when the local zone is UTC (same name, no offset).
+func (m Model) clocks() [3]string {
+	utc, local := m.now.UTC(), m.now.In(m.loc)
+	u := utc.Format("15:04:05")
+	if name, off := local.Zone(); off == 0 && name == "UTC" {
+		return [3]string{u + " UTC", u + "Z", u + "Z"}
+	}
+	return [3]string{u + " UTC  " + local.Format("15:04:05 MST"), u + "Z " + local.Format("15:04 MST"), u + "Z"}
 }
 
 func fmtRatio(r float64) string {
@@ -213,8 +222,11 @@ func (m Model) helpBox() string {
 		fmt.Sprintf("NEW▲ / ▲  NEW worse than OLD beyond noise (z > %.2f, ≥ %d events)", th.Z, th.WorseMinEvents),
 		"rates: dlv/def/bnc/hard per attempt (held excluded), cmpl per delivered",
 	}
+	sparks := m.st.Dim.Render("sparks: OLD ") + m.st.SparkOld.Render("⣀⣤⣶⣿") + m.st.Dim.Render(" NEW ") +
+		m.st.SparkNew.Render("▂▄▆█") + m.st.Dim.Render(" oldest→newest, the step still filling left out;") + "\n" +
+		m.st.Dim.Render("  volume per step, each side to its own peak; deferral on one shared scale")
 	body := m.st.Label.Render("keys") + "\n" + hm.FullHelpView(m.keys.FullHelp()) + "\n\n" +
-		m.st.Dim.Render(strings.Join(legend, "\n"))
+		m.st.Dim.Render(strings.Join(legend, "\n")) + "\n" + sparks
 	return m.st.HelpBox.Render(body)
 }
 
@@ -224,7 +236,9 @@ func pct(f float64) string {
 	return s + "%"
 }
 
-// overlay draws box centred over lines.
+// overlay draws box centred on the body (the rows between the top bar and
+// the footer), or on the whole screen when it is taller than the body. The
+// body has been cleared: nothing of the view under it shows at its sides.
 func (m Model) overlay(lines []string, box string) []string {
 	fg := strings.Split(box, "\n")
 	bw := 0
@@ -233,26 +247,14 @@ func (m Model) overlay(lines []string, box string) []string {
 	}
 	x := max((m.width-bw)/2, 0)
 	y := max((m.height-len(fg))/2, 0)
-	reset := ""
-	if m.colour() {
-		reset = "\x1b[0m" // a style cut in the middle must not bleed into the box
+	if bh := m.bodyHeight(); len(fg) <= bh {
+		y = 1 + (bh-len(fg))/2
 	}
+	pad := strings.Repeat(" ", x)
 	for i, l := range fg {
-		row := y + i
-		if row >= len(lines) {
-			break
+		if row := y + i; row < len(lines) {
+			lines[row] = pad + l
 		}
-		bg := lines[row]
-		left := ansi.Truncate(bg, x, "")
-		if pad := x - ansi.StringWidth(left); pad > 0 {
-			left += strings.Repeat(" ", pad)
-		}
-		l += strings.Repeat(" ", bw-ansi.StringWidth(l))
-		right := ansi.TruncateLeft(bg, x+bw, "")
-		if ansi.StringWidth(right) < 3 {
-			right = "" // a one-cell fragment of the background is noise
-		}
-		lines[row] = left + reset + l + reset + right
 	}
 	return lines
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -404,3 +405,75 @@ func BenchmarkCockpitRefresh(b *testing.B) {
 }
 
 var _ = model.HealthOK
+
+func TestHeaderClock(t *testing.T) {
+	for _, c := range []struct {
+		loc  *time.Location
+		want string
+		not  string
+	}{
+		{time.UTC, "14:03:22 UTC", "UTC  14:03:22"},
+		{time.FixedZone("UTC", 0), "14:03:22 UTC", "UTC  14:03:22"},
+		{time.FixedZone("GMT", 0), "14:03:22 UTC  14:03:22 GMT", ""},
+		{cet, "14:03:22 UTC  15:03:22 CET", ""},
+	} {
+		o := opts(asciiRenderer())
+		o.Location = c.loc
+		var m tea.Model = ui.New(uifake.New(0), o)
+		m = send(send(m, tea.WindowSizeMsg{Width: 160, Height: 10}), ui.Changed{})
+		top := strings.SplitN(m.View(), "\n", 2)[0]
+		if !strings.HasSuffix(top, c.want) || c.not != "" && strings.Contains(top, c.not) {
+			t.Errorf("%s: header %q, want it to end in %q", c.loc, top, c.want)
+		}
+	}
+}
+
+// TestHelpOverlayModal: nothing of the view under the help box shows beside
+// it (at 80 columns the box leaves one column on each side).
+func TestHelpOverlayModal(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {120, 40}, {160, 48}} {
+		w, h := size[0], size[1]
+		m := press(newModel(uifake.New(20), w, h, asciiRenderer()), "?")
+		lines := strings.Split(m.View(), "\n")
+		boxed := 0
+		for i, l := range lines[1 : len(lines)-1] {
+			l = strings.TrimSpace(l)
+			if l == "" {
+				continue
+			}
+			boxed++
+			if first, _ := utf8.DecodeRuneInString(l); !strings.ContainsRune("╭│╰", first) {
+				t.Fatalf("%dx%d: row %d shows text outside the help box: %q", w, h, i+1, l)
+			}
+			if last, _ := utf8.DecodeLastRuneInString(l); !strings.ContainsRune("╮│╯", last) {
+				t.Fatalf("%dx%d: row %d shows text after the help box: %q", w, h, i+1, l)
+			}
+		}
+		if boxed < 10 {
+			t.Fatalf("%dx%d: no help box:\n%s", w, h, m.View())
+		}
+	}
+}
+
+// TestSparksUnderHeadings: each spark field starts in its heading's column
+// and is as wide as the bars in it, at every width.
+func TestSparksUnderHeadings(t *testing.T) {
+	for _, w := range []int{80, 100, 109, 110, 120, 140, 160, 240} {
+		for _, win := range []string{"1", "2", "3", "4"} {
+			m := press(newModel(uifake.New(0), w, 30, asciiRenderer()), win)
+			lines := strings.Split(m.View(), "\n")
+			head := []rune(lines[2])
+			vol := strings.Index(string(head), "volume")
+			def := strings.Index(string(head), "deferral")
+			if vol < 0 || def < 0 {
+				t.Fatalf("%d cols, window %s: no spark headings: %q", w, win, lines[2])
+			}
+			vol, def = utf8.RuneCountInString(string(head)[:vol]), utf8.RuneCountInString(string(head)[:def])
+			row := []rune(lines[3]) // ALL OLD
+			isSpark := func(r rune) bool { return r >= 0x2800 && r <= 0x28ff || r >= '▁' && r <= '█' }
+			if !isSpark(row[vol]) || isSpark(row[vol-1]) || !isSpark(row[def]) || isSpark(row[def-1]) {
+				t.Errorf("%d cols, window %s: sparks not under their headings:\n%s\n%s", w, win, lines[2], lines[3])
+			}
+		}
+	}
+}

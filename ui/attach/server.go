@@ -435,10 +435,20 @@ func (sess *Session) hello(raw json.RawMessage) (Welcome, error) {
 	if h.Version != Version {
 		return Welcome{}, fmt.Errorf("%w: viewer speaks %d, owner %d (run the same cutover version)", ErrVersion, h.Version, Version)
 	}
+	// The viewer's words end up in logs and the audit: keep them short.
+	h.Command, h.SSHClient, h.SudoUser = clip(h.Command), clip(h.SSHClient), clip(h.SudoUser)
 	sess.Hello = h
 	sess.readOnly = h.ReadOnly
 	return Welcome{Version: Version, Owner: s.Owner, ReadOnly: sess.readOnly, Control: s.Control != nil,
 		Peer: sess.Peer, Thresholds: s.Thresholds}, nil
+}
+
+func clip(s string) string {
+	const n = 200
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 func (sess *Session) dispatch(req Frame) (any, error) {
