@@ -111,7 +111,12 @@ func (v viewerData) Snapshot(w ui.Window, now time.Time) (*ui.Snapshot, error) {
 // in the footer while it is away.
 func runAttachedCockpit(cl *attach.Client, prog *progHolder) error {
 	wl := cl.Welcome()
-	m := ui.New(viewerData{cl}, ui.Options{Thresholds: wl.Thresholds, Clock: cl.Now})
+	opt := ui.Options{Thresholds: wl.Thresholds, Clock: cl.Now, ReadOnly: true}
+	if wl.Control && !wl.ReadOnly {
+		// The same slider and rollback keys; the owner applies and audits.
+		opt.Control, opt.ReadOnly = cl.Control(), false
+	}
+	m := ui.New(viewerData{cl}, opt)
 	p := tea.NewProgram(m, tea.WithAltScreen())
 	prog.set(p)
 	_, err := p.Run()

@@ -40,10 +40,10 @@ type ControlConfig struct {
 	MetricsListen string `toml:"metrics_listen"`
 }
 
-// ownerSettings are the sections of the config file the owner reads besides
-// Config's own. Config (config.go) does not declare them yet, so they are
-// decoded separately; once Config has `Control ControlConfig` and an mtactl
-// field, this still reads the same file the same way.
+// ownerSettings are what the owner reads from the config file besides the
+// sources. Config (config.go) does not declare [control] yet, so it is
+// decoded separately; once Config has `Control ControlConfig`, this still
+// reads the same file the same way.
 type ownerSettings struct {
 	Control ControlConfig  `toml:"control"`
 	MTACtl  *mtactl.Config `toml:"mtactl"`
@@ -66,15 +66,14 @@ func readOwnerSettings(path string) (ownerSettings, error) {
 	return s, nil
 }
 
-// loadServeConfig is LoadConfig that also accepts [control] and [mtactl]
-// (strictly: an unknown key anywhere is still an error). The sections are
-// declared here, one level above the embedded Config, so they win even
-// after Config grows fields of the same name.
+// loadServeConfig is LoadConfig that also accepts [control] (strictly: an
+// unknown key anywhere is still an error). The section is declared here, one
+// level above the embedded Config, so it still wins after Config grows a
+// field of the same name.
 func loadServeConfig(path string) (*Config, ownerSettings, error) {
 	var f struct {
 		Config
-		Control ControlConfig  `toml:"control"`
-		MTACtl  *mtactl.Config `toml:"mtactl"`
+		Control ControlConfig `toml:"control"`
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -99,7 +98,7 @@ func loadServeConfig(path string) (*Config, ownerSettings, error) {
 	if err := c.validate(); err != nil {
 		return nil, ownerSettings{}, fmt.Errorf("%s: %v", path, err)
 	}
-	return &c, ownerSettings{Control: f.Control, MTACtl: f.MTACtl}, nil
+	return &c, ownerSettings{Control: f.Control, MTACtl: c.Mtactl}, nil
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {

@@ -7,6 +7,7 @@ import (
 
 	"cutover/model"
 	"cutover/mtactl"
+	"cutover/ui"
 )
 
 // Remote is the owner's mtactl Controller seen from a viewer, with the
@@ -134,3 +135,6 @@ func (r *Remote) Rollback(ctx context.Context, id string, opt mtactl.ApplyOption
 	}
 	return r.Apply(ctx, ch, opt)
 }
+
+// The attached cockpit hands a Remote to ui.Options.Control.
+var _ ui.Control = (*Remote)(nil)
