@@ -72,9 +72,10 @@ type Options struct {
 	IndexBatch int
 	// Rebuild drops the index and rebuilds it from the log alone.
 	Rebuild bool
-	// ReadOnly opens without writing anything: no torn-tail repair, no
-	// index catch-up (a stale index is reported in Notices), no Append. Use
-	// it with a database opened read-only.
+	// ReadOnly opens without writing or locking anything: no torn-tail
+	// repair, no index catch-up (a stale index is reported in Notices), no
+	// Append. Reads see the index as committed. Use it with a database
+	// opened read-only, or next to a writer (metrics, checks).
 	ReadOnly bool
 }
 
@@ -164,8 +165,11 @@ func Open(db *state.DB, path string, opt Options) (*Log, error) {
 		return nil, fmt.Errorf("open suppression log: %w", err)
 	}
 	l.f = f
-	if f != nil {
-		if err := lockFile(f, !opt.ReadOnly); err != nil {
+	// A reader takes no lock: it reads the log as of Open and the index as
+	// committed, so a metrics scrape or a check never waits for (or blocks)
+	// the writer, which may be in this very process.
+	if f != nil && !opt.ReadOnly {
+		if err := lockFile(f, true); err != nil {
 			f.Close()
 			if errors.Is(err, errWouldBlock) {
 				return nil, fmt.Errorf("%w: %s", ErrLogLocked, path)
@@ -185,6 +189,15 @@ func Open(db *state.DB, path string, opt Options) (*Log, error) {
 }
 
 func (l *Log) open() error {
+	var a anchor
+	var err error
+	if l.opt.ReadOnly {
+		// The anchor before the size: a writer fsyncs lines before it
+		// commits their anchor, so the size read next is never behind it.
+		if a, err = readAnchor(l.db); err != nil {
+			return err
+		}
+	}
 	if l.f != nil {
 		fi, err := l.f.Stat()
 		if err != nil {
@@ -204,9 +217,10 @@ func (l *Log) open() error {
 		}
 		l.notices = append(l.notices, "suppression index dropped; rebuilding it from "+l.path)
 	}
-	a, err := readAnchor(l.db)
-	if err != nil {
-		return err
+	if !l.opt.ReadOnly {
+		if a, err = readAnchor(l.db); err != nil {
+			return err
+		}
 	}
 	if a.schema != 0 && a.schema < schemaVersion && !l.opt.ReadOnly {
 		// The index is derived: an older layout is rebuilt from the log.
@@ -246,8 +260,9 @@ func (l *Log) open() error {
 	}
 	if a.off < l.size {
 		if l.opt.ReadOnly {
-			l.notices = append(l.notices, fmt.Sprintf("suppression index is behind the log by %d bytes (an interrupted import); open read-write to catch up", l.size-a.off))
-			return l.scanTail(a.off, false)
+			// Not read here: a reader sees the index as committed.
+			l.notices = append(l.notices, fmt.Sprintf("suppression index is behind the log by %d bytes (a writer has not committed it yet, or an import was interrupted); a read-write open catches up", l.size-a.off))
+			return nil
 		}
 		if err := l.scanTail(a.off, true); err != nil {
 			return err
@@ -286,7 +301,7 @@ func (l *Log) handleTornTail() error {
 		return fmt.Errorf("read torn tail of %s: %w", l.path, err)
 	}
 	if l.opt.ReadOnly {
-		l.notices = append(l.notices, fmt.Sprintf("suppression log %s ends with an incomplete line (%d bytes without newline, an interrupted import); it is ignored and will be removed by the next import", l.path, len(torn)))
+		l.notices = append(l.notices, fmt.Sprintf("suppression log %s ends with an incomplete line (%d bytes without newline: a write in progress, or an interrupted import); it is ignored", l.path, len(torn)))
 		l.size = end
 		return nil
 	}

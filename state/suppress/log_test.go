@@ -474,3 +474,31 @@ func TestReadOnlyOpen(t *testing.T) {
 		t.Fatal("read-only open changed the log")
 	}
 }
+
+// A reader next to a live writer (metrics in the process that follows the
+// logs) neither waits nor fails: it sees the index as committed.
+func TestReadOnlyBesideWriter(t *testing.T) {
+	dir := t.TempDir()
+	db := openDB(t, dir)
+	defer db.Close()
+	w := openLog(t, db, Options{IndexBatch: 1000})
+	defer w.Close()
+	mustAppend(t, w, genEvents(10, 0)...)
+	w.Flush()
+	mustAppend(t, w, genEvents(5, 10)...) // pending, not committed
+	r, err := Open(db, "", Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	st, err := r.Stats()
+	if err != nil || st.Events != 10 || st.LastSeq != 10 {
+		t.Fatalf("reader stats %+v %v", st, err)
+	}
+	if ns := r.Notices(); len(ns) != 1 || !strings.Contains(ns[0], "behind the log") {
+		t.Fatalf("notices %q", ns)
+	}
+	if st, _ := w.Stats(); st.Events != 15 {
+		t.Fatalf("writer stats %+v", st)
+	}
+}
