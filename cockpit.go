@@ -11,6 +11,7 @@ import (
 
 	"cutover/ingest"
 	"cutover/model"
+	"cutover/mtactl"
 	"cutover/state"
 	"cutover/ui"
 )
@@ -57,8 +58,16 @@ func cmdUI(args []string) error {
 		cls.Lookup = ingest.DNSLookup
 		cls.Cache = db
 	}
-	return runCockpit(db, specs, cockpitOptions{Classifier: cls, Thresholds: model.Thresholds{},
-		Owner: ownerOptions{Command: "cockpit", ConfigPath: *cfgPath, MetricsListen: *metricsAddr}})
+	o := cockpitOptions{Classifier: cls, Thresholds: model.Thresholds{},
+		Owner: ownerOptions{Command: "cockpit", ConfigPath: *cfgPath, MetricsListen: *metricsAddr}}
+	if cfg.Mtactl != nil {
+		c, err := mtactl.New(*cfg.Mtactl, db)
+		if err != nil {
+			return fmt.Errorf("[mtactl]: %w", err)
+		}
+		o.Control, o.Plan = ui.LocalControl{C: c}, mtactlPlan{c: c, steps: c.Steps()}
+	}
+	return runCockpit(db, specs, o)
 }
 
 // SourceSpecs turns the config's sources into pipeline specs.
@@ -96,6 +105,9 @@ type cockpitOptions struct {
 	Plan       ui.PlanProvider
 	Start      time.Time
 	Owner      ownerOptions // control socket and metrics (serve.go)
+	// Control drives mtactl from the cockpit (slider, rollbacks, audit);
+	// nil: read-only.
+	Control ui.Control
 }
 
 // runCockpit runs the ingest pipeline in a goroutine and the cockpit in the
@@ -142,7 +154,7 @@ func runCockpit(db *state.DB, specs []ingest.SourceSpec, o cockpitOptions) error
 		return err
 	}
 	defer own.Close()
-	m := ui.New(data, ui.Options{Thresholds: o.Thresholds, Clock: o.Clock})
+	m := ui.New(data, ui.Options{Thresholds: o.Thresholds, Clock: o.Clock, Control: o.Control, ReadOnly: o.Control == nil})
 	p := tea.NewProgram(m, tea.WithAltScreen())
 	progMu.Lock()
 	prog = p
@@ -203,6 +215,24 @@ func liveSources(pl *ingest.Pipeline, ingestErr error) []ui.SourceView {
 			v.Error = ingestErr.Error()
 		}
 		out = append(out, v)
+	}
+	return out
+}
+
+// mtactlPlan shows what mtactl last applied in the cockpit's header.
+type mtactlPlan struct {
+	c     *mtactl.Controller
+	steps model.Steps
+}
+
+func (p mtactlPlan) Plan() ui.Plan {
+	cur := p.c.Current()
+	out := ui.Plan{RatioNew: float64(cur.RatioNew), Step: -1}
+	for i, s := range p.steps {
+		out.Steps = append(out.Steps, ui.PlanStep{Name: fmt.Sprintf("%d%%", s), RatioNew: float64(s)})
+		if s == cur.RatioNew {
+			out.Step = i
+		}
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,13 +16,19 @@ import (
 	"cutover/ingest/postfix"
 	"cutover/ingest/sim"
 	"cutover/model"
+	"cutover/mtactl"
 	"cutover/state"
 	"cutover/ui"
 )
 
-// demoControl is the simulated operator's split and throttles, shared by the
-// simulator (which reads it every simulated minute) and the cockpit.
+// demoControl is the simulated MTAs' view of what mtactl wrote: the demo
+// driver's JSON file in the workspace, read again every simulated minute
+// (the last good value is kept when a read fails, e.g. mid-rename on a
+// filesystem without atomic rename). Moving the slider in the demo cockpit
+// applies through mtactl into that file, so traffic moves between OLD and
+// NEW exactly as the file says.
 type demoControl struct {
+	path  string
 	mu    sync.Mutex
 	c     sim.Control
 	steps []int
@@ -29,27 +36,80 @@ type demoControl struct {
 }
 
 func (d *demoControl) get() sim.Control {
+	dc, err := mtactl.ReadDemoControl(d.path)
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if err == nil {
+		d.c = sim.Control{RatioNew: dc.RatioNew, PerISP: dc.PerISP, MaxPerHour: dc.MaxPerHour}
+	}
 	return d.c
 }
 
 // Plan implements ui.PlanProvider.
 func (d *demoControl) Plan() ui.Plan {
+	c := d.get()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	p := ui.Plan{RatioNew: float64(d.c.RatioNew), Step: -1, Start: d.start}
+	p := ui.Plan{RatioNew: float64(c.RatioNew), Step: -1, Start: d.start}
 	for i, s := range d.steps {
 		name := "baseline"
 		if i > 0 {
 			name = fmt.Sprintf("week %d", i)
 		}
 		p.Steps = append(p.Steps, ui.PlanStep{Name: name, RatioNew: float64(s)})
-		if s == d.c.RatioNew {
+		if s == c.RatioNew {
 			p.Step = i
 		}
 	}
 	return p
+}
+
+// demoProviders are the simulated providers' main domains, for mtactl.
+var demoProviders = map[string][]string{
+	"google":    {"gmail.com", "googlemail.com"},
+	"microsoft": {"hotmail.com", "outlook.com", "live.com", "msn.com"},
+	"yahoo":     {"yahoo.com", "aol.com", "ymail.com", "rocketmail.com"},
+	"apple":     {"icloud.com", "me.com"},
+}
+
+// demoMtactl configures mtactl with its demo driver writing into the
+// workspace, and applies the initial ratio when the file does not exist yet
+// or --ratio was given.
+func demoMtactl(dir string, db *state.DB, ratio int, force bool) (*mtactl.Controller, *demoControl, error) {
+	file := filepath.Join(dir, "mta", "demo-control.json")
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return nil, nil, err
+	}
+	c, err := mtactl.New(mtactl.Config{
+		Providers: demoProviders,
+		// The demo's NEW IPs are warm: throttles follow the OLD side's
+		// peak hourly volume with headroom for the simulated day's swings,
+		// without warm-up caps that would hold most of the mail.
+		Throttle: model.ThrottlePolicy{Warm: true, Margin: 1.5},
+		Demo:     &mtactl.DemoConfig{File: file},
+	}, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	_, statErr := os.Stat(file)
+	if force || os.IsNotExist(statErr) {
+		ch, err := c.Plan(c.Current().WithRatio(ratio, ""))
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ch.Empty() || len(ch.Drift) > 0 {
+			who := mtactl.CurrentWho(fmt.Sprintf("cutover demo --ratio %d", ratio))
+			if _, err := c.Apply(context.Background(), ch, who, mtactl.ApplyOptions{AcceptDrift: true}); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	ctl := &demoControl{path: file, c: sim.Control{RatioNew: ratio}}
+	for _, st := range c.Steps() {
+		ctl.steps = append(ctl.steps, st)
+	}
+	ctl.get()
+	return c, ctl, nil
 }
 
 func cmdDemo(args []string) error {
@@ -86,7 +146,17 @@ func cmdDemo(args []string) error {
 		return err
 	}
 	logs := filepath.Join(dir, "logs")
-	ctl := &demoControl{c: sim.Control{RatioNew: *ratio}, steps: []int{0, 5, 15, 30, 50, 75, 100}}
+	ratioSet := false
+	fs.Visit(func(f *flag.Flag) { ratioSet = ratioSet || f.Name == "ratio" })
+	db, err := state.Open(filepath.Join(dir, "cutover.db"), state.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	mc, ctl, err := demoMtactl(dir, db, *ratio, ratioSet)
+	if err != nil {
+		return fmt.Errorf("mtactl: %w", err)
+	}
 	// Start in the past so that simulated time stays behind the wall clock
 	// for two hours of running: the database does not trust event times far
 	// in the future (a bad timestamp must not prune everything).
@@ -100,17 +170,7 @@ func cmdDemo(args []string) error {
 		return err
 	}
 	ctl.start = s.Clock()
-	db, err := state.Open(filepath.Join(dir, "cutover.db"), state.Options{})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	specs := []ingest.SourceSpec{
-		{Name: "old-postfix", Kind: "postfix", Side: model.SideOld, MTA: "postfix-old", Globs: []string{filepath.Join(logs, sim.OldGlob)},
-			Parser: postfix.New(postfix.Options{Location: s.Location(), Now: s.Clock, IgnoreMTime: true})},
-		{Name: "new-pmta", Kind: "pmta", Side: model.SideNew, MTA: "pmta-new", Globs: []string{filepath.Join(logs, sim.NewGlob)},
-			Parser: pmta.New(pmta.Options{Location: s.Location()})},
-	}
+	specs := demoSpecs(logs, s)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if *duration > 0 {
@@ -138,12 +198,23 @@ func cmdDemo(args []string) error {
 		}
 		return printDemoSummary(db, pl.Total(), ctl.start, s)
 	}
-	err = runCockpit(db, specs, cockpitOptions{Clock: s.Clock, Plan: ctl, Start: ctl.start})
+	err = runCockpit(db, specs, cockpitOptions{Clock: s.Clock, Plan: ctl, Start: ctl.start,
+		Control: ui.LocalControl{C: mc}})
 	cancel()
 	if serr := <-simErr; err == nil && serr != nil {
 		err = fmt.Errorf("simulator: %w", serr)
 	}
 	return err
+}
+
+// demoSpecs are the demo's two sources: the old Postfix and the new PowerMTA.
+func demoSpecs(logs string, s *sim.Sim) []ingest.SourceSpec {
+	return []ingest.SourceSpec{
+		{Name: "old-postfix", Kind: "postfix", Side: model.SideOld, MTA: "postfix-old", Globs: []string{filepath.Join(logs, sim.OldGlob)},
+			Parser: postfix.New(postfix.Options{Location: s.Location(), Now: s.Clock, IgnoreMTime: true})},
+		{Name: "new-pmta", Kind: "pmta", Side: model.SideNew, MTA: "pmta-new", Globs: []string{filepath.Join(logs, sim.NewGlob)},
+			Parser: pmta.New(pmta.Options{Location: s.Location()})},
+	}
 }
 
 func printDemoSummary(db *state.DB, sum ingest.Summary, start time.Time, s *sim.Sim) error {
