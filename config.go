@@ -27,7 +27,9 @@ type Config struct {
 	// Mtactl is the MTA configuration cutover manages (mtactl/doc.go);
 	// absent: the cockpit is read-only.
 	Mtactl *mtactl.Config `toml:"mtactl"`
-	path   string
+	// Control is the owner's control socket and metrics (serve.go).
+	Control ControlConfig `toml:"control"`
+	path    string
 }
 
 type DatabaseConfig struct {

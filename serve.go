@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,7 +11,6 @@ import (
 	"os/signal"
 	"os/user"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -41,9 +38,7 @@ type ControlConfig struct {
 }
 
 // ownerSettings are what the owner reads from the config file besides the
-// sources. Config (config.go) does not declare [control] yet, so it is
-// decoded separately; once Config has `Control ControlConfig`, this still
-// reads the same file the same way.
+// sources.
 type ownerSettings struct {
 	Control ControlConfig  `toml:"control"`
 	MTACtl  *mtactl.Config `toml:"mtactl"`
@@ -66,39 +61,13 @@ func readOwnerSettings(path string) (ownerSettings, error) {
 	return s, nil
 }
 
-// loadServeConfig is LoadConfig that also accepts [control] (strictly: an
-// unknown key anywhere is still an error). The section is declared here, one
-// level above the embedded Config, so it still wins after Config grows a
-// field of the same name.
+// loadServeConfig is LoadConfig plus the owner's settings.
 func loadServeConfig(path string) (*Config, ownerSettings, error) {
-	var f struct {
-		Config
-		Control ControlConfig `toml:"control"`
-	}
-	data, err := os.ReadFile(path)
+	c, err := LoadConfig(path)
 	if err != nil {
 		return nil, ownerSettings{}, err
 	}
-	dec := toml.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		var de *toml.DecodeError
-		if errors.As(err, &de) {
-			row, col := de.Position()
-			return nil, ownerSettings{}, fmt.Errorf("%s:%d:%d: %s", path, row, col, de.Error())
-		}
-		var sm *toml.StrictMissingError
-		if errors.As(err, &sm) {
-			return nil, ownerSettings{}, fmt.Errorf("%s: %s", path, strings.TrimSpace(sm.String()))
-		}
-		return nil, ownerSettings{}, fmt.Errorf("%s: %v", path, err)
-	}
-	c := f.Config
-	c.path = path
-	if err := c.validate(); err != nil {
-		return nil, ownerSettings{}, fmt.Errorf("%s: %v", path, err)
-	}
-	return &c, ownerSettings{Control: f.Control, MTACtl: c.Mtactl}, nil
+	return c, ownerSettings{Control: c.Control, MTACtl: c.Mtactl}, nil
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
