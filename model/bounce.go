@@ -397,6 +397,19 @@ func normalizeReply(s string) normalized {
 	var full, gen strings.Builder
 	full.Grow(len(s))
 	gen.Grow(len(s))
+	emit := func(tok string, generic bool) {
+		if full.Len() > 0 {
+			full.WriteByte(' ')
+		}
+		full.WriteString(tok)
+		if !generic {
+			return
+		}
+		if gen.Len() > 0 {
+			gen.WriteByte(' ')
+		}
+		gen.WriteString(tok)
+	}
 	rest := strings.ToLower(s)
 	for {
 		lt, r, ok := nextToken(rest)
@@ -409,18 +422,21 @@ func normalizeReply(s string) normalized {
 			core = strings.TrimPrefix(core, "smtp;")
 			lt = core
 		}
+		if code, word, ok := splitCodeWord(core); ok {
+			// "550-Reject": a joined reply line without an enhanced
+			// code. The first code is kept, the word always.
+			if n.code == 0 {
+				n.code = code
+				emit(core[:3], true)
+			}
+			core, lt = word, word
+		}
 		if c, st, isCode := replyCodeToken(core); isCode {
-			if n.code == 0 && n.status == "" {
+			switch {
+			case n.code == 0:
 				n.code = c
-				if st != "" {
-					n.status = st
-				}
-			} else if n.code == 0 {
-				n.code = c
-			} else if c == n.code {
-				if st == "" || st == n.status {
-					continue // a continuation line's code
-				}
+			case c == n.code && (st == "" || st == n.status):
+				continue // a continuation line's code
 			}
 			if st != "" && n.status == "" {
 				n.status = st
@@ -436,17 +452,7 @@ func normalizeReply(s string) normalized {
 		if strings.IndexByte(core, '@') >= 0 {
 			lt = "<addr>"
 		}
-		if full.Len() > 0 {
-			full.WriteByte(' ')
-		}
-		full.WriteString(lt)
-		if hostLike(core) {
-			continue
-		}
-		if gen.Len() > 0 {
-			gen.WriteByte(' ')
-		}
-		gen.WriteString(lt)
+		emit(lt, !hostLike(core))
 	}
 	n.full, n.generic = full.String(), gen.String()
 	return n
@@ -484,6 +490,15 @@ func nextToken(s string) (tok, rest string, ok bool) {
 		j++
 	}
 	return s[i:j], s[j:], true
+}
+
+// splitCodeWord splits "550-reject" into 550 and "reject" (a word, not an
+// enhanced code).
+func splitCodeWord(t string) (int, string, bool) {
+	if len(t) < 5 || t[3] != '-' || t[0] < '2' || t[0] > '5' || !isDigit(t[1]) || !isDigit(t[2]) || isDigit(t[4]) {
+		return 0, "", false
+	}
+	return int(t[0]-'0')*100 + int(t[1]-'0')*10 + int(t[2]-'0'), t[4:], true
 }
 
 // replyCodeToken recognises "550", "550-5.1.1" and "550-" (the forms a
