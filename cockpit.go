@@ -66,6 +66,8 @@ func cmdUI(args []string) error {
 			return fmt.Errorf("[mtactl]: %w", err)
 		}
 		o.Control, o.Plan = ui.LocalControl{C: c}, mtactlPlan{c: c, steps: c.Steps()}
+		// One controller per process: viewers' requests go to the same one.
+		o.Owner.Control = c
 	}
 	return runCockpit(db, specs, o)
 }
