@@ -199,7 +199,7 @@ func cmdDemo(args []string) error {
 		return printDemoSummary(db, pl.Total(), ctl.start, s)
 	}
 	err = runCockpit(db, specs, cockpitOptions{Clock: s.Clock, Plan: ctl, Start: ctl.start,
-		Control: ui.LocalControl{C: mc}})
+		Control: ui.LocalControl{C: mc}, Owner: ownerOptions{Command: "demo", Control: mc}})
 	cancel()
 	if serr := <-simErr; err == nil && serr != nil {
 		err = fmt.Errorf("simulator: %w", serr)
