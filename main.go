@@ -25,11 +25,13 @@ usage:
   cutover backfill --db FILE --kind pmta|postfix|exim --side old|new [--mta NAME] [--side-map SPEC] PATH...
   cutover stats --db FILE --json [--by isp|domain] [--since RFC3339] [--until RFC3339]
   cutover sources --db FILE
+  cutover bounces watch --db FILE (--maildir DIR | --mbox FILE | --stdin) [--once]   DSN/ARF/JMRP reports → suppression log
   cutover ratio show --config FILE                       the applied OLD/NEW split and throttles
   cutover ratio set PCT [--isp NAME] [--yes] --config FILE
   cutover throttle set ISP --rate N/h --conn N [--yes] --config FILE
   cutover rollback [--to ID] [--yes] --config FILE        undo the last change (or restore before ID)
   cutover history [--json] --config FILE                 every change mtactl made, with its result
+  cutover suppress import|stats|check|export|verify|verify-log|rebuild-index ...   the suppression log ("cutover suppress help")
 
 Run "cutover COMMAND -h" for a command's flags.
 `)
@@ -58,6 +60,8 @@ func run(args []string) int {
 		err = cmdStats(rest)
 	case "sources":
 		err = cmdSources(rest)
+	case "bounces":
+		err = cmdBounces(rest)
 	case "serve":
 		err = cmdServe(rest)
 	case "status":
@@ -70,6 +74,8 @@ func run(args []string) int {
 		err = cmdRollback(rest)
 	case "history":
 		err = cmdHistory(rest)
+	case "suppress":
+		err = cmdSuppress(rest)
 	case "-h", "--help", "help":
 		usage()
 		return 0

@@ -213,6 +213,9 @@ type Change struct {
 
 	ctl     *Controller
 	planned []plannedFile
+	// files: a whole-file change (ApplyFiles) that leaves the applied
+	// split state, Current and drift detection alone.
+	files bool
 }
 
 // FileChange is one managed file in a plan.
@@ -630,6 +633,12 @@ func (c *Controller) Apply(ctx context.Context, ch *Change, who Who, opt ApplyOp
 
 	entry.Result = ResultOK
 	entry.Duration = c.now().Sub(start).Round(time.Millisecond).String()
+	if ch.files {
+		if err := c.st.finish(&entry, nil); err != nil {
+			return tx.fail(ctx, &StepError{Driver: "mtactl", Step: "record", Err: err}, start)
+		}
+		return entry, nil
+	}
 	a := &applied{Desired: ch.To, AuditID: entry.ID, Time: start.UTC(), Files: map[string]appliedFile{}}
 	for _, p := range ch.planned {
 		st, err := readFileState(p.mf.Path)
