@@ -434,7 +434,7 @@ type SuppressVerification struct {
 	LookupMissing []string `json:"lookup_missing,omitempty"`
 	// RCPT TO probes.
 	SMTP            string   `json:"smtp,omitempty"`
-	SMTPRefused     int      `json:"smtp_refused"`              // suppressed addresses refused, as they must be
+	SMTPRefused     int      `json:"smtp_refused"`               // suppressed addresses refused, as they must be
 	SMTPNotRefused  []string `json:"smtp_not_refused,omitempty"` // suppressed addresses the MTA did not refuse: "addr: 250 ..."
 	SMTPAccepted    int      `json:"smtp_accepted"`              // other addresses accepted, as they must be
 	SMTPNotAccepted []string `json:"smtp_not_accepted,omitempty"`
