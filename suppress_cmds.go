@@ -594,7 +594,7 @@ func exportToFile(l *ssup.Log, f ssup.Format, out string, eo ssup.ExportOptions)
 	if err := write(out, buf.Bytes()); err != nil {
 		return err
 	}
-	if rx.Len() > 0 {
+	if res.Regexp > 0 || (out != "" && rx.Len() > 0) {
 		if out == "" {
 			return fmt.Errorf("%d addresses need the regexp companion map (local part starting with '#'): use --out FILE (writes FILE.regexp too)", res.Regexp)
 		}
