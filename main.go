@@ -25,6 +25,7 @@ usage:
   cutover backfill --db FILE --kind pmta|postfix|exim --side old|new [--mta NAME] [--side-map SPEC] PATH...
   cutover stats --db FILE --json [--by isp|domain] [--since RFC3339] [--until RFC3339]
   cutover sources --db FILE
+  cutover bounces watch --db FILE (--maildir DIR | --mbox FILE | --stdin) [--once]   DSN/ARF/JMRP reports → suppression log
   cutover ratio show --config FILE                       the applied OLD/NEW split and throttles
   cutover ratio set PCT [--isp NAME] [--yes] --config FILE
   cutover throttle set ISP --rate N/h --conn N [--yes] --config FILE
@@ -59,6 +60,8 @@ func run(args []string) int {
 		err = cmdStats(rest)
 	case "sources":
 		err = cmdSources(rest)
+	case "bounces":
+		err = cmdBounces(rest)
 	case "serve":
 		err = cmdServe(rest)
 	case "status":

@@ -73,8 +73,10 @@ type Pipeline struct {
 	last    time.Time
 	total   Summary
 	// supp are the suppression events of the pending batch; ownLog is the
-	// log this pipeline opened itself.
+	// log this pipeline opened itself (logMu: Suppressions may be called
+	// from another goroutine).
 	supp   []model.SuppressionEvent
+	logMu  sync.Mutex
 	ownLog *suppress.Log
 
 	// published for other goroutines (the cockpit) after every round
@@ -495,6 +497,8 @@ func (p *Pipeline) Close() error {
 			first = err
 		}
 	}
+	p.logMu.Lock()
+	defer p.logMu.Unlock()
 	if p.ownLog != nil {
 		if err := p.ownLog.Close(); err != nil && first == nil {
 			first = err
@@ -504,6 +508,11 @@ func (p *Pipeline) Close() error {
 	return first
 }
 
+// Suppressions is the canonical log the pipeline appends to, for other
+// writers in the same process (the bounce watcher): the log is locked
+// against a second opener, so they must share it. Safe for concurrent use.
+func (p *Pipeline) Suppressions() (SuppressSink, error) { return p.sink() }
+
 // sink is where suppression events go: Options.Suppress, else the log next
 // to the database, opened on first use so that sources without bounces
 // never create it.
@@ -511,6 +520,8 @@ func (p *Pipeline) sink() (SuppressSink, error) {
 	if p.opts.Suppress != nil {
 		return p.opts.Suppress, nil
 	}
+	p.logMu.Lock()
+	defer p.logMu.Unlock()
 	if p.ownLog == nil {
 		l, err := suppress.Open(p.db, "", suppress.Options{})
 		if err != nil {

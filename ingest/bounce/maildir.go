@@ -60,7 +60,7 @@ func (w *Watcher) Maildir(dir string) (Stats, error) {
 			continue
 		}
 		st, err := w.process(items)
-		total.add(st)
+		total.Add(st)
 		if err != nil {
 			return total, err
 		}

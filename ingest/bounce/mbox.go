@@ -142,7 +142,7 @@ func (w *Watcher) Mbox(path string, final bool) (Stats, error) {
 			cb, _ := json.Marshal(next)
 			last.pstate = map[string][]byte{"mbox:" + abs: cb}
 			st, err := w.process(batch)
-			total.add(st)
+			total.Add(st)
 			if err != nil {
 				return total, err
 			}

@@ -71,7 +71,8 @@ type Stats struct {
 	Unsided     int // complaints counted without a side (no side map match, no default)
 }
 
-func (s *Stats) add(o Stats) {
+// Add adds o into s.
+func (s *Stats) Add(o Stats) {
 	s.Messages += o.Messages
 	s.Reports += o.Reports
 	s.AutoReplies += o.AutoReplies
@@ -296,7 +297,7 @@ func (w *Watcher) process(items []*item) (Stats, error) {
 			}
 		}
 	}
-	w.total.add(st)
+	w.total.Add(st)
 	return st, first
 }
 

@@ -299,9 +299,9 @@ func TestMbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	var st Stats
-	st.add(st1)
-	st.add(st2)
-	st.add(st3)
+	st.Add(st1)
+	st.Add(st2)
+	st.Add(st3)
 	nMal, _ := filepath.Glob("testdata/malformed/*.eml")
 	if st.Messages != len(corpus)+len(nMal) || st.Complaints != complaintsWanted() || st.Failed != len(nMal) {
 		t.Errorf("stats %+v (passes %+v / %+v / %+v)", st, st1, st2, st3)
