@@ -29,7 +29,9 @@ type Config struct {
 	Mtactl *mtactl.Config `toml:"mtactl"`
 	// Control is the owner's control socket and metrics (serve.go).
 	Control ControlConfig `toml:"control"`
-	path    string
+	// Suppress configures suppression verification (suppress_cmds.go).
+	Suppress SuppressConfig `toml:"suppress"`
+	path     string
 }
 
 type DatabaseConfig struct {
