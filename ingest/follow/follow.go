@@ -36,6 +36,16 @@
 // matches; the file at the cursor's Path wins a tie. A growing file is
 // matched again at every scan, which is where copytruncate is caught.
 //
+// What a scan learns about a file — head, size, marker check — and the
+// descriptor its cursor then reads through all come from one descriptor,
+// opened when the stat changed: logrotate may rename another file to the
+// path between the listing and a later open (mail.log.1 shifted to
+// mail.log.2 while mail.log.2 is checked), and one file's head must never
+// be paired with another file's bytes. A path opened again later must show
+// the same head (and, plain, be no smaller) and a cursor's head and marker;
+// bytes read within the head must agree with it (rewritten in place). If
+// not, the file is skipped and looked at again at the next scan.
+//
 // Copies must not be read twice, different files that share their first
 // lines must not be skipped:
 //   - a file whose content is a prefix of (or equal to) a bound file's — the

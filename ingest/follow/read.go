@@ -2,6 +2,8 @@ package follow
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"time"
 )
 
@@ -14,12 +16,23 @@ func (f *Follower) readTrack(t *track, now time.Time, budget int, out []Chunk) (
 		return out, 0
 	}
 	if t.r == nil {
+		// Bound without a descriptor (or its descriptor closed since):
+		// the path is opened again, and must still hold the content
+		// read so far: a rename since the scan puts another file there.
 		r, err := openReader(f.fs, t.path)
 		if err != nil {
+			if e != nil && errors.Is(err, fs.ErrNotExist) {
+				f.lostFile(t)
+				return out, 0
+			}
 			f.readFailed(t, now, err)
 			return out, 0
 		}
 		t.r = r
+		if e != nil && !f.sameContent(t) {
+			f.lostFile(t)
+			return out, 0
+		}
 	}
 	size, plain, err := t.r.size()
 	if err != nil {
@@ -90,6 +103,19 @@ func (f *Follower) readTrack(t *track, now time.Time, budget int, out []Chunk) (
 			n, err = t.r.readAt(buf[len(t.pend):], pos)
 			buf = buf[:len(t.pend)+n]
 		}
+		if !headAgrees(t.head, pos, buf[len(buf)-n:]) {
+			// The file was rewritten in place (copytruncate, then new
+			// lines) since its head was read: these bytes are not the
+			// content the cursor stands for. What came before is; the
+			// next scan matches the file again.
+			cb.flush(f, t, now, &out)
+			if t.orphan {
+				f.closeOrphan(t, now, &out) // no path to look at again
+			} else {
+				f.lostFile(t)
+			}
+			return out, read
+		}
 		t.growHead(pos, buf[len(buf)-n:])
 		read += n
 		if !plain {
@@ -114,6 +140,17 @@ func (f *Follower) readTrack(t *track, now time.Time, budget int, out []Chunk) (
 		f.gzFinished(t, now, &out)
 	}
 	return f.flushEmpty(t, now, out), read
+}
+
+// headAgrees reports whether b, read at pos, agrees with the part of head
+// it overlaps.
+func headAgrees(head []byte, pos int64, b []byte) bool {
+	h := int64(len(head))
+	if pos >= h {
+		return true
+	}
+	n := min(int64(len(b)), h-pos)
+	return bytes.Equal(b[:n], head[pos:pos+n])
 }
 
 // builder collects consecutive complete lines into one chunk.
@@ -258,11 +295,11 @@ func (f *Follower) header(t *track) []byte {
 	if i := bytes.IndexByte(t.head, '\n'); i >= 0 {
 		line = t.head[:i]
 	} else {
-		r, err := openReader(f.fs, t.path)
-		if err != nil {
+		// Through the track's descriptor: the path may hold another file.
+		r := t.r
+		if r == nil {
 			return nil // retried with the next NewFile
 		}
-		defer r.close()
 		var acc []byte
 		buf := make([]byte, 64<<10)
 		for len(acc) <= f.opts.MaxLineBytes {
@@ -322,6 +359,28 @@ func (f *Follower) sameContent(t *track) bool {
 	m := make([]byte, len(t.mark))
 	n, _ := t.r.readAt(m, t.c.Offset-int64(len(m)))
 	return n == len(m) && bytes.Equal(m, t.mark)
+}
+
+// lostFile lets t go of an entry whose path no longer holds t's file; the
+// next scan reads the path's head again and finds t's file wherever it is.
+// A cursor made this scan that has delivered nothing is forgotten: it
+// stood for a head the path no longer has.
+func (f *Follower) lostFile(t *track) {
+	t.closeReader()
+	if e := t.ent; e != nil {
+		e.track = nil
+		e.recheck = true
+	}
+	t.ent = nil
+	t.eof = false
+	if t.lastKey == "" && t.c.Offset == 0 && !t.emit {
+		for i, x := range f.tracks {
+			if x == t {
+				f.tracks = append(f.tracks[:i], f.tracks[i+1:]...)
+				break
+			}
+		}
+	}
 }
 
 func (f *Follower) readFailed(t *track, now time.Time, err error) {

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"io"
+	"io/fs"
 	"strings"
 )
 
@@ -12,6 +13,11 @@ import (
 // file still being written it replaces io.ErrUnexpectedEOF: the stream is
 // cut short, not corrupt, and more will come.
 var errNoMore = errors.New("no more data yet")
+
+// errMoved says a path no longer holds the file an entry describes: it was
+// renamed, replaced or removed since the listing. Not an I/O error: the
+// next scan looks at the path again.
+var errMoved = errors.New("another file at this path now")
 
 // reader reads a file's (uncompressed) content by position.
 type reader interface {
@@ -22,6 +28,9 @@ type reader interface {
 	size() (n int64, ok bool, err error)
 	// complete reports that a .gz stream was read to its trailer.
 	complete() bool
+	// stat is fstat: the open file's own size (compressed for .gz),
+	// mtime and identity, whatever its path holds now.
+	stat() (fs.FileInfo, error)
 	close() error
 }
 
@@ -56,8 +65,9 @@ func (r *plainReader) size() (int64, bool, error) {
 	return fi.Size(), true, nil
 }
 
-func (r *plainReader) complete() bool { return false }
-func (r *plainReader) close() error   { return r.f.Close() }
+func (r *plainReader) complete() bool             { return false }
+func (r *plainReader) stat() (fs.FileInfo, error) { return r.f.Stat() }
+func (r *plainReader) close() error               { return r.f.Close() }
 
 // gzReader decompresses sequentially; a read at another position restarts
 // the stream and discards up to it (gzip has no random access).
@@ -70,7 +80,7 @@ type gzReader struct {
 }
 
 func (r *gzReader) reset() error {
-	r.zr, r.pos, r.bad = nil, 0, false
+	r.zr, r.pos, r.bad, r.done = nil, 0, false, false
 	br := bufio.NewReaderSize(io.NewSectionReader(r.f, 0, 1<<62), 64<<10)
 	zr, err := gzip.NewReader(br)
 	if err != nil {
@@ -128,4 +138,5 @@ func (r *gzReader) fail(err error) error {
 
 func (r *gzReader) size() (int64, bool, error) { return 0, false, nil }
 func (r *gzReader) complete() bool             { return r.done }
+func (r *gzReader) stat() (fs.FileInfo, error) { return r.f.Stat() }
 func (r *gzReader) close() error               { return r.f.Close() }

@@ -92,19 +92,27 @@ func (t *track) growHead(pos int64, b []byte) {
 
 // entry is one listed path and what the last stat and head read found.
 type entry struct {
-	path     string
-	gz       bool
-	statOK   bool
-	size     int64 // on disk (compressed for .gz)
-	mtime    time.Time
-	id       [2]uint64 // device, inode: a change hint only
-	head     []byte
-	gzDone   bool // the .gz stream was complete when the head was read
-	changed  bool // stat differs from the previous scan
-	track    *track
-	memo     map[*track]memo
-	rd       reader // the descriptor that passed check for rdFor (a .gz sits at its offset)
-	rdFor    *track
+	path    string
+	gz      bool
+	statOK  bool
+	size    int64 // on disk (compressed for .gz)
+	mtime   time.Time
+	id      [2]uint64 // device, inode: a change hint only
+	head    []byte
+	gzDone  bool // the .gz stream was complete when the head was read
+	changed bool // stat differs from the previous scan
+	recheck bool // reread the head at the next scan even if the stat is the same
+	moved   bool // this scan: the path held another file when opened; skipped
+	track   *track
+	memo    map[*track]memo
+	// rd is this scan's descriptor on the file the entry describes: the
+	// one its head was read through, or one opened later and verified by
+	// entryReader. check reads through it and bind hands it to the track,
+	// so a rename between the listing and a later open of the path cannot
+	// pair one file's head with another file's content. Closed at the end
+	// of the scan when no track took it.
+	rd       reader
+	rdFor    *track           // the track whose check passed through rd (a .gz sits at its offset)
 	ghost    *track           // a copy of content already read from this cursor
 	shadows  []*track         // matching cursors bound to other files
 	prefix   map[*entry]int64 // known prefix of these entries at their size
@@ -123,6 +131,7 @@ const (
 	vFull                 // this cursor's file: resume at Offset
 	vGhost                // same head but shorter than Offset: already read
 	vErr
+	vMoved // the path holds another file than the entry's now: skipped
 )
 
 type memo struct {
@@ -200,6 +209,9 @@ func (f *Follower) scan(now time.Time) error {
 	}
 
 	f.pair(now)
+	for _, e := range f.ents {
+		e.dropReader() // what no track took: the path is opened again if needed
+	}
 
 	// Whatever lost its file keeps its descriptor to drain it.
 	for _, t := range f.tracks {
@@ -245,10 +257,11 @@ func (f *Follower) refresh(p string, now time.Time) {
 		return
 	}
 	id := fileID(fi)
-	if e.err == nil && e.statOK && fi.Size() == e.size && fi.ModTime().Equal(e.mtime) && id == e.id {
+	if e.err == nil && e.statOK && !e.recheck && fi.Size() == e.size && fi.ModTime().Equal(e.mtime) && id == e.id {
 		return
 	}
 	e.size, e.mtime, e.id, e.statOK, e.changed = fi.Size(), fi.ModTime(), id, true, true
+	e.recheck = false
 	e.memo, e.prefix = nil, nil
 	e.dropReader()
 	if err := f.readHead(e); err != nil {
@@ -263,26 +276,88 @@ func (f *Follower) refresh(p string, now time.Time) {
 	e.err, e.errN = nil, 0
 }
 
+// readHead opens e's path and reads the head through the new descriptor,
+// which the entry keeps for this scan. The size, mtime and identity are
+// taken from that descriptor (fstat), not from the stat of the path just
+// before: a rename in between must not describe one file by another's
+// size.
 func (f *Follower) readHead(e *entry) error {
-	n := FPMax
-	if !e.gz {
-		n = int(min(e.size, FPMax))
-	}
-	buf := make([]byte, n)
 	// Through the path, never a descriptor kept from before: after a
 	// rename the path holds another file.
 	r, err := openReader(f.fs, e.path)
 	if err != nil {
 		return err
 	}
-	defer r.close()
+	fi, err := r.stat()
+	if err != nil {
+		r.close()
+		return err
+	}
+	e.size, e.mtime, e.id = fi.Size(), fi.ModTime(), fileID(fi)
+	n := FPMax
+	if !e.gz {
+		n = int(min(e.size, FPMax))
+	}
+	buf := make([]byte, n)
 	m, err := r.readAt(buf, 0)
 	if err != nil && err != errNoMore {
+		r.close()
 		return err
 	}
 	e.head = buf[:m]
 	e.gzDone = r.complete()
+	e.rd, e.rdFor = r, nil
 	return nil
+}
+
+// entryReader returns this scan's descriptor on e's file: the one its head
+// was read through, or a new one opened through the path and verified to
+// hold the same file (the same head, and a plain file no smaller). It
+// fails with errMoved when the path holds another file now, or none.
+func (f *Follower) entryReader(e *entry) (reader, error) {
+	if e.rd != nil {
+		return e.rd, nil
+	}
+	r, err := openReader(f.fs, e.path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			err = errMoved
+		}
+		return nil, err
+	}
+	if err := sameFile(r, e); err != nil {
+		r.close()
+		return nil, err
+	}
+	e.rd, e.rdFor = r, nil
+	return r, nil
+}
+
+// sameFile checks that r holds the file e describes.
+func sameFile(r reader, e *entry) error {
+	fi, err := r.stat()
+	if err != nil {
+		return err
+	}
+	if fi.Size() < e.size {
+		return errMoved // cut or replaced: a file under one name only grows
+	}
+	h := make([]byte, len(e.head))
+	n, err := r.readAt(h, 0)
+	if err != nil && err != errNoMore {
+		return err
+	}
+	if n < len(h) || !bytes.Equal(h, e.head) {
+		return errMoved
+	}
+	return nil
+}
+
+// moved marks e as no longer what its listing said: it is skipped this
+// scan and its head is read again at the next.
+func (e *entry) setMoved() {
+	e.moved, e.recheck = true, true
+	e.dropReader()
 }
 
 type pairing struct {
@@ -295,7 +370,7 @@ type pairing struct {
 func (f *Follower) pair(now time.Time) {
 	var ents []*entry
 	for _, e := range f.ents {
-		e.ghost, e.shadows, e.copyOf, e.waiting = nil, nil, nil, false
+		e.ghost, e.shadows, e.copyOf, e.waiting, e.moved = nil, nil, nil, false, false
 		if e.track == nil && e.err == nil && e.statOK && len(e.head) > 0 {
 			ents = append(ents, e)
 		}
@@ -347,7 +422,7 @@ func (f *Follower) pair(now time.Time) {
 		return a.e.path < b.e.path
 	})
 	for _, p := range ps {
-		if p.e.track != nil {
+		if p.e.track != nil || p.e.moved || p.e.err != nil {
 			continue
 		}
 		if p.t.ent != nil {
@@ -367,12 +442,15 @@ func (f *Follower) pair(now time.Time) {
 	// of it is the original of that copy (or a PowerMTA file that had only
 	// its header when the cursor was made): the cursor moves to it.
 	for _, e := range ents {
-		if e.track != nil || e.ghost != nil {
+		if e.track != nil || e.ghost != nil || e.moved || e.err != nil {
 			continue
 		}
 		for _, t := range e.shadows {
 			b := t.ent
-			if b == nil || e.gz || b.gz || e.size <= b.size || f.check(e, t, now) != vFull || !f.prefixOf(b, e) {
+			if b == nil || e.gz || b.gz || e.size <= b.size || f.check(e, t, now) != vFull {
+				continue
+			}
+			if ok, _ := f.prefixOf(b, e); !ok {
 				continue
 			}
 			b.track, t.ent = nil, nil
@@ -391,7 +469,7 @@ func (f *Follower) pair(now time.Time) {
 		return ents[i].size > ents[j].size
 	})
 	for _, e := range ents {
-		if e.track != nil || e.err != nil || e.ghost != nil {
+		if e.track != nil || e.err != nil || e.ghost != nil || e.moved {
 			continue
 		}
 		if f.copyOfBound(e) {
@@ -399,6 +477,17 @@ func (f *Follower) pair(now time.Time) {
 		}
 		if e.gz && !e.gzDone && len(e.head) < FPMax {
 			e.waiting = true // too little of a .gz being written to know it
+			continue
+		}
+		// The new cursor reads through the descriptor its head came from
+		// (or one verified to hold the same file): opened later through
+		// the path, it could read the file renamed there since.
+		if _, err := f.entryReader(e); err != nil {
+			if err == errMoved {
+				e.setMoved()
+			} else {
+				e.fail(now, err, f.opts.MaxBackoff)
+			}
 			continue
 		}
 		t := f.newTrack()
@@ -414,10 +503,20 @@ func (f *Follower) pair(now time.Time) {
 }
 
 // copyOfBound: e's content is a prefix of (or equal to) a bound file's:
-// skip it this round rather than read the same lines twice.
+// skip it this round rather than read the same lines twice. When that
+// cannot be told (a read failed, a file moved), e waits for the next round
+// too: reading it as new could read a copy.
 func (f *Follower) copyOfBound(e *entry) bool {
 	for _, b := range f.ents {
-		if b == e || b.track == nil || b.err != nil || !f.prefixOf(e, b) {
+		if b == e || b.track == nil || b.err != nil {
+			continue
+		}
+		ok, err := f.prefixOf(e, b)
+		if err != nil {
+			e.waiting, e.recheck = true, true
+			return true
+		}
+		if !ok {
 			continue
 		}
 		e.copyOf = b.track
@@ -431,42 +530,51 @@ func (f *Follower) copyOfBound(e *entry) bool {
 
 // prefixOf reports whether small's content is a prefix of big's: the same
 // head, no larger, and the same bytes just before small's end. A .gz is
-// judged by its head alone (its size is not comparable).
-func (f *Follower) prefixOf(small, big *entry) bool {
+// judged by its head alone (its size is not comparable). The error says
+// it could not be told (a read failed, or a file moved since the listing).
+func (f *Follower) prefixOf(small, big *entry) (bool, error) {
 	if !compatible(small.head, big.head) || len(small.head) > len(big.head) {
-		return false
+		return false, nil
 	}
 	if small.gz || big.gz {
-		return true
+		return true, nil
 	}
 	if small.size > big.size {
-		return false
+		return false, nil
 	}
 	if small.size <= FPMax {
-		return true // the head is the whole of small
+		return true, nil // the head is the whole of small
 	}
 	if m, ok := small.prefix[big]; ok && m == big.size {
-		return true
+		return true, nil
 	}
-	a, err1 := f.readTail(small.path, small.size)
-	b, err2 := f.readTail(big.path, small.size)
-	if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
-		return false
+	a, err := f.readTail(small, small.size)
+	if err != nil {
+		return false, err
+	}
+	b, err := f.readTail(big, small.size)
+	if err != nil {
+		return false, err
+	}
+	if !bytes.Equal(a, b) {
+		return false, nil
 	}
 	if small.prefix == nil {
 		small.prefix = map[*entry]int64{}
 	}
 	small.prefix[big] = big.size
-	return true
+	return true, nil
 }
 
-// readTail reads the MarkMax bytes before end.
-func (f *Follower) readTail(path string, end int64) ([]byte, error) {
-	r, err := openReader(f.fs, path)
+// readTail reads the MarkMax bytes of e's file before end.
+func (f *Follower) readTail(e *entry, end int64) ([]byte, error) {
+	r, err := f.entryReader(e)
 	if err != nil {
+		if err == errMoved {
+			e.setMoved()
+		}
 		return nil, err
 	}
-	defer r.close()
 	buf := make([]byte, min(end, MarkMax))
 	n, err := r.readAt(buf, end-int64(len(buf)))
 	if n < len(buf) {
@@ -493,7 +601,7 @@ func (f *Follower) check(e *entry, t *track, now time.Time) verdict {
 		return m.v
 	}
 	v, mark := f.checkMarker(e, t)
-	if v == vErr {
+	if v == vErr || v == vMoved {
 		return v
 	}
 	if e.memo == nil {
@@ -515,17 +623,18 @@ func (f *Follower) checkMarker(e *entry, t *track) (verdict, []byte) {
 	if ml > off {
 		return vNone, nil
 	}
-	r, err := openReader(f.fs, e.path)
+	// Through the entry's own descriptor: the path may hold another file
+	// by now (logrotate shifting mail.log.1 to mail.log.2), whose bytes at
+	// off would make e look like a new file.
+	r, err := f.entryReader(e)
+	if err == errMoved {
+		e.setMoved()
+		return vMoved, nil
+	}
 	if err != nil {
 		e.fail(f.now(), err, f.opts.MaxBackoff)
 		return vErr, nil
 	}
-	keep := false
-	defer func() {
-		if !keep {
-			r.close()
-		}
-	}()
 	buf := make([]byte, ml)
 	n, err := r.readAt(buf, off-ml)
 	if err != nil && err != errNoMore {
@@ -538,10 +647,9 @@ func (f *Follower) checkMarker(e *entry, t *track) (verdict, []byte) {
 	if fnv64(buf) != t.c.Marker {
 		return vNone, nil
 	}
-	// Keep the descriptor that passed the check for reading on (a .gz one
-	// sits at off, which cost decompressing everything before).
-	e.dropReader()
-	e.rd, e.rdFor, keep = r, t, true
+	// The descriptor goes on to read (a .gz one sits at off, which cost
+	// decompressing everything before).
+	e.rdFor = t
 	return vFull, buf
 }
 
@@ -551,8 +659,8 @@ func (f *Follower) bind(e *entry, t *track) {
 	if !same {
 		t.closeReader() // also forgets the partial line
 	}
-	if e.rd != nil && e.rdFor == t {
-		// The verified descriptor replaces the old one, which may be
+	if e.rd != nil {
+		// The entry's descriptor replaces the old one, which may be
 		// another file now at the same path.
 		if t.r != nil {
 			t.r.close()
@@ -560,7 +668,6 @@ func (f *Follower) bind(e *entry, t *track) {
 		t.r = e.rd
 		e.rd, e.rdFor = nil, nil
 	}
-	e.dropReader()
 	t.orphan, t.err = false, nil
 	t.ent, e.track = e, t
 	t.path, t.modTime = e.path, e.mtime
@@ -578,11 +685,10 @@ func (f *Follower) bind(e *entry, t *track) {
 
 // seekEnd starts a new track at its last complete line (StartAtEnd).
 func (f *Follower) seekEnd(t *track, now time.Time) {
-	r, err := openReader(f.fs, t.path)
-	if err != nil {
+	r := t.r // bind gave it the entry's descriptor
+	if r == nil {
 		return // read from 0 then; nothing is lost
 	}
-	defer r.close()
 	var end int64 = -1
 	var mark []byte
 	if size, ok, err := r.size(); ok && err == nil {

@@ -114,6 +114,11 @@ func (f *Follower) publish(now time.Time) {
 			if fileErr == nil || fs.Since.Before(fileErr.Since) {
 				fileErr = &fs
 			}
+		case e.moved || e.recheck:
+			// Renamed or replaced under the scan: looked at again next
+			// round, and not caught up until then.
+			fs.State = "waiting"
+			caught = false
 		case e.ghost != nil || e.copyOf != nil:
 			fs.State = "copy"
 		default:
