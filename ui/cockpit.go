@@ -186,6 +186,7 @@ func (m *Model) relayout() {
 		m.detailLines = m.detailBody(m.width)
 		m.detailScroll = max(min(m.detailScroll, len(m.detailLines)-bh), 0)
 	}
+	m.relayoutBounces()
 	if m.view == viewSources {
 		m.sourceLines = m.sourcesBody(m.width)
 		m.sourcesScroll = max(min(m.sourcesScroll, len(m.sourceLines)-bh), 0)
@@ -376,7 +377,7 @@ func topLine(p *pane) string {
 	if r.Count == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%s %s× %s", side, fmtCount(float64(r.Count)), r.Signature)
+	return fmt.Sprintf("%s %s× %s", side, fmtCount(float64(r.Count)), sigLabel(r.Signature, r.Sample))
 }
 
 // sideRow is the side label, the numbers, the sparks, the mark and (wide)
@@ -431,7 +432,7 @@ func (m Model) sideRow(l layout, side model.Side, p *pane) string {
 	}
 	b.WriteString(" " + m.st.health(v.Overall, Fit(v.Overall.String(), 4)))
 	if l.wide && l.sigW > 0 && s.Top.Count > 0 {
-		sig := FitRight(fmtCount(float64(s.Top.Count)), 5) + "× " + s.Top.Signature
+		sig := FitRight(fmtCount(float64(s.Top.Count)), 5) + "× " + sigLabel(s.Top.Signature, s.Top.Sample)
 		b.WriteString(" " + m.st.Dim.Render(Sanitize(sig, l.sigW)))
 	}
 	return b.String()

@@ -73,7 +73,7 @@ func (m Model) detailBody(w int) []string {
 			break
 		}
 		row := FitRight(fmtCount(float64(r.Old)), 7) + " " + FitRight(fmtCount(float64(r.New)), 7) + "  "
-		out = append(out, row+Sanitize(r.Signature, max(w-len(row), 1)))
+		out = append(out, row+Sanitize(sigLabel(r.Signature, r.Sample), max(w-len(row), 1)))
 		if r.Sample != "" {
 			out = append(out, m.st.Dim.Render(strings.Repeat(" ", 12)+"└ "+Sanitize(r.Sample, max(w-14, 1))))
 		}

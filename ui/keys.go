@@ -15,6 +15,7 @@ type KeyMap struct {
 	Open    key.Binding // provider detail
 	Back    key.Binding
 	Sources key.Binding
+	Bounces key.Binding // bounce classes and newest suppressions
 
 	Window     key.Binding // cycle through windows
 	Win15m     key.Binding
@@ -60,6 +61,7 @@ func DefaultKeyMap() KeyMap {
 		Open:    key.NewBinding(key.WithKeys("enter", "l", "right"), key.WithHelp("enter", "detail")),
 		Back:    key.NewBinding(key.WithKeys("esc", "backspace", "h", "left"), key.WithHelp("esc", "back")),
 		Sources: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sources")),
+		Bounces: key.NewBinding(key.WithKeys("B"), key.WithHelp("B", "bounces")),
 
 		Window:     key.NewBinding(key.WithKeys("w", "tab"), key.WithHelp("w", "next window")),
 		Win15m:     key.NewBinding(key.WithKeys("1"), key.WithHelp("1", "15 min")),
@@ -96,7 +98,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Open, k.Back, k.Sources, k.Help, k.Quit},
+		{k.Open, k.Back, k.Sources, k.Bounces, k.Help, k.Quit},
 		{k.Window, k.Win15m, k.Win1h, k.Win24h, k.WinCutover, k.Refresh, k.RatioDown, k.RatioUp},
 		{k.Slider, k.StepDown, k.StepUp, k.FineDown, k.FineUp, k.Apply, k.Cancel, k.Rollback, k.Baseline, k.Audit},
 	}

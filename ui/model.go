@@ -42,6 +42,7 @@ const (
 	viewCockpit viewID = iota
 	viewDetail
 	viewSources
+	viewBounces // bounces.go
 )
 
 // Model is the cockpit's root bubbletea model.
@@ -91,6 +92,8 @@ type Model struct {
 	lay layout
 
 	ctl ctlState // slider, confirmations, audit (control.go)
+
+	bounces bounceState // bounces.go
 }
 
 // New builds the cockpit over d. Run it with
@@ -150,6 +153,7 @@ type loadedMsg struct {
 	snap    *Snapshot
 	detail  *Detail
 	sources []SourceView
+	bounces *BounceView
 	err     error
 }
 
@@ -191,6 +195,9 @@ func (m *Model) requestLoad() tea.Cmd {
 		}
 		if res.err == nil && v == viewSources {
 			res.sources, res.err = d.Sources(now)
+		}
+		if res.err == nil && v == viewBounces {
+			res.bounces, res.err = loadBounces(d, w, now)
 		}
 		return res
 	}
@@ -244,6 +251,9 @@ func (m *Model) apply(msg loadedMsg) {
 	if msg.sources != nil {
 		m.sources = msg.sources
 	}
+	if msg.bounces != nil {
+		m.bounces.view = msg.bounces
+	}
 	m.relayout()
 }
 
@@ -280,6 +290,8 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, m.setWindow(WindowCutover)
 	case key.Matches(msg, k.Refresh):
 		return m, m.requestLoad()
+	case key.Matches(msg, k.Bounces):
+		return m.openBounces()
 	case key.Matches(msg, k.Sources):
 		if m.view != viewSources {
 			m.view, m.sourcesScroll = viewSources, 0
@@ -303,6 +315,8 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		m.sourcesScroll = m.scroll(msg, m.sourcesScroll, len(m.sourceLines), m.bodyHeight())
+	case viewBounces:
+		return m.bouncesKey(msg)
 	}
 	return m, nil
 }

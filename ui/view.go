@@ -27,6 +27,8 @@ func (m Model) View() string {
 		body = m.scrolled(m.detailLines, m.detailScroll, bh, "loading "+Sanitize(m.detailISP, 40)+"…")
 	case viewSources:
 		body = m.scrolled(m.sourceLines, m.sourcesScroll, bh, "loading sources…")
+	case viewBounces:
+		body = m.scrolled(m.bounces.lines, m.bounces.scroll, bh, "loading bounces…")
 	}
 	if m.ctl.mode != ctlOff {
 		body = m.ctlBody(bh)
@@ -172,6 +174,8 @@ func (m Model) footer() string {
 		pos = linePos(m.detailScroll, len(m.detailLines), m.bodyHeight())
 	case viewSources:
 		pos = linePos(m.sourcesScroll, len(m.sourceLines), m.bodyHeight())
+	case viewBounces:
+		pos = linePos(m.bounces.scroll, len(m.bounces.lines), m.bodyHeight())
 	}
 	if m.loading {
 		pos = "⟳ " + pos
@@ -195,7 +199,7 @@ func (m Model) shortHelp() []key.Binding {
 		return m.ctlShortHelp()
 	}
 	switch m.view {
-	case viewDetail, viewSources:
+	case viewDetail, viewSources, viewBounces:
 		return []key.Binding{k.Down, k.Back, k.Window, k.Sources, k.Help, k.Quit}
 	}
 	return k.ShortHelp()
