@@ -406,3 +406,80 @@ func cmdBouncesClassify(args []string) error {
 	fmt.Printf("class %s (%s) hard=%v temporary=%v status=%s code=%d rule=%s\n", v.Kind, v.Kind.Label(), v.Hard, v.Temporary, v.Status, v.Code, rule)
 	return nil
 }
+
+// BouncesConfig is a [bounces] section for an owner process (serve, the
+// cockpit), which holds the database and so must watch report mail itself:
+//
+//	[bounces]
+//	maildir = "/var/mail/bounces"          # or mbox = "/var/mail/bounces.mbox"
+//	side = "new"                           # complaints the side map does not place
+//	side_map = ["198.51.100.0/24=old", "203.0.113.0/24=new"]
+//	poll = "5s"
+type BouncesConfig struct {
+	Maildir          string   `toml:"maildir"`
+	Mbox             string   `toml:"mbox"`
+	Side             string   `toml:"side"`
+	SideMap          []string `toml:"side_map"`
+	MTA              string   `toml:"mta"`
+	Poll             string   `toml:"poll"`
+	VERPDelims       string   `toml:"verp_delims"`
+	RecipientHeaders []string `toml:"recipient_headers"`
+}
+
+// runOwnerBounces watches the configured maildir or mbox in the owner's
+// process until ctx is done. It appends through the pipeline's log (the
+// log is locked against a second opener, even in one process) and commits
+// to the same database; logf reports each pass that did something.
+func runOwnerBounces(ctx context.Context, db *state.DB, pl *ingest.Pipeline, c BouncesConfig, table *model.ISPTable, logf func(string, ...any)) error {
+	if c.Maildir == "" && c.Mbox == "" {
+		return nil
+	}
+	sink, err := pl.Suppressions()
+	if err != nil {
+		return err
+	}
+	f := &bouncesWatchFlags{side: c.Side, sideMap: strings.Join(c.SideMap, ","), mta: c.MTA, verp: c.VERPDelims,
+		rcptHeaders: strings.Join(c.RecipientHeaders, ",")}
+	if f.mta == "" {
+		f.mta = "fbl"
+	}
+	opt, err := watcherOptions(f)
+	if err != nil {
+		return fmt.Errorf("[bounces]: %w", err)
+	}
+	opt.DB, opt.Log, opt.Classifier = db, sink, ingest.NewClassifier(table)
+	poll := 5 * time.Second
+	if c.Poll != "" {
+		if poll, err = time.ParseDuration(c.Poll); err != nil || poll <= 0 {
+			return fmt.Errorf("[bounces] poll %q: want a duration such as 5s", c.Poll)
+		}
+	}
+	var w *bounce.Watcher
+	var started time.Time
+	for {
+		if w == nil || time.Since(started) > 24*time.Hour {
+			if w, err = bounce.New(opt); err != nil {
+				return err
+			}
+			started = time.Now()
+		}
+		var st bounce.Stats
+		if c.Maildir != "" {
+			st, err = w.Maildir(c.Maildir)
+		} else {
+			st, err = w.Mbox(c.Mbox, false)
+		}
+		if err != nil {
+			logf("bounces: %v", err) // a mount outage or a full disk: retry next poll
+		} else if st.Messages > 0 {
+			logf("bounces: %d messages, %d hard, %d complaints, %d appended, %d failed", st.Messages, st.Hard, st.Complaints, st.Appended, st.Failed)
+		}
+		t := time.NewTimer(poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -106,6 +107,11 @@ func counts(t *testing.T, dbPath string) state.Counts {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	return countsOf(t, db)
+}
+
+func countsOf(t *testing.T, db *state.DB) state.Counts {
+	t.Helper()
 	rows, err := db.Stats(state.Query{})
 	if err != nil {
 		t.Fatal(err)
@@ -438,4 +444,52 @@ func TestFollowSuppressionsSIGKILL(t *testing.T) {
 		t.Errorf("counts %+v, want hard %d complaints %d bounced %d", c, nHard, nComplaints, 3*n/10)
 	}
 	t.Logf("%d kills", kills)
+}
+
+// TestOwnerBounces runs the follower pipeline and the bounce watcher in
+// one process, as serve and the cockpit would: they share the canonical
+// log and the database.
+func TestOwnerBounces(t *testing.T) {
+	dir := t.TempDir()
+	db, err := state.Open(filepath.Join(dir, "c.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	acct := filepath.Join(dir, "acct.csv")
+	os.WriteFile(acct, []byte("type,timeLogged,orig,rcpt,dsnAction,dsnStatus,dsnDiag,bounceCat,vmta\n"+
+		"b,2026-11-02 10:00:00+0000,n@s.example,synced@corp.example,failed,5.1.1,smtp;550 5.1.1 user unknown,bad-mailbox,v\n"), 0o644)
+	parser, _ := newParser("pmta", time.UTC)
+	pl, err := ingest.NewPipeline(db, []ingest.SourceSpec{{Name: "acct", Kind: "pmta", Side: model.SideNew, MTA: "pmta", Globs: []string{acct}, Parser: parser}}, ingest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := filepath.Join(dir, "Maildir")
+	genReports(t, md, 6)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 2)
+	go func() { done <- pl.Run(ctx, 10*time.Millisecond) }()
+	go func() {
+		done <- runOwnerBounces(ctx, db, pl, BouncesConfig{Maildir: md, Side: "new", Poll: "10ms"}, nil, func(string, ...any) {})
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		left, _ := os.ReadDir(filepath.Join(md, "new"))
+		if len(left) == 0 && countsOf(t, db).HardBounce == 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	pl.Close()
+	db.Close()
+	got := readCanonical(t, filepath.Join(dir, "c.db"))
+	if got["hard_bounce synced@corp.example"] != 1 || got["hard_bounce gone0005@corp.example"] != 1 || got["complaint fan0004@isp.example"] != 1 || len(got) != 1+6+3 {
+		t.Errorf("log %v", got)
+	}
 }
