@@ -2,6 +2,7 @@ package bounce
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -243,5 +244,50 @@ func TestComplaintEvents(t *testing.T) {
 	}
 	if d := reporterDomain("fbl@mail.example.co.uk"); d != "example.co.uk" {
 		t.Errorf("reporterDomain: %s", d)
+	}
+}
+
+// TestSoftNeverSuppresses: soft bounces, deferrals (Action: delayed, 4xx)
+// and 5.7.x policy blocks never give a canonical event, whatever else the
+// reply says.
+func TestSoftNeverSuppresses(t *testing.T) {
+	type c struct{ status, diag string }
+	soft := []c{
+		{"5.2.2", "552 5.2.2 Mailbox full"},
+		{"4.2.2", "452 4.2.2 The recipient's inbox is out of storage space. - gsmtp"},
+		{"4.7.28", "421-4.7.28 unusual rate of unsolicited mail - gsmtp"},
+		{"5.7.1", "550 5.7.1 Unfortunately, messages from [203.0.113.9] weren't sent. (S3150)"},
+		{"5.7.606", "550 5.7.606 Access denied, banned sending IP [203.0.113.9]"},
+		{"5.7.26", "550-5.7.26 This mail has been blocked because the sender is unauthenticated. - gsmtp"},
+		{"5.7.1", "550 5.7.1 <x@corp.example>: Recipient address rejected: user unknown"},
+		{"5.7.1", "554 5.7.1 user does not exist (policy)"},
+		{"5.7.13", "550 5.7.13 User account disabled"},
+		{"4.7.0", "421 4.7.0 [TSS04] Messages from 203.0.113.9 temporarily deferred"},
+		{"5.7.2", "553 5.7.2 [TSS09] All messages from 203.0.113.9 will be permanently deferred"},
+		{"4.1.1", "450 4.1.1 <x@corp.example>: Recipient address rejected: User unknown in local recipient table"},
+		{"4.4.1", "connect to mx.corp.example[198.51.100.7]:25: Connection timed out"},
+		{"5.3.4", "552 5.3.4 Message size exceeds fixed maximum message size"},
+		{"5.0.0", "550 Requested action not taken: mailbox unavailable / Reject due to policy restrictions"},
+	}
+	hard := []c{{"5.1.1", "550 5.1.1 user unknown"}}
+	for _, action := range []string{"failed", "delayed"} {
+		for i, x := range append(soft, hard...) {
+			raw := fmt.Sprintf("From: MAILER-DAEMON@mx.example\nTo: bounces@news.example.com\nDate: Mon, 2 Nov 2026 10:00:00 +0000\n"+
+				"Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\n"+
+				"Reporting-MTA: dns; mx.example\n\nFinal-Recipient: rfc822; r%d@corp.example\nAction: %s\nStatus: %s\nDiagnostic-Code: smtp; %s\n--b--\n",
+				i, action, x.status, x.diag)
+			r, err := Parse([]byte(raw), ParseOptions{})
+			if err != nil {
+				t.Fatalf("%s: %v", x.diag, err)
+			}
+			got := len(r.Suppressions("t"))
+			want := 0
+			if i >= len(soft) && action == "failed" {
+				want = 1 // the control: a failed 5.1.1 does suppress
+			}
+			if got != want {
+				t.Errorf("%s %s %q: %d suppression events, want %d (%+v)", action, x.status, x.diag, got, want, r.Recipients[0].Verdict)
+			}
+		}
 	}
 }

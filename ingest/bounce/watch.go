@@ -206,7 +206,7 @@ func (w *Watcher) process(items []*item) (Stats, error) {
 			st.Skipped++
 			continue
 		}
-		it.rep, it.err = Parse(it.raw, w.opt.Parse)
+		it.rep, it.err = safeParse(it.raw, w.opt.Parse)
 		if it.err != nil {
 			st.Failed++
 			continue
@@ -299,6 +299,17 @@ func (w *Watcher) process(items []*item) (Stats, error) {
 	}
 	w.total.Add(st)
 	return st, first
+}
+
+// safeParse is Parse that turns a panic (a parser bug the fuzzer has not
+// found) into a failed message: the watcher files it and goes on.
+func safeParse(raw []byte, opt ParseOptions) (r *Report, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r, err = nil, fmt.Errorf("parser panic: %v", p)
+		}
+	}()
+	return Parse(raw, opt)
 }
 
 // Message processes one message from a pipe. A message that is not a
