@@ -13,6 +13,7 @@ import (
 	"cutover/model"
 	"cutover/mtactl"
 	"cutover/state"
+	ssup "cutover/state/suppress"
 	"cutover/ui"
 )
 
@@ -142,6 +143,7 @@ func runCockpit(db *state.DB, specs []ingest.SourceSpec, o cockpitOptions) error
 	data := ui.NewStateData(db)
 	data.Plan = o.Plan
 	data.CutoverStart = o.Start
+	data.Suppression = &ui.SuppressionData{DB: db, LogPath: ssup.DefaultLogPath(db.Path())}
 	data.Live = func() []ui.SourceView {
 		errMu.Lock()
 		ierr := ingestErr

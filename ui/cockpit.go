@@ -187,6 +187,7 @@ func (m *Model) relayout() {
 		m.detailScroll = max(min(m.detailScroll, len(m.detailLines)-bh), 0)
 	}
 	m.relayoutBounces()
+	m.relayoutSuppression()
 	if m.view == viewSources {
 		m.sourceLines = m.sourcesBody(m.width)
 		m.sourcesScroll = max(min(m.sourcesScroll, len(m.sourceLines)-bh), 0)
@@ -446,7 +447,12 @@ func (m Model) statusLine() string {
 	if m.snap == nil {
 		return line
 	}
-	line += " " + fmtRange(m.snap.Since, m.snap.Until) + sep + m.sourcesSummary(m.snap.Sources)
+	line += " " + fmtRange(m.snap.Since, m.snap.Until)
+	if w := m.suppressWarning(m.snap.Plan.RatioNew); w != "" {
+		// Before the sources: a legal risk must not be cut off the right.
+		line += sep + m.st.Warn.Render(w)
+	}
+	line += sep + m.sourcesSummary(m.snap.Sources)
 	for _, w := range m.snap.Warnings {
 		line += sep + m.st.Warn.Render("! "+Sanitize(w, 60))
 	}

@@ -16,6 +16,9 @@ type KeyMap struct {
 	Back    key.Binding
 	Sources key.Binding
 	Bounces key.Binding // bounce classes and newest suppressions
+	// Suppression is the suppression log and verification view; disabled
+	// (and hidden from help) when the Data has no SuppressionProvider.
+	Suppression key.Binding
 
 	Window     key.Binding // cycle through windows
 	Win15m     key.Binding
@@ -63,6 +66,8 @@ func DefaultKeyMap() KeyMap {
 		Sources: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sources")),
 		Bounces: key.NewBinding(key.WithKeys("B"), key.WithHelp("B", "bounces")),
 
+		Suppression: key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "suppression")),
+
 		Window:     key.NewBinding(key.WithKeys("w", "tab"), key.WithHelp("w", "next window")),
 		Win15m:     key.NewBinding(key.WithKeys("1"), key.WithHelp("1", "15 min")),
 		Win1h:      key.NewBinding(key.WithKeys("2"), key.WithHelp("2", "1 hour")),
@@ -98,7 +103,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Open, k.Back, k.Sources, k.Bounces, k.Help, k.Quit},
+		{k.Open, k.Back, k.Sources, k.Bounces, k.Suppression, k.Help, k.Quit},
 		{k.Window, k.Win15m, k.Win1h, k.Win24h, k.WinCutover, k.Refresh, k.RatioDown, k.RatioUp},
 		{k.Slider, k.StepDown, k.StepUp, k.FineDown, k.FineUp, k.Apply, k.Cancel, k.Rollback, k.Baseline, k.Audit},
 	}

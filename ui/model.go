@@ -43,6 +43,8 @@ const (
 	viewDetail
 	viewSources
 	viewBounces // bounces.go
+	// viewSuppression is suppressview.go.
+	viewSuppression
 )
 
 // Model is the cockpit's root bubbletea model.
@@ -94,6 +96,8 @@ type Model struct {
 	ctl ctlState // slider, confirmations, audit (control.go)
 
 	bounces bounceState // bounces.go
+
+	supp suppressState // suppression view and header warning (suppressview.go)
 }
 
 // New builds the cockpit over d. Run it with
@@ -135,6 +139,7 @@ func New(d Data, opt Options) Model {
 	}
 	m.help.Styles = m.st.Help
 	m.initControl(opt)
+	m.initSuppression(d)
 	m.now = m.clock()
 	m.startWall, m.startClock = time.Now(), m.now
 	return m
@@ -155,6 +160,10 @@ type loadedMsg struct {
 	sources []SourceView
 	bounces *BounceView
 	err     error
+
+	supp       *SuppressionView
+	suppErr    error
+	suppLoaded bool
 }
 
 // Init starts the refresh tick and the first load.
@@ -176,6 +185,7 @@ func (m *Model) requestLoad() tea.Cmd {
 	m.loading, m.pending = true, false
 	d, w, v, isp, now := m.data, m.window, m.view, m.detailISP, m.clock()
 	settled := m.settled(now, time.Now())
+	suppLoad := m.suppressLoad()
 	return func() (msg tea.Msg) {
 		res := loadedMsg{now: settled, window: w, isp: isp}
 		// A panicking Data must not take the terminal down with it.
@@ -198,6 +208,10 @@ func (m *Model) requestLoad() tea.Cmd {
 		}
 		if res.err == nil && v == viewBounces {
 			res.bounces, res.err = loadBounces(d, w, now)
+		}
+		if suppLoad != nil {
+			res.supp, res.suppErr = suppLoad()
+			res.suppLoaded = true
 		}
 		return res
 	}
@@ -233,6 +247,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (m *Model) apply(msg loadedMsg) {
+	m.applySuppression(msg.supp, msg.suppErr, msg.suppLoaded)
 	m.err = msg.err
 	if msg.err != nil {
 		return // keep showing the last good data, with the error in the footer
@@ -292,6 +307,8 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, m.requestLoad()
 	case key.Matches(msg, k.Bounces):
 		return m.openBounces()
+	case m.supp.p != nil && key.Matches(msg, k.Suppression):
+		return m.openSuppression()
 	case key.Matches(msg, k.Sources):
 		if m.view != viewSources {
 			m.view, m.sourcesScroll = viewSources, 0
@@ -317,6 +334,8 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.sourcesScroll = m.scroll(msg, m.sourcesScroll, len(m.sourceLines), m.bodyHeight())
 	case viewBounces:
 		return m.bouncesKey(msg)
+	case viewSuppression:
+		return m.suppressionKey(msg)
 	}
 	return m, nil
 }

@@ -23,6 +23,9 @@ type StateData struct {
 	Live func() []SourceView
 	// CutoverStart is used by WindowCutover when the plan has no Start.
 	CutoverStart time.Time
+	// Suppression gives the suppression view and the header warning (a
+	// SuppressionData over the same database); nil: neither.
+	Suppression SuppressionProvider
 }
 
 // NewStateData wraps db.

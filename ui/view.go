@@ -29,6 +29,8 @@ func (m Model) View() string {
 		body = m.scrolled(m.sourceLines, m.sourcesScroll, bh, "loading sources…")
 	case viewBounces:
 		body = m.scrolled(m.bounces.lines, m.bounces.scroll, bh, "loading bounces…")
+	case viewSuppression:
+		body = m.scrolled(m.supp.lines, m.supp.scroll, bh, "loading suppression state…")
 	}
 	if m.ctl.mode != ctlOff {
 		body = m.ctlBody(bh)
@@ -176,6 +178,8 @@ func (m Model) footer() string {
 		pos = linePos(m.sourcesScroll, len(m.sourceLines), m.bodyHeight())
 	case viewBounces:
 		pos = linePos(m.bounces.scroll, len(m.bounces.lines), m.bodyHeight())
+	case viewSuppression:
+		pos = linePos(m.supp.scroll, len(m.supp.lines), m.bodyHeight())
 	}
 	if m.loading {
 		pos = "⟳ " + pos
@@ -199,7 +203,7 @@ func (m Model) shortHelp() []key.Binding {
 		return m.ctlShortHelp()
 	}
 	switch m.view {
-	case viewDetail, viewSources, viewBounces:
+	case viewDetail, viewSources, viewBounces, viewSuppression:
 		return []key.Binding{k.Down, k.Back, k.Window, k.Sources, k.Help, k.Quit}
 	}
 	return k.ShortHelp()
