@@ -684,7 +684,7 @@ func fieldsOf(text string) header {
 // salvageFields finds report fields in text that no MIME part held (a
 // broken boundary) and returns the text from the first field line on.
 func salvageFields(text string, starts ...string) string {
-	lower := strings.ToLower(text)
+	lower := asciiLower(text) // same length as text: its indices are used on text
 	best := -1
 	for _, s := range starts {
 		for from := 0; ; {
@@ -712,6 +712,18 @@ func salvageFields(text string, starts ...string) string {
 		}
 	}
 	return text[best:]
+}
+
+// asciiLower lowercases ASCII letters only, keeping every byte offset
+// (strings.ToLower may change the length of non-ASCII text).
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 32
+		}
+	}
+	return string(b)
 }
 
 // addrField reads "rfc822; user@example.com" (or a bare address).
