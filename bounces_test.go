@@ -155,8 +155,8 @@ func TestBouncesWatchCorpus(t *testing.T) {
 			}
 		}
 	}
-	if c := counts(t, db); c.Complaints != 9 {
-		t.Errorf("complaints counted %d, want 9", c.Complaints)
+	if c := counts(t, db); c.Complaints != 10 {
+		t.Errorf("complaints counted %d, want 10", c.Complaints)
 	}
 	if left, _ := os.ReadDir(filepath.Join(md, "new")); len(left) != 0 {
 		t.Errorf("%d messages left in new/", len(left))

@@ -91,6 +91,7 @@ var corpus = []struct {
 	{"53-postfix-local-unknown-user.eml", FormatDSN, false, 0, []rcpt{{"treasurer@smallorg.example", model.BounceUserUnknown, true, "", ""}}},
 	{"54-postfix-greylist-expired.eml", FormatDSN, false, 0, []rcpt{{"cautious@filtered.example", model.BounceReputation, false, "", ""}}},
 	{"55-pmta-comcast-bl.eml", FormatDSN, false, 0, []rcpt{{"someone@comcast.net", model.BouncePolicy, false, "", "comcast-bl-blocklist"}}},
+	{"56-arf-plain-text.eml", FormatARF, true, 0, []rcpt{{addr: "kim@smallisp.example", from: "original-rcpt-to"}}},
 }
 
 func TestCorpus(t *testing.T) {

@@ -132,7 +132,7 @@ func Parse(raw []byte, opt ParseOptions) (*Report, error) {
 	if a := firstAddr(top.h.get("From")); a != "" {
 		r.From = a
 	}
-	p := &parser{opt: opt, top: top, r: r}
+	p := &parser{opt: opt, top: top, r: r, raw: raw}
 	p.collect()
 	switch {
 	case p.feedback != nil || top.params["report-type"] == "feedback-report":
@@ -156,9 +156,8 @@ func Parse(raw []byte, opt ParseOptions) (*Report, error) {
 		r.Format = FormatAutoReply
 		return r, nil
 	default:
-		if s := salvageFields(string(raw), "feedback-type:"); s != "" {
-			r.Format = FormatARF
-			p.feedback = &entity{h: fieldsOf(s)}
+		if salvageFields(string(raw), "feedback-type:") != "" {
+			r.Format = FormatARF // a feedback report the MIME layer lost
 			p.arf()
 			break
 		}
@@ -174,6 +173,7 @@ func Parse(raw []byte, opt ParseOptions) (*Report, error) {
 }
 
 type parser struct {
+	raw      []byte
 	opt      ParseOptions
 	top      *entity
 	r        *Report
@@ -583,11 +583,9 @@ func (p *parser) arf() {
 	r := p.r
 	var h header
 	if p.feedback != nil {
-		if p.feedback.h != nil && len(p.feedback.body) == 0 {
-			h = p.feedback.h // built from salvaged fields
-		} else {
-			h = fieldsOf(p.feedback.text())
-		}
+		h = fieldsOf(p.feedback.text())
+	} else if s := salvageFields(string(p.raw), "feedback-type:"); s != "" {
+		h = fieldsOf(s) // no feedback-report part: its fields in the raw text
 	}
 	r.FeedbackType = strings.ToLower(strings.TrimSpace(h.get("Feedback-Type")))
 	if r.FeedbackType == "" && h.get("Abuse-Type") != "" {
