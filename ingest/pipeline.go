@@ -545,7 +545,7 @@ func suppressionOf(ev *model.Event, sp *SourceSpec, path string, off int64) (mod
 	default:
 		return model.SuppressionEvent{}, false
 	}
-	if ev.Recipient == "" || ev.Time.IsZero() {
+	if ev.Recipient == "" || ev.Time.IsZero() || model.RedactedAddress(ev.Recipient) {
 		return model.SuppressionEvent{}, false // a redacted complaint counts, but names nobody
 	}
 	addr, orig, err := model.NormalizeAddress(ev.Recipient)

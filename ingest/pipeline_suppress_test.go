@@ -39,7 +39,8 @@ func syncLogs(t testing.TB, dir string) (specs []ingest.SourceSpec, want map[str
 		"b,2026-11-02 10:00:07+0000,news@s.example,unknown@x.example,failed,5.7.1 (delivery not authorized),smtp;550 5.7.1 <unknown@x.example>: Recipient address rejected: user unknown,bad-mailbox,vmta-new,,",
 		"f,2026-11-02 10:00:08+0000,,complainer@yahoo.com,,,,,,abuse,203.0.113.9",
 		"f,2026-11-02 10:00:09+0000,,happy@yahoo.com,,,,,,not-spam,203.0.113.9",
-		"f,2026-11-02 10:00:10+0000,,,,,,,,abuse,203.0.113.9", // redacted: counted, names nobody
+		"f,2026-11-02 10:00:10+0000,,,,,,,,abuse,203.0.113.9",                     // no address: counted, names nobody
+		"f,2026-11-02 10:00:11+0000,,xxxxxxxx@comcast.net,,,,,,abuse,203.0.113.9", // redacted: the same
 	}
 	want["dead.user@gmail.com"] = model.SuppHardBounce
 	want["gone@aol.com"] = model.SuppHardBounce
@@ -163,8 +164,8 @@ func TestSyncSuppressions(t *testing.T) {
 	for _, r := range rows {
 		tot.Add(r.Counts)
 	}
-	if tot.HardBounce != uint64(len(want)-1) || tot.Complaints != 3 {
-		t.Errorf("counts %+v, want %d hard, 3 complaints", tot, len(want)-1)
+	if tot.HardBounce != uint64(len(want)-1) || tot.Complaints != 4 {
+		t.Errorf("counts %+v, want %d hard, 4 complaints", tot, len(want)-1)
 	}
 }
 

@@ -874,3 +874,18 @@ func FeedbackComplains(feedbackType string) bool {
 	}
 	return true
 }
+
+// RedactedAddress reports an address a feedback loop hid: "redacted@",
+// "xxxxxxx@", "****@", or an empty local part. Such an address names
+// nobody and must not be suppressed.
+func RedactedAddress(a string) bool {
+	local := a
+	if at := strings.LastIndexByte(a, '@'); at >= 0 {
+		local = a[:at]
+	}
+	local = strings.ToLower(strings.Trim(local, "<>\" "))
+	if local == "" || strings.Contains(local, "redacted") || strings.Contains(local, "*") {
+		return true
+	}
+	return strings.Trim(local, "x") == "" && len(local) >= 3
+}

@@ -818,20 +818,8 @@ func decodeVERP(addr, delims string) string {
 	return ""
 }
 
-// redacted reports an address an FBL hid: "redacted@", "xxxxxxx@",
-// "****@", or no local part left.
-func redacted(a string) bool {
-	at := strings.LastIndexByte(a, '@')
-	local := a
-	if at >= 0 {
-		local = a[:at]
-	}
-	local = strings.ToLower(strings.Trim(local, "<>\" "))
-	if local == "" || strings.Contains(local, "redacted") || strings.Contains(local, "*") {
-		return true
-	}
-	return strings.Trim(local, "x") == "" && len(local) >= 3
-}
+// redacted: see model.RedactedAddress.
+func redacted(a string) bool { return model.RedactedAddress(a) }
 
 // stripType drops the type of a typed DSN field ("smtp; 550 ...",
 // "dns; mx.example.org").
