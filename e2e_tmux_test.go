@@ -185,12 +185,14 @@ func e2eTmux(t *testing.T, bin string, cols, rows int, noColor bool) {
 	}
 	stderr := filepath.Join(dir, "stderr.log")
 	// tmux gets a clean environment: no TMUX (we may run inside tmux), a
-	// UTF-8 locale, and NO_COLOR only when asked.
+	// UTF-8 locale, and NO_COLOR only when asked. CI is dropped too: the
+	// colour detection (termenv) turns colours off when CI is set, and an
+	// on-call engineer's SSH session has no CI variable.
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "TMUX", "TMUX_PANE", "NO_COLOR", "LC_ALL", "LANG", "LC_CTYPE", "TERM", "COLORTERM":
+		case "TMUX", "TMUX_PANE", "NO_COLOR", "LC_ALL", "LANG", "LC_CTYPE", "TERM", "COLORTERM", "CI":
 			continue
 		}
 		env = append(env, kv)
