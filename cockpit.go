@@ -59,7 +59,7 @@ func cmdUI(args []string) error {
 		cls.Lookup = ingest.DNSLookup
 		cls.Cache = db
 	}
-	o := cockpitOptions{Classifier: cls, Thresholds: model.Thresholds{},
+	o := cockpitOptions{Classifier: cls, Thresholds: model.Thresholds{}, Bounces: cfg.Bounces, ISPTable: cfg.ISPTable(),
 		Owner: ownerOptions{Command: "cockpit", ConfigPath: *cfgPath, MetricsListen: *metricsAddr}}
 	if cfg.Mtactl != nil {
 		c, err := mtactl.New(*cfg.Mtactl, db)
@@ -108,6 +108,8 @@ type cockpitOptions struct {
 	Plan       ui.PlanProvider
 	Start      time.Time
 	Owner      ownerOptions // control socket and metrics (serve.go)
+	Bounces    BouncesConfig
+	ISPTable   *model.ISPTable
 	// Control drives mtactl from the cockpit (slider, rollbacks, audit);
 	// nil: read-only.
 	Control ui.Control
@@ -174,6 +176,14 @@ func runCockpit(db *state.DB, specs []ingest.SourceSpec, o cockpitOptions) error
 			if r := recover(); r != nil {
 				errMu.Lock()
 				ingestErr = fmt.Errorf("ingest stopped: %v", r)
+				errMu.Unlock()
+			}
+		}()
+		go func() {
+			// The DSN/ARF watcher ([bounces]) shares the pipeline's log.
+			if err := runOwnerBounces(ctx, db, pl, o.Bounces, o.ISPTable, func(string, ...any) {}); err != nil && ctx.Err() == nil {
+				errMu.Lock()
+				ingestErr = fmt.Errorf("bounce watcher: %w", err)
 				errMu.Unlock()
 			}
 		}()

@@ -31,7 +31,9 @@ type Config struct {
 	Control ControlConfig `toml:"control"`
 	// Suppress configures suppression verification (suppress_cmds.go).
 	Suppress SuppressConfig `toml:"suppress"`
-	path     string
+	// Bounces is the DSN/ARF mailbox the owner watches (bounces.go).
+	Bounces BouncesConfig `toml:"bounces"`
+	path    string
 }
 
 type DatabaseConfig struct {

@@ -153,6 +153,14 @@ commits and exits 0.`)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go logSourceChanges(ctx, pl, log)
+	go func() {
+		// The DSN/ARF watcher shares the pipeline's suppression log; it
+		// returns at once when [bounces] names no maildir or mbox.
+		logf := func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) }
+		if err := runOwnerBounces(ctx, db, pl, cfg.Bounces, cfg.ISPTable(), logf); err != nil && ctx.Err() == nil {
+			log.Error("bounce watcher stopped", "err", err)
+		}
+	}()
 	runErr := pl.Run(ctx, *poll) // commits what it has before returning
 	sum := pl.Total()
 	if runErr != nil && ctx.Err() == nil {

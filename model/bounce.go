@@ -354,12 +354,42 @@ func EventClass(ev *Event) BounceClass {
 	case Deferred, Held, Expired:
 		return ClassSoft
 	case Bounced:
-		if ClassifyBounce(BounceInput{Status: ev.Status, Text: ev.Response, BounceCat: ev.BounceCat}).Hard {
-			return ClassHard
-		}
-		return ClassSoft
+		return bounceClassMemo(ev.Status, ev.Response, ev.BounceCat)
 	}
 	return ClassNone
+}
+
+// The same reply for thousands of recipients differs only in addresses and
+// ids, so hard/soft is memoised on the status, bounceCat and the reply's
+// uncut signature (addresses and long numbers replaced); classifying costs
+// about 7 µs, a memo hit well under one.
+var (
+	classMemoMu sync.Mutex
+	classMemo   = map[string]BounceClass{}
+)
+
+func bounceClassMemo(status, text, cat string) BounceClass {
+	if len(text) > 2048 {
+		text = text[:2048] // as ClassifyBounce
+	}
+	key := status + "\x00" + cat + "\x00" + signature(text, 2048)
+	classMemoMu.Lock()
+	c, ok := classMemo[key]
+	classMemoMu.Unlock()
+	if ok {
+		return c
+	}
+	c = ClassSoft
+	if ClassifyBounce(BounceInput{Status: status, Text: text, BounceCat: cat}).Hard {
+		c = ClassHard
+	}
+	classMemoMu.Lock()
+	if len(classMemo) >= 8192 {
+		clear(classMemo)
+	}
+	classMemo[key] = c
+	classMemoMu.Unlock()
+	return c
 }
 
 // IsFeedbackType reports an ARF Feedback-Type value (RFC 5965 and the IANA

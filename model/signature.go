@@ -5,15 +5,18 @@ package model
 // tokens with long digit runs (queue ids, timestamps, IPs) become #, SMTP and
 // enhanced status codes stay. The result is cut to 120 bytes. It runs once
 // per failed recipient, so it makes one allocation and no token slice.
-func Signature(text string) string {
+func Signature(text string) string { return signature(text, 120) }
+
+// signature is Signature cut to max bytes (at a word boundary).
+func signature(text string, max int) string {
 	text = unwrapReply(text)
 	n := len(text)
-	if n > 240 {
-		n = 240 // the key is cut to 120 bytes; no need to scan a 1 MiB reply
+	if n > 2*max {
+		n = 2 * max // no need to scan a 1 MiB reply
 	}
-	buf := make([]byte, 0, min(n, 128))
+	buf := make([]byte, 0, min(n, max+8))
 	first := "" // the reply's first code token, e.g. "550-5.1.1"
-	for i := 0; i < len(text) && len(buf) < 120; {
+	for i := 0; i < len(text) && len(buf) < max; {
 		// Skip white space and control bytes.
 		for i < len(text) && (text[i] <= ' ' || text[i] == 0x7f) {
 			i++
@@ -58,10 +61,10 @@ func Signature(text string) string {
 		}
 		i = j
 	}
-	if len(buf) > 120 {
+	if len(buf) > max {
 		// Cut at a word boundary: a half word reads like a typo.
-		cut := 120
-		for k := 120; k > 60; k-- {
+		cut := max
+		for k := max; k > max/2; k-- {
 			if buf[k] == ' ' {
 				cut = k
 				break
