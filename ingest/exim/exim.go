@@ -132,15 +132,15 @@ func (p *Parser) ParseLine(line []byte, dst []model.Event) ([]model.Event, error
 	ev := model.Event{
 		Time:      t,
 		Kind:      "exim",
-		SourceIP:  p.in.get(f.iface),
-		Transport: p.in.get(f.transport),
-		Router:    p.in.get(f.router),
-		Relay:     p.in.get(f.relay),
-		QueueID:   p.in.get(id),
+		SourceIP:  p.in.Get(f.iface),
+		Transport: p.in.Get(f.transport),
+		Router:    p.in.Get(f.router),
+		Relay:     p.in.Get(f.relay),
+		QueueID:   p.in.Get(id),
 		Recipient: both[:len(rcpt)],
 		Response:  both[len(rcpt):],
 		Outcome:   outcome,
-		Status:    p.in.get(findCode(resp)),
+		Status:    p.in.Get(findCode(resp)),
 	}
 	ev.Domain = model.DomainOf(ev.Recipient)
 	ev.Class = model.EventClass(&ev) // reply and code

@@ -173,9 +173,9 @@ func (p *Parser) ParseLine(line []byte, dst []model.Event) ([]model.Event, error
 func (p *Parser) common(line []byte, ev *model.Event, rcpt []byte) {
 	status := p.raw(line, cDsnStatus)
 	diag := p.raw(line, cDsnDiag)
-	ev.Status = p.intern.get(enhancedCode(status))
+	ev.Status = p.intern.Get(enhancedCode(status))
 	if ev.Status == "" {
-		ev.Status = p.intern.get(findCode(diag))
+		ev.Status = p.intern.Get(findCode(diag))
 	}
 	resp := stripDiagType(diag)
 	if len(resp) == 0 {
@@ -188,7 +188,7 @@ func (p *Parser) common(line []byte, ev *model.Event, rcpt []byte) {
 	ev.Recipient, ev.Response = both[:len(rcpt)], both[len(rcpt):]
 	ev.Relay = p.istr(line, cDsnMta)
 	if ip := p.raw(line, cSourceIP); string(ip) != "0.0.0.0" {
-		ev.SourceIP = p.intern.get(trim(ip))
+		ev.SourceIP = p.intern.Get(trim(ip))
 	}
 	ev.VMTA = p.istr(line, cVMTA)
 	ev.Pool = p.istr(line, cPool)
@@ -233,7 +233,7 @@ func (p *Parser) feedback(line []byte, dst []model.Event) ([]model.Event, error)
 		ev.Domain = strings.ToLower(p.istr(line, cReportedDomain))
 	}
 	if ip := p.raw(line, cSourceIP); string(ip) != "0.0.0.0" {
-		ev.SourceIP = p.intern.get(trim(ip))
+		ev.SourceIP = p.intern.Get(trim(ip))
 	}
 	ev.Response = p.istr(line, cFeedbackType)
 	return append(dst, ev), nil
@@ -249,7 +249,7 @@ func (p *Parser) queue(line []byte) (domain, vmta string) {
 	if i := bytes.LastIndexByte(q, '/'); i >= 0 {
 		d, v = q[:i], q[i+1:]
 	}
-	return strings.ToLower(p.intern.get(d)), p.intern.get(v)
+	return strings.ToLower(p.intern.Get(d)), p.intern.Get(v)
 }
 
 // time reads timeLogged, or timeQueued when a trimmed record-fields list has
@@ -327,7 +327,7 @@ func (p *Parser) raw(line []byte, c int) []byte {
 
 // istr returns column c trimmed, interned: vmta, pool, IPs and hosts repeat.
 func (p *Parser) istr(line []byte, c int) string {
-	return p.intern.get(trim(p.raw(line, c)))
+	return p.intern.Get(trim(p.raw(line, c)))
 }
 
 // clean replaces stray CR/LF inside a line (binary garbage, a quoted field

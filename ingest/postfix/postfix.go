@@ -164,13 +164,13 @@ func (p *Parser) ParseLine(line []byte, dst []model.Event) ([]model.Event, error
 	ev := model.Event{
 		Time:      t,
 		Kind:      "postfix",
-		Transport: p.in.get(transport),
-		Relay:     p.in.get(d.relay),
-		QueueID:   p.in.get(qid),
+		Transport: p.in.Get(transport),
+		Relay:     p.in.Get(d.relay),
+		QueueID:   p.in.Get(qid),
 		Recipient: both[:len(d.addr)],
 		Response:  both[len(d.addr):],
 		Outcome:   outcome,
-		Status:    p.in.get(d.dsn),
+		Status:    p.in.Get(d.dsn),
 	}
 	ev.Domain = model.DomainOf(ev.Recipient)
 	ev.Class = model.EventClass(&ev) // reply and code
@@ -203,8 +203,8 @@ func (p *Parser) manager(hd syslogLine, qid, rest []byte, dst []model.Event) ([]
 	if !ok {
 		return dst, ingest.Reject("bad timestamp")
 	}
-	q := p.in.get(qid)
-	resp := p.in.get(noBreaks(st))
+	q := p.in.Get(qid)
+	resp := p.in.Get(noBreaks(st))
 	for _, r := range m.rcpts {
 		dst = append(dst, model.Event{
 			Time:      t,

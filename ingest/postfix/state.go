@@ -68,7 +68,7 @@ func (p *Parser) track(ev *model.Event) {
 // forget drops a queue id (removed, or expired and reported).
 func (p *Parser) forget(qid []byte) {
 	if _, ok := p.pending[string(qid)]; ok {
-		k := p.in.get(qid)
+		k := p.in.Get(qid)
 		delete(p.pending, k)
 		p.dirty[k] = struct{}{}
 	}
