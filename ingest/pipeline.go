@@ -240,13 +240,8 @@ func (p *Pipeline) parse(s *source, c *follow.Chunk) parsed {
 		}
 		for j := n; j < len(out.events); j++ {
 			ev := &out.events[j]
-			ev.Side = sp.SideMap.Side(ev, sp.Side)
-			ev.MTA = sp.MTA
-			ev.Kind = sp.Kind
-			if ev.Domain == "" {
-				ev.Domain = model.DomainOf(ev.Recipient)
-			}
-			ev.ISP = p.opts.Classifier.ISP(ev.Domain)
+			// Side, MTA, domain and provider are filled by the writer
+			// (apply): the reader is the busier stage.
 			// The parsers classify with model.EventClass (status, reply
 			// and bounceCat, so a 5.7.1 "blocked" never counts or
 			// suppresses as a dead mailbox); a parser that left it empty
@@ -287,7 +282,15 @@ func (p *Pipeline) apply(r *round) error {
 		it := &r.items[i]
 		sp := &it.src.spec
 		for j := range it.events {
-			p.batch.AddEvent(&it.events[j])
+			ev := &it.events[j]
+			ev.Side = sp.SideMap.Side(ev, sp.Side)
+			ev.MTA = sp.MTA
+			ev.Kind = sp.Kind
+			if ev.Domain == "" {
+				ev.Domain = model.DomainOf(ev.Recipient)
+			}
+			ev.ISP = p.opts.Classifier.ISP(ev.Domain)
+			p.batch.AddEvent(ev)
 		}
 		for _, rj := range it.rejects {
 			p.batch.AddReject(rj)
