@@ -4,25 +4,17 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"cutover/ingest/lex/lextest"
 	"cutover/model"
 )
 
 func validEvent(t testing.TB, ev model.Event) {
 	t.Helper()
-	if ev.Outcome == model.OutcomeNone || int(ev.Outcome) >= model.NumOutcomes {
-		t.Fatalf("invalid outcome %d", ev.Outcome)
-	}
-	for _, s := range []string{ev.Kind, ev.SourceIP, ev.VMTA, ev.Pool, ev.Transport, ev.Router, ev.Relay,
-		ev.QueueID, ev.Recipient, ev.Domain, ev.Status, ev.BounceCat, ev.Response} {
-		if strings.ContainsAny(s, "\r\n") {
-			t.Fatalf("field with a line break: %q", s)
-		}
-	}
-	if ev.Time.IsZero() || ev.Recipient == "" || ev.QueueID == "" {
+	lextest.CheckEvent(t, ev)
+	if ev.Recipient == "" || ev.QueueID == "" {
 		t.Fatalf("incomplete event %+v", ev)
 	}
 }
@@ -147,20 +139,7 @@ func BenchmarkParsePostfix(b *testing.B) {
 	reportCPU(b, n)
 }
 
-// The CI machine is shared: wall time undercounts a core's speed when
-// other jobs run, so the process CPU time per line is reported too.
 var cpuStart time.Duration
 
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func startCPU(b *testing.B) { cpuStart = cpuTime() }
-
-func reportCPU(b *testing.B, n int) {
-	if d := cpuTime() - cpuStart; d > 0 {
-		b.ReportMetric(float64(n)/d.Seconds(), "lines/cpu-s")
-	}
-}
+func startCPU(b *testing.B)         { cpuStart = lextest.CPUTime() }
+func reportCPU(b *testing.B, n int) { lextest.ReportCPU(b, cpuStart, n) }
