@@ -484,3 +484,175 @@ func Sample(set []string, n int, seed uint64) []string {
 	}
 	return out
 }
+
+// PowerMTA has no suppression store: besides the injector list (FormatPMTA)
+// cutover can write a rule file, one <pattern-list> block the main config
+// includes, of one rule per suppressed address,
+//
+//	rcpt-to /^a\.b\+tag@example\.com$/ virtual-mta=VMTA
+//
+// routing the recipient to a discard VirtualMTA. PowerMTA's PCRE is
+// case-insensitive and the first match wins (shared/reference/mta-formats.md
+// §2.3), so every rule is anchored and every metacharacter escaped: an
+// unescaped '.' or an unanchored pattern would discard mail of people who
+// never asked.
+
+// PMTARcptPattern is the /^...$/ pattern matching exactly addr (case
+// folded by PowerMTA). The PCRE metacharacters .+*?()[]{}|^$ get a
+// backslash; '#' (a config comment), '/' (the delimiter), '\', quotes, '<',
+// '>', whitespace and control bytes are written \xHH so no config tokenizer
+// can split or cut the rule; everything else stands as it is.
+func PMTARcptPattern(addr string) string {
+	var b strings.Builder
+	b.WriteString("/^")
+	for i := 0; i < len(addr); i++ {
+		c := addr[i]
+		switch {
+		case c <= ' ', c == 0x7f, strings.IndexByte("#/\\\"'<>", c) >= 0:
+			fmt.Fprintf(&b, `\x%02x`, c)
+		case strings.IndexByte(".+*?()[]{}|^$", c) >= 0:
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteString("$/")
+	return b.String()
+}
+
+// PMTAPatternOptions name the pattern list and the VirtualMTA of the rules.
+type PMTAPatternOptions struct {
+	Name   string // the <pattern-list NAME> the <source> refers to
+	VMTA   string // where suppressed recipients are routed (a discard VirtualMTA)
+	LogSeq uint64 // written in the header
+}
+
+// WritePMTAPatternList writes the rule file for addrs (the addresses of an
+// export, in its order, so the same log gives the same bytes).
+func WritePMTAPatternList(w io.Writer, addrs []string, o PMTAPatternOptions) error {
+	bw := bufio.NewWriterSize(w, 256<<10)
+	fmt.Fprintf(bw, "# cutover suppression rules for PowerMTA: suppressed recipients go to virtual-mta %s, log seq %d. Generated: do not edit.\n", o.VMTA, o.LogSeq)
+	fmt.Fprintf(bw, "<pattern-list %s>\n", o.Name)
+	for _, a := range addrs {
+		fmt.Fprintf(bw, "rcpt-to %s virtual-mta=%s\n", PMTARcptPattern(a), o.VMTA)
+	}
+	bw.WriteString("</pattern-list>\n")
+	return bw.Flush()
+}
+
+// PMTARule is one rule read back from a rule file.
+type PMTARule struct {
+	Line int
+	Addr string // lowercased
+	VMTA string
+}
+
+// PMTAPatternList is a rule file read back: the rules that are anchored
+// literal addresses, and every other line (comments and blanks aside) as
+// Bad ("line N: why: text"), since cutover writes nothing else.
+type PMTAPatternList struct {
+	Names []string // names of the <pattern-list> blocks, in order
+	Rules []PMTARule
+	Bad   []string
+}
+
+// ParsePMTAPatternList reads a rule file back the way PowerMTA would use it
+// for cutover: a rule outside a <pattern-list> block, or whose pattern is
+// not one anchored literal address (any unescaped metacharacter, a class
+// escape like \d), is Bad, never an address.
+func ParsePMTAPatternList(r io.Reader) (PMTAPatternList, error) {
+	var out PMTAPatternList
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	n, in := 0, false
+	bad := func(why, line string) {
+		if len(line) > 200 {
+			line = line[:200] + "..."
+		}
+		out.Bad = append(out.Bad, fmt.Sprintf("line %d: %s: %q", n, why, line))
+	}
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(strings.TrimRight(sc.Text(), "\r"))
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		low := strings.ToLower(line)
+		switch {
+		case strings.HasPrefix(low, "<pattern-list ") && strings.HasSuffix(line, ">"):
+			if in {
+				bad("nested <pattern-list>", line)
+			}
+			in = true
+			out.Names = append(out.Names, strings.TrimSpace(line[len("<pattern-list "):len(line)-1]))
+			continue
+		case low == "</pattern-list>":
+			if !in {
+				bad("</pattern-list> without its start", line)
+			}
+			in = false
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 3 || strings.ToLower(f[0]) != "rcpt-to" || !strings.HasPrefix(strings.ToLower(f[2]), "virtual-mta=") {
+			bad("not a rcpt-to rule of cutover's", line)
+			continue
+		}
+		if !in {
+			bad("rule outside a <pattern-list> block", line)
+			continue
+		}
+		addr, err := unPMTAPattern(f[1])
+		if err != nil {
+			bad(err.Error(), line)
+			continue
+		}
+		out.Rules = append(out.Rules, PMTARule{Line: n, Addr: addr, VMTA: f[2][len("virtual-mta="):]})
+	}
+	if in {
+		out.Bad = append(out.Bad, "end of file: <pattern-list> not closed")
+	}
+	return out, sc.Err()
+}
+
+// unPMTAPattern turns a pattern written by PMTARcptPattern (or any pattern
+// that is one anchored literal) back into its address.
+func unPMTAPattern(p string) (string, error) {
+	if len(p) < 5 || !strings.HasPrefix(p, "/^") || !strings.HasSuffix(p, "$/") || strings.HasSuffix(p, `\$/`) {
+		return "", errors.New("not an anchored /^...$/ pattern")
+	}
+	p = p[2 : len(p)-2]
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c == '\\' && i+1 < len(p) && p[i+1] == 'x':
+			if i+3 >= len(p) {
+				return "", errors.New(`short \x escape`)
+			}
+			v, err := strconv.ParseUint(p[i+2:i+4], 16, 8)
+			if err != nil {
+				return "", fmt.Errorf(`bad \x escape %q`, p[i:i+4])
+			}
+			b.WriteByte(byte(v))
+			i += 3
+		case c == '\\' && i+1 < len(p):
+			d := p[i+1]
+			if 'a' <= d && d <= 'z' || 'A' <= d && d <= 'Z' || '0' <= d && d <= '9' {
+				return "", fmt.Errorf(`escape \%c is not a literal character`, d)
+			}
+			b.WriteByte(d)
+			i++
+		case strings.IndexByte(`\.[]()*+?{}|^$/#`, c) >= 0:
+			return "", fmt.Errorf("pattern %q is not a literal address", p)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	a := b.String()
+	if !strings.Contains(a, "@") {
+		return "", fmt.Errorf("pattern %q is not an address", p)
+	}
+	return strings.ToLower(a), nil
+}

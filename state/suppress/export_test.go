@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -247,5 +248,87 @@ func TestExportRealExim(t *testing.T) {
 		if err != nil || strings.TrimSpace(string(out)) != want {
 			t.Errorf("exim lookup %q: %v %q, want %s", a, err, out, want)
 		}
+	}
+}
+
+// TestPMTAPatternList: every rule matches exactly its address (Go's regexp
+// stands in for PowerMTA's case-insensitive PCRE: both read a backslash
+// before punctuation and \xHH as the literal byte), the file parses back to
+// the same addresses, and anything that is not an anchored literal rule
+// inside the block is reported, never taken as an address.
+func TestPMTAPatternList(t *testing.T) {
+	addrs := []string{
+		"a.b+tag@example.com",
+		"x!y$z%&'*+-/=?^_`{|}~@example.com",
+		"#hash@example.com",
+		"user@xn--bcher-kva.example", // IDN domain in punycode
+		"ünïcode@xn--bcher-kva.example",
+		`"john doe"@example.com`,
+		"(paren)[br]{c}|p@example.com",
+	}
+	for _, a := range addrs {
+		p := PMTARcptPattern(a)
+		if !strings.HasPrefix(p, "/^") || !strings.HasSuffix(p, "$/") {
+			t.Errorf("%s: pattern %s is not anchored", a, p)
+		}
+		if strings.ContainsAny(p[1:len(p)-1], "#/ \"'<>") {
+			t.Errorf("%s: pattern %s holds a byte a config tokenizer may cut at", a, p)
+		}
+		re, err := regexp.Compile("(?i)" + p[1:len(p)-1])
+		if err != nil {
+			t.Fatalf("%s: %s does not compile: %v", a, p, err)
+		}
+		if !re.MatchString(a) || !re.MatchString(strings.ToUpper(a)) {
+			t.Errorf("%s: %s does not match it (or its upper case)", a, p)
+		}
+		for _, other := range []string{"x" + a, a + "x", a + ".evil", strings.Replace(a, ".", "x", 1), strings.Replace(a, "+", "", 1), strings.Replace(a, "+", "++", 1)} {
+			if other != a && re.MatchString(other) {
+				t.Errorf("%s: %s also matches %q", a, p, other)
+			}
+		}
+	}
+	if got := PMTARcptPattern("a.b+tag@example.com"); got != `/^a\.b\+tag@example\.com$/` {
+		t.Errorf("pattern %s", got)
+	}
+	if got := PMTARcptPattern("#x@e.com"); got != `/^\x23x@e\.com$/` {
+		t.Errorf("pattern %s", got)
+	}
+
+	var buf bytes.Buffer
+	if err := WritePMTAPatternList(&buf, addrs, PMTAPatternOptions{Name: "cutover-suppressed", VMTA: "blackhole", LogSeq: 9}); err != nil {
+		t.Fatal(err)
+	}
+	pl, err := ParsePMTAPatternList(bytes.NewReader(buf.Bytes()))
+	if err != nil || len(pl.Bad) > 0 || !slices.Equal(pl.Names, []string{"cutover-suppressed"}) {
+		t.Fatalf("parse: %+v, %v\n%s", pl, err, buf.String())
+	}
+	var back []string
+	for _, r := range pl.Rules {
+		if r.VMTA != "blackhole" {
+			t.Errorf("rule %+v", r)
+		}
+		back = append(back, r.Addr)
+	}
+	if !slices.Equal(back, addrs) {
+		t.Errorf("read back %q, want %q", back, addrs)
+	}
+
+	for _, tc := range []struct{ line, why string }{
+		{`rcpt-to /a\.b@example\.com/ virtual-mta=blackhole`, "not an anchored"},
+		{`rcpt-to /^a.b@example\.com$/ virtual-mta=blackhole`, "not a literal"},
+		{`rcpt-to /^a\db@example\.com$/ virtual-mta=blackhole`, `\d is not a literal`},
+		{`rcpt-to /^.*@example\.com$/ virtual-mta=blackhole`, "not a literal"},
+		{`rcpt-to /^a@example\.com\$/ virtual-mta=blackhole`, "not an anchored"},
+		{`mail-from /^a@example\.com$/ virtual-mta=blackhole`, "not a rcpt-to rule"},
+		{`rcpt-to /^a@example\.com$/ virtual-mta=blackhole bounce`, "not a rcpt-to rule"},
+	} {
+		pl, err := ParsePMTAPatternList(strings.NewReader("<pattern-list x>\n" + tc.line + "\n</pattern-list>\n"))
+		if err != nil || len(pl.Rules) != 0 || len(pl.Bad) != 1 || !strings.Contains(pl.Bad[0], tc.why) {
+			t.Errorf("%s: %+v, %v", tc.line, pl, err)
+		}
+	}
+	pl, _ = ParsePMTAPatternList(strings.NewReader("rcpt-to /^a@b\\.c$/ virtual-mta=x\n<pattern-list y>\n"))
+	if len(pl.Rules) != 0 || len(pl.Bad) != 2 {
+		t.Errorf("rule outside the block, unclosed block: %+v", pl)
 	}
 }
