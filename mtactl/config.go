@@ -179,7 +179,25 @@ type PMTAConfig struct {
 	SSH         []string       `toml:"ssh"`
 	Test        []string       `toml:"test"`   // default ["pmta", "test", "config"]
 	Reload      []string       `toml:"reload"` // default ["pmta", "reload"]
+
+	// SuppressPatternList (optional) is a rule file `suppress export`
+	// installs together with the injector list, in the same transaction: a
+	// <pattern-list SuppressPatternName> block with one anchored literal
+	// "rcpt-to /^addr$/ virtual-mta=SuppressVMTA" rule per suppressed
+	// address. The operator wires it in once (see mtactl/suppress.go):
+	// include it, name the list in the injector's <source>, and define
+	// SuppressVMTA as a discard VirtualMTA. Unset, only the list is written.
+	SuppressPatternList string `toml:"suppress_pattern_list"`
+	SuppressPatternName string `toml:"suppress_pattern_name"` // default cutover-suppressed
+	SuppressVMTA        string `toml:"suppress_vmta"`         // required with suppress_pattern_list
+	// SuppressPatternMax: PowerMTA tries the rules one by one, so the rule
+	// file is for lists up to this many addresses (default 100000); a larger
+	// export is refused with the count. The injector list has no limit.
+	SuppressPatternMax int `toml:"suppress_pattern_max"`
 }
+
+// DefaultSuppressPatternMax is the default of PMTAConfig.SuppressPatternMax.
+const DefaultSuppressPatternMax = 100000
 
 // DemoConfig writes the control file the demo simulator (ingest/sim) reads.
 type DemoConfig struct {
@@ -369,6 +387,26 @@ func (c Config) withDefaults() (Config, error) {
 		errs = append(errs, checkValue("pmta", p.ColdVMTA))
 		if strings.ContainsAny(p.ColdVMTA, " \t<>") {
 			errs = append(errs, fmt.Errorf("pmta: cold_vmta %q: one word", p.ColdVMTA))
+		}
+		if p.SuppressPatternList != "" {
+			if p.SuppressPatternName == "" {
+				p.SuppressPatternName = "cutover-suppressed"
+			}
+			if p.SuppressVMTA == "" {
+				errs = append(errs, errors.New("pmta: suppress_vmta (the discard VirtualMTA of suppressed recipients) is required with suppress_pattern_list"))
+			}
+			if p.SuppressPatternMax == 0 {
+				p.SuppressPatternMax = DefaultSuppressPatternMax
+			}
+			if p.SuppressPatternMax < 0 {
+				errs = append(errs, fmt.Errorf("pmta: suppress_pattern_max %d: want > 0", p.SuppressPatternMax))
+			}
+			for _, v := range []string{p.SuppressPatternName, p.SuppressVMTA} {
+				errs = append(errs, checkValue("pmta", v))
+				if strings.ContainsAny(v, " \t<>=#/") {
+					errs = append(errs, fmt.Errorf("pmta: %q: one word (suppress_pattern_name, suppress_vmta)", v))
+				}
+			}
 		}
 		if p.Test == nil {
 			p.Test = []string{"pmta", "test", "config"}

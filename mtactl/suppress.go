@@ -34,7 +34,28 @@ import (
 //	Postfix   smtpd_recipient_restrictions = check_recipient_access hash:/etc/postfix/cutover_suppressed,
 //	              check_recipient_access regexp:/etc/postfix/cutover_suppressed.regexp, ...
 //	Exim      deny recipients = lsearch;/etc/exim4/cutover-suppressed   (in acl_check_rcpt)
-//	PowerMTA  the list is for the injector (PowerMTA has no suppression store)
+//	PowerMTA  the list is for the injector (PowerMTA has no suppression store);
+//	          with suppress_pattern_list also a rule file, wired in as
+//	              include /etc/pmta/cutover-suppressed.pattern
+//	              <virtual-mta blackhole>            (suppress_vmta)
+//	                  <domain *>
+//	                      type discard
+//	                  </domain>
+//	              </virtual-mta>
+//	              <source 127.0.0.1>                 (the injector's source)
+//	                  pattern-list cutover-suppressed   (suppress_pattern_name)
+//	              </source>
+//
+// The rule file holds "<pattern-list NAME>" and one "rcpt-to /^addr$/
+// virtual-mta=VMTA" per address. PowerMTA applies the first match's
+// VirtualMTA to the whole message, so a message with several recipients and
+// one suppressed one is discarded whole: the injector must still drop
+// suppressed recipients from its list (this file is the safety net), and
+// send one recipient per message where that matters. PowerMTA is
+// commercial: the tests validate and reload with the fake pmta command of
+// this package's tests (helpers_test.go), not a real PowerMTA, and the
+// wiring above (include, <source> pattern-list, type discard) follows the v5
+// User's Guide, not a run.
 
 // WholeFile is one whole file ApplyFiles installs.
 type WholeFile struct {
@@ -254,6 +275,13 @@ type SuppressTarget struct {
 	// Regexp is the Postfix companion regexp table for addresses a hash
 	// map cannot hold (local part starting with '#'); "" for other formats.
 	Regexp string
+	// Rules is the PowerMTA pattern-list rule file (suppress_pattern_list),
+	// "" when not configured; RulesName, RulesVMTA and RulesMax are its
+	// list name, VirtualMTA and size limit.
+	Rules     string
+	RulesName string
+	RulesVMTA string
+	RulesMax  int
 }
 
 // SuppressTarget resolves a target: name "" is the only configured driver;
@@ -285,6 +313,9 @@ func (c *Controller) SuppressTarget(name, path string) (SuppressTarget, error) {
 		t.Format, def = ssup.FormatExim, filepath.Join(filepath.Dir(d.cfg.Config), "cutover-suppressed")
 	case *pmtaDriver:
 		t.Format, def = ssup.FormatPMTA, filepath.Join(filepath.Dir(d.cfg.Config), "cutover-suppressed.txt")
+		if d.cfg.SuppressPatternList != "" {
+			t.Rules, t.RulesName, t.RulesVMTA, t.RulesMax = d.cfg.SuppressPatternList, d.cfg.SuppressPatternName, d.cfg.SuppressVMTA, d.cfg.SuppressPatternMax
+		}
 	case *demoDriver:
 		t.Format, def = ssup.FormatPMTA, filepath.Join(filepath.Dir(d.cfg.File), "cutover-suppressed.txt")
 	default:
@@ -316,6 +347,7 @@ type SuppressExport struct {
 	Result    ssup.ExportResult
 	Entry     AuditEntry // zero when Unchanged
 	Unchanged bool       // the installed files already held these bytes
+	Rules     int        // rcpt-to rules written to Target.Rules (PowerMTA)
 }
 
 // ExportSuppressions writes the log's suppressed addresses in the target's
@@ -360,6 +392,19 @@ func (c *Controller) ExportSuppressions(ctx context.Context, log *ssup.Log, opt 
 	case ssup.FormatExim:
 		files[0].Table, files[0].Probes = "lsearch", sample
 	}
+	if t.Rules != "" {
+		// in the same ApplyFiles: a failed pmta test config or reload
+		// restores the list and the rules together
+		if n := len(out.Result.Addresses); n > t.RulesMax {
+			return out, fmt.Errorf("pmta: %d suppressed addresses exceed suppress_pattern_max %d for the rule file %s (PowerMTA tries its rules one by one); nothing was installed, not even the injector list: raise suppress_pattern_max, or unset suppress_pattern_list and rely on the injector list, which has no limit", n, t.RulesMax, t.Rules)
+		}
+		var rb bytes.Buffer
+		if err := ssup.WritePMTAPatternList(&rb, out.Result.Addresses, ssup.PMTAPatternOptions{Name: t.RulesName, VMTA: t.RulesVMTA, LogSeq: out.Result.LastSeq}); err != nil {
+			return out, err
+		}
+		files = append(files, WholeFile{Path: t.Rules, Data: rb.Bytes(), Perm: 0o644})
+		out.Rules = len(out.Result.Addresses)
+	}
 	unchanged := true
 	for _, f := range files {
 		st, err := readFileState(f.Path)
@@ -392,6 +437,9 @@ func (c *Controller) ExportSuppressions(ctx context.Context, log *ssup.Log, opt 
 		return out, nil
 	}
 	note := fmt.Sprintf("suppression export: %d addresses (log seq %d) to %s, sha256 %s", out.Result.Written, out.Result.LastSeq, t.Path, out.Result.SHA256)
+	if t.Rules != "" {
+		note += fmt.Sprintf("; %d rcpt-to rules to %s", out.Rules, t.Rules)
+	}
 	out.Entry, err = c.ApplyFiles(ctx, t.Name, "suppress-export", files, who, []string{note})
 	return out, err
 }
@@ -438,8 +486,18 @@ type SuppressVerification struct {
 	SMTPNotRefused  []string `json:"smtp_not_refused,omitempty"` // suppressed addresses the MTA did not refuse: "addr: 250 ..."
 	SMTPAccepted    int      `json:"smtp_accepted"`              // other addresses accepted, as they must be
 	SMTPNotAccepted []string `json:"smtp_not_accepted,omitempty"`
-	Problems        []string `json:"problems,omitempty"`
-	OK              bool     `json:"ok"`
+	// The PowerMTA rule file (suppress_pattern_list), read back: every
+	// suppressed address needs exactly one anchored literal rule to the
+	// configured VirtualMTA, and no other address may have one (PowerMTA
+	// would discard its mail).
+	Rules          string   `json:"rules,omitempty"`
+	RulesCount     int      `json:"rules_count,omitempty"` // rules that are anchored literal addresses
+	RulesMissing   []string `json:"rules_missing,omitempty"`
+	RulesExtra     []string `json:"rules_extra,omitempty"`
+	RulesDuplicate []string `json:"rules_duplicate,omitempty"`
+	RulesBad       []string `json:"rules_bad,omitempty"` // lines that are no such rule, another list name or VirtualMTA
+	Problems       []string `json:"problems,omitempty"`
+	OK             bool     `json:"ok"`
 }
 
 // Stale reports whether a verification no longer proves the log: new
@@ -481,6 +539,11 @@ func (c *Controller) VerifySuppressions(ctx context.Context, log *ssup.Log, opt 
 	v.MissingCount, v.ExtraCount = len(v.Missing), len(v.Extra)
 	if v.MissingCount > 0 {
 		v.Problems = append(v.Problems, fmt.Sprintf("%d addresses of the log are missing from %s, first %s", v.MissingCount, t.Path, v.Missing[0]))
+	}
+	if t.Rules != "" {
+		if err := verifyRules(t, want, v); err != nil {
+			return nil, err
+		}
 	}
 
 	seed := opt.Seed
@@ -557,6 +620,57 @@ func (c *Controller) VerifySuppressions(ctx context.Context, log *ssup.Log, opt 
 	}
 	v.OK = len(v.Problems) == 0
 	return v, nil
+}
+
+// verifyRules checks the PowerMTA rule file against the log's set.
+func verifyRules(t SuppressTarget, want []string, v *SuppressVerification) error {
+	v.Rules = t.Rules
+	var pl ssup.PMTAPatternList
+	switch fh, err := os.Open(t.Rules); {
+	case errors.Is(err, fs.ErrNotExist):
+		v.RulesBad = append(v.RulesBad, "the file does not exist")
+	case err != nil:
+		return err
+	default:
+		pl, err = ssup.ParsePMTAPatternList(fh)
+		fh.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", t.Rules, err)
+		}
+	}
+	v.RulesBad = append(v.RulesBad, pl.Bad...)
+	if len(pl.Names) == 1 && pl.Names[0] != t.RulesName || len(pl.Names) > 1 {
+		v.RulesBad = append(v.RulesBad, fmt.Sprintf("pattern lists %q, want one named %q (suppress_pattern_name, as the <source> names it)", pl.Names, t.RulesName))
+	}
+	var have []string
+	seen := map[string]bool{}
+	for _, r := range pl.Rules {
+		if r.VMTA != t.RulesVMTA {
+			v.RulesBad = append(v.RulesBad, fmt.Sprintf("line %d: %s goes to virtual-mta %s, not %s", r.Line, r.Addr, r.VMTA, t.RulesVMTA))
+			continue
+		}
+		if seen[r.Addr] {
+			v.RulesDuplicate = append(v.RulesDuplicate, fmt.Sprintf("line %d: %s", r.Line, r.Addr))
+			continue
+		}
+		seen[r.Addr] = true
+		have = append(have, r.Addr)
+	}
+	v.RulesCount = len(have)
+	v.RulesMissing, v.RulesExtra = ssup.Verify(want, have)
+	if n := len(v.RulesMissing); n > 0 {
+		v.Problems = append(v.Problems, fmt.Sprintf("%d addresses of the log have no rule in %s, first %s", n, t.Rules, v.RulesMissing[0]))
+	}
+	if n := len(v.RulesExtra); n > 0 {
+		v.Problems = append(v.Problems, fmt.Sprintf("%d rules in %s discard addresses the log does not suppress, first %s", n, t.Rules, v.RulesExtra[0]))
+	}
+	if n := len(v.RulesDuplicate); n > 0 {
+		v.Problems = append(v.Problems, fmt.Sprintf("%d duplicate rules in %s, first %s", n, t.Rules, v.RulesDuplicate[0]))
+	}
+	if n := len(v.RulesBad); n > 0 {
+		v.Problems = append(v.Problems, fmt.Sprintf("%d lines of %s are not cutover's rules, first %s", n, t.Rules, v.RulesBad[0]))
+	}
+	return nil
 }
 
 func readTarget(f ssup.Format, path string) ([]string, error) {
@@ -656,6 +770,7 @@ func RecordSuppressVerification(db *state.DB, v *SuppressVerification) error {
 	}
 	r.Missing, r.Extra, r.LookupMissing = clip(r.Missing), clip(r.Extra), clip(r.LookupMissing)
 	r.SMTPNotRefused, r.SMTPNotAccepted = clip(r.SMTPNotRefused), clip(r.SMTPNotAccepted)
+	r.RulesMissing, r.RulesExtra, r.RulesDuplicate, r.RulesBad = clip(r.RulesMissing), clip(r.RulesExtra), clip(r.RulesDuplicate), clip(r.RulesBad)
 	b, err := json.Marshal(&r)
 	if err != nil {
 		return err
