@@ -552,6 +552,9 @@ func supExportCmd(args []string) error {
 	if res.Result.Regexp > 0 {
 		fmt.Printf("  %d of them in %s (keys a hash map cannot hold)\n", res.Result.Regexp, sanitizeCell(res.Target.Regexp))
 	}
+	if res.Target.Rules != "" {
+		fmt.Printf("  and %d rcpt-to rules in %s (pattern-list %s, virtual-mta %s)\n", res.Rules, sanitizeCell(res.Target.Rules), res.Target.RulesName, res.Target.RulesVMTA)
+	}
 	fmt.Printf("next: cutover suppress verify --config %s --target %s\n", *cfgPath, t.Name)
 	return nil
 }
@@ -719,6 +722,15 @@ func writeVerification(w io.Writer, v *mtactl.SuppressVerification) {
 	fmt.Fprintf(w, "  extra: %d\n", v.ExtraCount)
 	for _, a := range v.Extra {
 		fmt.Fprintf(w, "    + %s\n", sanitizeCell(a))
+	}
+	if v.Rules != "" {
+		fmt.Fprintf(w, "  rule file %s: %d rules; missing %d, extra %d, duplicate %d, not cutover's %d\n", sanitizeCell(v.Rules),
+			v.RulesCount, len(v.RulesMissing), len(v.RulesExtra), len(v.RulesDuplicate), len(v.RulesBad))
+		for i, l := range [][]string{v.RulesMissing, v.RulesExtra, v.RulesDuplicate, v.RulesBad} {
+			for _, a := range l {
+				fmt.Fprintf(w, "    %c %s\n", "-+=!"[i], sanitizeCell(a))
+			}
+		}
 	}
 	if v.LookupProbes > 0 {
 		fmt.Fprintf(w, "  lookup probes: %d, not found %d\n", v.LookupProbes, len(v.LookupMissing))
