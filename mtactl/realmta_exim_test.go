@@ -60,6 +60,13 @@ func lockEximConf(t *testing.T) {
 // smarthost router) and starts the daemon.
 func startExim(t *testing.T, base string, sinkPort int) *eximInst {
 	t.Helper()
+	return startEximACL(t, base, sinkPort, "")
+}
+
+// startEximACL is startExim with rcptACL (whole statements) first in
+// acl_check_rcpt.
+func startEximACL(t *testing.T, base string, sinkPort int, rcptACL string) *eximInst {
+	t.Helper()
 	lockEximConf(t)
 	e := &eximInst{Dir: filepath.Join(base, "ex"), Port: freePort(t)}
 	e.Log = filepath.Join(e.Dir, "log", "mainlog")
@@ -90,7 +97,7 @@ log_selector = +smtp_confirmation
 
 begin acl
 acl_check_rcpt:
-  accept  hosts   = +relay_from_hosts
+%[7]s  accept  hosts   = +relay_from_hosts
   deny    message = relay not permitted
 
 begin routers
@@ -114,7 +121,7 @@ remote_smtp:
 
 begin retry
 *   *   F,2m,10s
-`, eximBin, e.Dir, e.PidFile, e.Port, exOther, sinkPort)
+`, eximBin, e.Dir, e.PidFile, e.Port, exOther, sinkPort, rcptACL)
 	// root-owned, not group/other-writable: or Exim ignores trusted_configs
 	if err := os.WriteFile(mtactlEximConf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)

@@ -136,3 +136,90 @@ func TestRealPostfixSuppress(t *testing.T) {
 		t.Errorf("after the re-export, RCPT TO spam@example.org: %d", code)
 	}
 }
+
+// TestRealEximSuppress: the log's export installed through ApplyFiles (exim
+// -bV, then ${lookup} probes) into the lsearch file a real Exim's
+// acl_check_rcpt denies from makes it refuse a suppressed recipient at RCPT
+// TO and accept another, with no reload (Exim reads lsearch files on every
+// lookup); VerifySuppressions passes (set diff, ${lookup}, RCPT TO) and
+// fails naming the address removed from the file by hand.
+func TestRealEximSuppress(t *testing.T) {
+	requireRealMTA(t)
+	base := newBase(t, "exim-suppress")
+	list := filepath.Join(base, "ex", "cutover-suppressed")
+	mustWrite(t, list, "") // the operator creates it: a missing lsearch file defers every RCPT
+	sk := startSink(t, exOther)
+	ex := startEximACL(t, base, sk.Port, "  deny    recipients = lsearch;"+list+"\n          message = recipient suppressed\n")
+
+	db := openDB(t, filepath.Join(base, "cutover.db"))
+	l, err := ssup.Open(db, "", ssup.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var evs []model.SuppressionEvent
+	for _, a := range []string{"gone@example.com", "spam@example.org", "a.b+tag@example.net", "#hash@example.com"} {
+		evs = append(evs, model.SuppressionEvent{Type: model.SuppUnsubscribe, Addr: a, Source: "test:list", Scope: "account", Origin: "test"})
+	}
+	if _, err := l.Append(evs); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{Exim: &EximConfig{Config: mtactlEximConf, Binary: eximBin, PIDFile: ex.PidFile, OldRoute: exOld}}, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t0ctx()
+	res, err := c.ExportSuppressions(ctx, l, SuppressExportOptions{Path: list}, CurrentWho("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Target.Name != "exim" || res.Result.Written != 4 || res.Entry.Result != ResultOK || len(res.Entry.Reloaded) != 0 {
+		t.Fatalf("export: %+v, entry %+v", res.Result, res.Entry)
+	}
+	for _, a := range []string{"Gone@Example.com", "a.b+tag@example.net", "#hash@example.com"} {
+		if code := rcpt(t, ex.addr(), a); code < 500 {
+			t.Errorf("RCPT TO suppressed %s: %d, want 5xx", a, code)
+		}
+	}
+	for _, a := range []string{"fine@example.com", "axb+tag@example.net"} {
+		if code := rcpt(t, ex.addr(), a); code != 250 {
+			t.Errorf("RCPT TO non-suppressed %s: %d, want 250", a, code)
+		}
+	}
+	opt := SuppressVerifyOptions{Path: list, SMTP: ex.addr(), SMTPProbes: 4, Seed: 7}
+	v, err := c.VerifySuppressions(ctx, l, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.OK || v.Count != 4 || v.InTarget != 4 || v.SMTPRefused != 4 || v.SMTPAccepted == 0 || v.LookupProbes != 4 || len(v.LookupMissing) != 0 {
+		t.Fatalf("verify: %+v", v)
+	}
+
+	// one entry removed from the list by hand: live at once
+	b, _ := os.ReadFile(list)
+	var kept []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "spam@example.org:") {
+			kept = append(kept, line)
+		}
+	}
+	if len(kept) != strings.Count(string(b), "\n") {
+		t.Fatalf("spam@example.org not in the list:\n%s", b)
+	}
+	mustWrite(t, list, strings.Join(kept, "\n"))
+	v, err = c.VerifySuppressions(ctx, l, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.OK || v.MissingCount != 1 || v.Missing[0] != "spam@example.org" || len(v.SMTPNotRefused) != 1 || !strings.HasPrefix(v.SMTPNotRefused[0], "spam@example.org") ||
+		!strings.Contains(strings.Join(v.Problems, ";"), "spam@example.org") {
+		t.Fatalf("verify after a hand removal: %+v", v)
+	}
+	// a new export puts it back
+	if _, err := c.ExportSuppressions(ctx, l, SuppressExportOptions{Path: list}, CurrentWho("test")); err != nil {
+		t.Fatal(err)
+	}
+	if code := rcpt(t, ex.addr(), "spam@example.org"); code < 500 {
+		t.Errorf("after the re-export, RCPT TO spam@example.org: %d", code)
+	}
+}
