@@ -77,7 +77,10 @@
 // pmta: cold-virtual-mta in the warm VirtualMTA and max-cold-virtual-mta-msg
 // N/day per provider domain (N = share x expected daily volume, from
 // history or daily_volume), max-msg-rate/max-smtp-out/max-msg-per-connection
-// per domain in the cold one; or a weights file for an injector.
+// per domain in the cold one; or a weights file for an injector. Suppression
+// export writes the injector's list and, with suppress_pattern_list, a
+// <pattern-list> rule file to a discard VirtualMTA (suppress_vmta), up to
+// suppress_pattern_max addresses (default 100000; see suppress.go).
 //
 // demo: a JSON file with ingest/sim.Control's fields (DemoControl).
 package mtactl
