@@ -19,6 +19,9 @@ type SuppressionView struct {
 	// Targets are the last verification per target, sorted by name.
 	Targets []mtactl.SuppressVerification
 	Now     time.Time
+	// Imports are the files of the import the owner runs now and of the
+	// last ones it finished (running first); empty without an owner import.
+	Imports []ImportFile `json:",omitempty"`
 }
 
 // SuppressionProvider is an optional interface of Data: a Data that has
@@ -37,6 +40,9 @@ type SuppressionData struct {
 	DB      *state.DB
 	LogPath string // "" = suppressions.jsonl next to the database
 	Now     func() time.Time
+	// Imports, when set, are the owner's suppression imports (running and
+	// recent files).
+	Imports func() []ImportFile
 }
 
 // SuppressionInfo reads the log's index and the recorded verifications.
@@ -46,6 +52,9 @@ func (s *SuppressionData) SuppressionInfo() (*SuppressionView, error) {
 		now = s.Now
 	}
 	v := &SuppressionView{Now: now()}
+	if s.Imports != nil {
+		v.Imports = s.Imports()
+	}
 	l, err := ssup.Open(s.DB, s.LogPath, ssup.Options{ReadOnly: true})
 	if err != nil {
 		return nil, err
@@ -95,12 +104,13 @@ func (v *SuppressionView) HeaderWarning(ratioNew float64) string {
 }
 
 // RenderSuppression is the suppression view's text: totals by type and
-// source, and the verification state per target. Import progress is shown
-// by `cutover suppress import` only.
+// source, the verification state per target, and the progress of the
+// imports the owner runs (a progress bar per file).
 func RenderSuppression(v *SuppressionView, width int) string {
 	var b strings.Builder
 	st := v.Stats
 	fmt.Fprintf(&b, "Suppression log: %d events, %d addresses, %d suppressed (seq %d)\n\n", st.Events, st.Addresses, st.Suppressed, st.LastSeq)
+	b.WriteString(renderImports(v.Imports, width))
 	table := func(title string, m map[string]ssup.Count) {
 		keys := make([]string, 0, len(m))
 		for k := range m {
