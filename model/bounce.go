@@ -878,50 +878,56 @@ func compileRules(rules []BounceRule) *matcher {
 			}
 		}
 	}
-	// Trie.
-	type node struct {
-		next map[uint8]uint16
-		out  []uint16
-	}
-	nodes := []node{{next: map[uint8]uint16{}}}
+	// Trie, in a flat table (state*w + class → child; 0 = no edge, the
+	// root being no one's child): maps per node made the compile cost
+	// 25 ms on every start.
+	w := m.width
+	next := make([]uint16, w, 64*w)
+	var outs [][]uint16
+	outs = append(outs, nil)
 	for id, f := range frags {
-		s := uint16(0)
+		s := 0
 		for i := 0; i < len(f); i++ {
-			c := m.class[f[i]]
-			nx, ok := nodes[s].next[c]
-			if !ok {
-				nx = uint16(len(nodes))
-				nodes = append(nodes, node{next: map[uint8]uint16{}})
-				nodes[s].next[c] = nx
+			c := int(m.class[f[i]])
+			nx := int(next[s*w+c])
+			if nx == 0 {
+				nx = len(outs)
+				outs = append(outs, nil)
+				next = append(next, make([]uint16, w)...)
+				next[s*w+c] = uint16(nx)
 			}
 			s = nx
 		}
-		nodes[s].out = append(nodes[s].out, uint16(id))
+		outs[s] = append(outs[s], uint16(id))
 	}
 	// Breadth-first: failure links folded into complete transitions.
-	w := m.width
-	m.delta = make([]uint16, len(nodes)*w)
-	m.out = make([][]uint16, len(nodes))
-	fail := make([]uint16, len(nodes))
-	queue := []uint16{}
+	n := len(outs)
+	m.delta = make([]uint16, n*w)
+	m.out = make([][]uint16, n)
+	fail := make([]uint16, n)
+	queue := make([]uint16, 0, n)
 	for c := 1; c < w; c++ {
-		if nx, ok := nodes[0].next[uint8(c)]; ok {
+		if nx := next[c]; nx != 0 {
 			m.delta[c] = nx
 			queue = append(queue, nx)
 		}
 	}
-	m.out[0] = nodes[0].out
-	for len(queue) > 0 {
-		s := queue[0]
-		queue = queue[1:]
-		m.out[s] = append(append([]uint16(nil), nodes[s].out...), m.out[fail[s]]...)
+	m.out[0] = outs[0]
+	for q := 0; q < len(queue); q++ {
+		s := int(queue[q])
+		f := int(fail[s])
+		if len(m.out[f]) == 0 {
+			m.out[s] = outs[s]
+		} else {
+			m.out[s] = append(append([]uint16(nil), outs[s]...), m.out[f]...)
+		}
 		for c := 1; c < w; c++ {
-			if nx, ok := nodes[s].next[uint8(c)]; ok {
-				fail[nx] = m.delta[int(fail[s])*w+c]
-				m.delta[int(s)*w+c] = nx
+			if nx := next[s*w+c]; nx != 0 {
+				fail[nx] = m.delta[f*w+c]
+				m.delta[s*w+c] = nx
 				queue = append(queue, nx)
 			} else {
-				m.delta[int(s)*w+c] = m.delta[int(fail[s])*w+c]
+				m.delta[s*w+c] = m.delta[f*w+c]
 			}
 		}
 	}
