@@ -37,6 +37,31 @@ type Stateful interface {
 	Load(map[string][]byte)
 }
 
+// LinesParser is a Parser that parses a chunk of lines in two steps, so
+// that the part that needs no state can run ahead, on other goroutines:
+// ScanLines may be called from any goroutine, for the next chunks, while
+// earlier scans are not finished yet; FinishLines runs on the goroutine that
+// calls the Parser's other methods, once per scan and in the order the scans
+// were made, with NewFile calls in between as for ParseLine. The events (in
+// order) and per-line errors must be those ParseLine would give line by
+// line; res[i] receives line i's event count and error (a rejected line has
+// no events). The lines' bytes may be kept from ScanLines to FinishLines,
+// not after.
+type LinesParser interface {
+	Parser
+	ScanLines(lines [][]byte) LineScan
+	FinishLines(scan LineScan, dst []model.Event, res []LineResult) []model.Event
+}
+
+// LineScan is a LinesParser's own record of a scan.
+type LineScan any
+
+// LineResult is what ParseLines made of one line.
+type LineResult struct {
+	Events int
+	Err    error
+}
+
 // RejectError says why a line that looked like an outcome was rejected.
 type RejectError struct{ Reason string }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -100,6 +101,10 @@ var eventPool = sync.Pool{New: func() any {
 // for it.
 type parsed struct {
 	src      *source
+	chunk    follow.Chunk // without Data
+	data     []byte       // the chunk's lines, for ParseLine
+	lines    *lineBuf     // or split, for a LinesParser
+	scan     LineScan     // and scanned
 	cursor   state.Cursor
 	prevKey  string
 	events   []model.Event
@@ -192,7 +197,7 @@ func (p *Pipeline) readRound() round {
 			if len(c.Data) > 0 || c.NewFile || c.PrevKey != "" || len(c.TooLong) > 0 {
 				r.moved = true
 			}
-			r.items = append(r.items, p.parse(s, c))
+			r.items = append(r.items, p.prepare(s, c))
 		}
 	}
 	r.caughtUp = true
@@ -205,59 +210,88 @@ func (p *Pipeline) readRound() round {
 	return r
 }
 
-func (p *Pipeline) parse(s *source, c *follow.Chunk) parsed {
+func (p *Pipeline) prepare(s *source, c *follow.Chunk) parsed {
+	out := parsed{src: s, chunk: *c, prevKey: c.PrevKey}
+	out.chunk.Data = nil // kept in lines (LinesParser) or data
+	if lp, ok := s.spec.Parser.(LinesParser); ok && len(c.Data) > 0 {
+		lb := linePool.Get().(*lineBuf)
+		data := c.Data
+		off := c.Cursor.Offset - int64(len(data))
+		for len(data) > 0 {
+			i := bytes.IndexByte(data, '\n')
+			if i < 0 {
+				break // the follower hands out complete lines only
+			}
+			lb.lines = append(lb.lines, bytes.TrimSuffix(data[:i], []byte{'\r'}))
+			lb.offs = append(lb.offs, off)
+			off += int64(i + 1)
+			data = data[i+1:]
+		}
+		out.lines = lb
+		out.scan = lp.ScanLines(lb.lines)
+	} else {
+		out.data = c.Data
+	}
+	return out
+}
+
+// finish does the part of parsing that needs the parser's state, in the
+// order the chunks were read: on the writer, while the reader reads and
+// scans the next ones. Afterwards it holds events, rejects, the cursor and
+// the parser-state delta.
+func (p *Pipeline) finish(out *parsed) {
+	s := out.src
 	sp := &s.spec
+	c := &out.chunk
 	if c.NewFile {
 		sp.Parser.NewFile(c.Path, c.ModTime, c.Header)
 	}
-	out := parsed{src: s, cursor: c.Cursor, prevKey: c.PrevKey}
-	data := c.Data
-	off := c.Cursor.Offset - int64(len(data))
 	// Event slices are recycled (apply returns them): a fresh megabyte per
 	// chunk, zeroed and then collected, cost a fifth of the reader's time.
 	out.evbuf = eventPool.Get().(*[]model.Event)
 	out.events = (*out.evbuf)[:0]
-	for len(data) > 0 {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			break // the follower hands out complete lines only
-		}
-		line := bytes.TrimSuffix(data[:i], []byte{'\r'})
-		lineOff := off
-		off += int64(i + 1)
-		data = data[i+1:]
-		out.sum.Lines++
-		out.sum.Bytes += int64(i + 1)
-		n := len(out.events)
-		var err error
-		out.events, err = sp.Parser.ParseLine(line, out.events)
-		if err != nil {
-			out.events = out.events[:n]
-			out.sum.Rejected++
-			out.rejects = append(out.rejects, state.Reject{Source: sp.Name, Path: c.Path, Offset: lineOff,
-				Text: clip(line, 512), Reason: err.Error(), Seen: time.Now().UTC()})
-			continue
-		}
-		for j := n; j < len(out.events); j++ {
-			ev := &out.events[j]
-			// Side, MTA, domain and provider are filled by the writer
-			// (apply): the reader is the busier stage.
-			// The parsers classify with model.EventClass (status, reply
-			// and bounceCat, so a 5.7.1 "blocked" never counts or
-			// suppresses as a dead mailbox); a parser that left it empty
-			// gets the same classifier here.
-			if ev.Class == model.ClassNone && ev.Outcome != model.Delivered {
-				ev.Class = model.EventClass(ev)
+	if lb := out.lines; lb != nil {
+		lp := sp.Parser.(LinesParser)
+		lb.res = slices.Grow(lb.res[:0], len(lb.lines))[:len(lb.lines)]
+		out.events = lp.FinishLines(out.scan, out.events, lb.res)
+		out.scan = nil
+		// Walk the lines again with each one's share of the events.
+		events := out.events
+		n := 0
+		out.sum.Lines += int64(len(lb.lines))
+		out.sum.Bytes += c.Cursor.Offset - lb.offs[0] // the whole chunk: complete lines
+		for i, r := range lb.res {
+			if r.Events == 0 && r.Err == nil {
+				continue
 			}
-			if se, ok := suppressionOf(ev, sp, c.Path, lineOff); ok && !p.opts.NoSuppress {
-				out.supp = append(out.supp, se)
-			}
-			out.sum.Events++
-			out.sum.Outcomes[ev.Outcome]++
-			if ev.Time.After(out.lastTime) {
-				out.lastTime = ev.Time
-			}
+			out.events = events[:n+r.Events]
+			p.account(s, c, out, lb.lines[i], lb.offs[i], n, r.Err)
+			n += r.Events
 		}
+		out.events = events[:n]
+		lb.reset()
+		linePool.Put(lb)
+		out.lines = nil
+	} else {
+		data := out.data
+		off := c.Cursor.Offset - int64(len(data))
+		for len(data) > 0 {
+			i := bytes.IndexByte(data, '\n')
+			if i < 0 {
+				break // the follower hands out complete lines only
+			}
+			line := bytes.TrimSuffix(data[:i], []byte{'\r'})
+			lineOff := off
+			off += int64(i + 1)
+			data = data[i+1:]
+			out.sum.Lines++
+			out.sum.Bytes += int64(i + 1)
+			n := len(out.events)
+			var err error
+			out.events, err = sp.Parser.ParseLine(line, out.events)
+			p.account(s, c, out, line, lineOff, n, err)
+		}
+		out.data = nil
 	}
 	for _, ll := range c.TooLong {
 		out.sum.Rejected++
@@ -273,13 +307,62 @@ func (p *Pipeline) parse(s *source, c *follow.Chunk) parsed {
 	if s.stateful != nil {
 		out.delta = s.stateful.TakeDelta()
 	}
-	return out
+}
+
+// lineBuf holds a chunk's lines between the reader's scan and the writer's
+// finish.
+type lineBuf struct {
+	lines [][]byte
+	offs  []int64
+	res   []LineResult
+}
+
+func (lb *lineBuf) reset() {
+	clear(lb.lines) // keep no pointer into the chunk
+	clear(lb.res)
+	lb.lines, lb.offs, lb.res = lb.lines[:0], lb.offs[:0], lb.res[:0]
+}
+
+var linePool = sync.Pool{New: func() any { return new(lineBuf) }}
+
+// account books one parsed line: its reject, or the events the parser
+// appended to out.events from index n on.
+func (p *Pipeline) account(s *source, c *follow.Chunk, out *parsed, line []byte, lineOff int64, n int, err error) {
+	sp := &s.spec
+	if err != nil {
+		out.events = out.events[:n]
+		out.sum.Rejected++
+		out.rejects = append(out.rejects, state.Reject{Source: sp.Name, Path: c.Path, Offset: lineOff,
+			Text: clip(line, 512), Reason: err.Error(), Seen: time.Now().UTC()})
+		return
+	}
+	for j := n; j < len(out.events); j++ {
+		ev := &out.events[j]
+		// Side, MTA, domain and provider are filled by the writer
+		// (apply): the reader is the busier stage.
+		// The parsers classify with model.EventClass (status, reply
+		// and bounceCat, so a 5.7.1 "blocked" never counts or
+		// suppresses as a dead mailbox); a parser that left it empty
+		// gets the same classifier here.
+		if ev.Class == model.ClassNone && ev.Outcome != model.Delivered {
+			ev.Class = model.EventClass(ev)
+		}
+		if se, ok := suppressionOf(ev, sp, c.Path, lineOff); ok && !p.opts.NoSuppress {
+			out.supp = append(out.supp, se)
+		}
+		out.sum.Events++
+		out.sum.Outcomes[ev.Outcome]++
+		if ev.Time.After(out.lastTime) {
+			out.lastTime = ev.Time
+		}
+	}
 }
 
 // apply adds a round to the batch, committing whenever the batch is full.
 func (p *Pipeline) apply(r *round) error {
 	for i := range r.items {
 		it := &r.items[i]
+		p.finish(it)
 		sp := &it.src.spec
 		for j := range it.events {
 			ev := &it.events[j]
@@ -387,11 +470,9 @@ func (p *Pipeline) reader(ctx context.Context, out chan<- round, idle time.Durat
 	defer close(out)
 	for ctx.Err() == nil {
 		r := p.readRound()
-		select {
-		case out <- r:
-		case <-ctx.Done():
-			return
-		}
+		// Always delivered: the followers have moved past its lines, so
+		// the writer applies it even when stopping (see drive).
+		out <- r
 		if r.err != nil || (untilCaughtUp && !r.moved && r.caughtUp) {
 			return
 		}
@@ -420,11 +501,26 @@ func (p *Pipeline) drive(ctx context.Context, idle time.Duration, untilCaughtUp 
 	defer func() {
 		cancel()
 		for range ch {
-			// Unapplied rounds are simply not committed: their lines are
-			// read again next time.
+			// After an error nothing more is committed: a later run
+			// reads these lines again from the committed cursors.
 		}
 		<-done
 	}()
+	// stop applies what the reader has read already, so that followers,
+	// parser state and batch agree if the pipeline is driven again (Run
+	// stopped, then Backfill), and commits.
+	stop := func() error {
+		cancel()
+		for r := range ch {
+			if r.err != nil {
+				break
+			}
+			if err := p.apply(&r); err != nil {
+				return err
+			}
+		}
+		return p.Commit()
+	}
 	tick := time.NewTicker(p.opts.CommitEvery)
 	defer tick.Stop()
 	for {
@@ -454,7 +550,7 @@ func (p *Pipeline) drive(ctx context.Context, idle time.Duration, untilCaughtUp 
 				}
 			}
 		case <-ctx.Done():
-			return p.Commit()
+			return stop()
 		}
 	}
 }

@@ -186,6 +186,9 @@ type Chunk struct {
 	TooLong []LongLine
 
 	t *track
+	// ev0 and rej0 are the cursor's counts when the chunk was made,
+	// before any Account: the base Account adds its totals to.
+	ev0, rej0 int64
 }
 
 // LongLine is a line skipped for length.
@@ -379,14 +382,23 @@ func (f *Follower) readAll(now time.Time, out []Chunk) []Chunk {
 
 // Account adds what the caller made of a chunk (events produced, lines
 // rejected by the parser) to its cursor and to the file's running totals, so
-// later cursors of that file carry them. Call it before the next Poll.
+// later cursors of that file carry them. Call it for each chunk of a file in
+// the order Poll returned them; it is safe to call from another goroutine
+// than Poll's (the pipeline accounts a chunk while the next is being read).
 func (f *Follower) Account(c *Chunk, events, rejected int64) {
-	c.Cursor.Events += events
-	c.Cursor.Rejected += rejected
-	if c.t != nil {
-		c.t.c.Events += events
-		c.t.c.Rejected += rejected
+	if c.t == nil {
+		c.Cursor.Events += events
+		c.Cursor.Rejected += rejected
+		return
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c.t.accEv += events
+	c.t.accRej += rejected
+	// The file's totals as of this chunk, which is accounted after every
+	// earlier one: later chunks may already have been made.
+	c.Cursor.Events = c.ev0 + c.t.accEv
+	c.Cursor.Rejected = c.rej0 + c.t.accRej
 }
 
 // Close closes every descriptor. Poll fails afterwards.

@@ -451,3 +451,33 @@ func TestStatusLagAndIdle(t *testing.T) {
 		t.Fatalf("%+v", st)
 	}
 }
+
+// A chunk accounted after the next one was made (the pipeline finishes a
+// chunk on the writer while the reader polls on): each cursor still carries
+// the totals of every chunk up to its own, and no later one's.
+func TestAccountLate(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "mail.log")
+	os.WriteFile(p, []byte("a\nb\n"), 0o644)
+	f := New(testOpts(dir, "mail.log"), nil)
+	defer f.Close()
+	first := poll(t, f)
+	af, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+	af.WriteString("c\n")
+	af.Close()
+	second := poll(t, f)
+	f.Account(&first[0], 2, 1)
+	f.Account(&second[0], 5, 0)
+	if c := first[0].Cursor; c.Events != 2 || c.Rejected != 1 {
+		t.Fatalf("first %+v", c)
+	}
+	if c := second[0].Cursor; c.Events != 7 || c.Rejected != 1 || c.Lines != 3 {
+		t.Fatalf("second %+v", c)
+	}
+	if _, err := f.Poll(); err != nil { // status is made by Poll
+		t.Fatal(err)
+	}
+	if st := f.Status(); len(st.Files) != 1 || st.Files[0].Rejected != 1 {
+		t.Fatalf("status %+v", st.Files)
+	}
+}

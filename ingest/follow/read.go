@@ -269,6 +269,11 @@ func (f *Follower) chunk(t *track, now time.Time, data []byte, long []LongLine) 
 	t.c.Size = max(t.size, t.readPos())
 	t.c.Updated = now
 	ch.Cursor = t.c
+	ch.ev0, ch.rej0 = t.c.Events, t.c.Rejected
+	f.mu.Lock()
+	ch.Cursor.Events += t.accEv
+	ch.Cursor.Rejected += t.accRej
+	f.mu.Unlock()
 	if k := t.c.Key(); k != t.lastKey {
 		ch.PrevKey = t.lastKey
 		t.lastKey = k

@@ -19,6 +19,9 @@ type track struct {
 	mark    []byte       // the <= MarkMax bytes before c.Offset
 	markOK  bool         // mark is known (else only c.Marker is)
 	lastKey string       // key of the cursor last delivered or loaded
+	// accEv and accRej are the parser's counts Account added (f.mu: the
+	// pipeline accounts a chunk on another goroutine than Poll's).
+	accEv, accRej int64
 
 	ent       *entry // listing entry it is bound to this scan
 	path      string // where it was last seen

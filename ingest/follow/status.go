@@ -75,8 +75,11 @@ func (f *Follower) publish(now time.Time) {
 		if t.ent == nil && !t.orphan && t.err == nil {
 			continue
 		}
+		f.mu.Lock()
+		rej := t.c.Rejected + t.accRej
+		f.mu.Unlock()
 		fs := FileStatus{Path: t.path, Offset: t.c.Offset, Size: max(t.size, t.readPos()),
-			Lines: t.c.Lines, Rejected: t.c.Rejected}
+			Lines: t.c.Lines, Rejected: rej}
 		fs.Lag = fs.Size - fs.Offset
 		switch {
 		case t.err != nil:

@@ -10,6 +10,8 @@ package postfix
 
 import (
 	"bytes"
+	"runtime"
+	"sync"
 	"time"
 
 	"cutover/ingest"
@@ -42,7 +44,9 @@ type Parser struct {
 	ttl   time.Duration
 	noMT  bool
 	zones zoneCache
-	in    *interner
+	in    *interner // for the stateful pass
+
+	w scanner // ParseLine's scratch
 
 	mtime time.Time // of the current file; zero when unknown
 	last  time.Time // newest classic timestamp of the current file
@@ -54,13 +58,12 @@ type Parser struct {
 	dirty     map[string]struct{}
 	newest    time.Time // newest line time seen, for TTL pruning
 	lastPrune time.Time
-
-	buf []byte
 }
 
 var (
-	_ ingest.Parser   = (*Parser)(nil)
-	_ ingest.Stateful = (*Parser)(nil)
+	_ ingest.Parser      = (*Parser)(nil)
+	_ ingest.Stateful    = (*Parser)(nil)
+	_ ingest.LinesParser = (*Parser)(nil)
 )
 
 // New returns a Parser.
@@ -105,36 +108,164 @@ const (
 	queueManager // qmgr, and postsuper for "removed"
 )
 
+// op is what the stateful pass does with a scanned line.
+type op uint8
+
+const (
+	opSkip    op = iota // not an outcome
+	opEvent             // a to= line: ev is complete but for its Time
+	opRemoved           // the queue id left the queue
+	opExpired           // qmgr gave the message up: st is its status text
+	opReject            // err says why
+)
+
+// scanned is a line that the stateless part of parsing found to matter:
+// what ParseLine does short of the steps that need the parser's state (the
+// year of classic timestamps, the pending recipients). Lines that are not
+// outcomes get no record. Its slices point into the line.
+type scanned struct {
+	line    int // index in the run given to ParseLines
+	op      op
+	classic bool   // ts is "Mmm dd HH:MM:SS"
+	ts      []byte // for opEvent and opExpired
+	qid     []byte // for opRemoved and opExpired
+	st      []byte // for opExpired
+	err     error  // for opReject
+	ev      int    // for opEvent: index in the scanner's evs
+}
+
+// scanner is one goroutine's scratch for scan and what it found in its
+// run of lines.
+type scanner struct {
+	in   interner
+	buf  []byte
+	recs []scanned
+	evs  []model.Event // complete but for their Time
+}
+
+func (w *scanner) reset() {
+	clear(w.recs) // keep no pointer into the lines
+	w.recs, w.evs = w.recs[:0], w.evs[:0]
+}
+
 // ParseLine implements ingest.Parser.
 func (p *Parser) ParseLine(line []byte, dst []model.Event) ([]model.Event, error) {
+	p.w.reset()
+	p.w.scan(0, line)
+	if len(p.w.recs) == 0 {
+		return dst, nil
+	}
+	return p.finish(&p.w, &p.w.recs[0], dst)
+}
+
+// lineScan is one ScanLines call: the runs of lines its scanners took, in
+// line order.
+type lineScan struct {
+	runs []*scanner
+}
+
+// ScanLines implements ingest.LinesParser: the lines are scanned on up to
+// GOMAXPROCS goroutines (a run each, the first on the caller's). It touches
+// no parser state, so it may run ahead of FinishLines.
+func (p *Parser) ScanLines(lines [][]byte) ingest.LineScan {
+	n := len(lines)
+	workers := min(runtime.GOMAXPROCS(0), maxWorkers, n/minLinesPerWorker)
+	if workers < 1 {
+		workers = 1
+	}
+	ls := &lineScan{}
+	for range workers {
+		ls.runs = append(ls.runs, scannerPool.Get().(*scanner))
+	}
+	per := (n + workers - 1) / workers
+	var wg sync.WaitGroup
+	for k := 1; k < workers; k++ {
+		lo, hi := k*per, min((k+1)*per, n)
+		w := ls.runs[k]
+		wg.Go(func() { w.scanRun(lines, lo, hi) })
+	}
+	ls.runs[0].scanRun(lines, 0, min(per, n))
+	wg.Wait()
+	return ls
+}
+
+// FinishLines implements ingest.LinesParser: the stateful part of every
+// recorded line, in line order.
+func (p *Parser) FinishLines(scan ingest.LineScan, dst []model.Event, res []ingest.LineResult) []model.Event {
+	ls := scan.(*lineScan)
+	for _, w := range ls.runs {
+		for j := range w.recs {
+			r := &w.recs[j]
+			before := len(dst)
+			var err error
+			dst, err = p.finish(w, r, dst)
+			res[r.line] = ingest.LineResult{Events: len(dst) - before, Err: err}
+		}
+		w.reset()
+		scannerPool.Put(w)
+	}
+	ls.runs = nil
+	return dst
+}
+
+// ParseLines scans and finishes lines in one call.
+func (p *Parser) ParseLines(lines [][]byte, dst []model.Event, res []ingest.LineResult) []model.Event {
+	return p.FinishLines(p.ScanLines(lines), dst, res)
+}
+
+// scanners are shared by every Parser: their state lasts from one
+// ScanLines to its FinishLines.
+var scannerPool = sync.Pool{New: func() any { return new(scanner) }}
+
+func (w *scanner) scanRun(lines [][]byte, lo, hi int) {
+	w.reset()
+	for i := lo; i < hi; i++ {
+		w.scan(i, lines[i])
+	}
+}
+
+// Scanning runs are at least this long (shorter ones cost more in
+// goroutine start-up than they save), on at most maxWorkers goroutines.
+const (
+	minLinesPerWorker = 1024
+	maxWorkers        = 8
+)
+
+// scan does the stateless part of ParseLine for line i, recording it when
+// it matters. It may run on several goroutines at once, each with its own
+// scanner.
+func (w *scanner) scan(i int, line []byte) {
 	for len(line) > 0 && (line[len(line)-1] == '\r' || line[len(line)-1] == '\n') {
 		line = line[:len(line)-1]
 	}
 	hd, ok := splitSyslog(line)
 	if !ok {
-		return dst, nil
+		return
 	}
 	kind, transport := classify(hd.prog)
 	if kind == otherDaemon {
-		return dst, nil
+		return
 	}
 	qid, rest, ok := queueID(hd.msg)
 	if !ok {
-		return dst, nil // NOQUEUE, warnings, statistics
+		return // NOQUEUE, warnings, statistics
 	}
 	if kind == queueManager {
-		return p.manager(hd, qid, rest, dst)
+		w.manager(i, hd, qid, rest)
+		return
 	}
 	if !bytes.HasPrefix(rest, []byte("to=<")) {
-		return dst, nil // "host … said", "lost connection", "enabling PIX workarounds"
+		return // "host … said", "lost connection", "enabling PIX workarounds"
 	}
 	if bytes.IndexByte(line, '\n') >= 0 || bytes.IndexByte(line, '\r') >= 0 {
 		// Garbage or a broken writer: keep line breaks out of every field.
-		return p.ParseLine(noBreaks(line), dst)
+		w.scan(i, noBreaks(line))
+		return
 	}
 	d, err := parseTo(rest)
 	if err != nil {
-		return dst, err
+		w.recs = append(w.recs, scanned{line: i, op: opReject, err: err})
+		return
 	}
 	var outcome model.Outcome
 	switch string(d.status) {
@@ -150,61 +281,84 @@ func (p *Parser) ParseLine(line []byte, dst []model.Event) ([]model.Event, error
 	case "expired":
 		outcome = model.Expired
 	case "deliverable", "undeliverable":
-		return dst, nil // address verification probes, not deliveries
+		return // address verification probes, not deliveries
 	default:
-		return dst, ingest.Reject("unknown status " + quoteShort(d.status))
+		w.recs = append(w.recs, scanned{line: i, op: opReject, err: ingest.Reject("unknown status " + quoteShort(d.status))})
+		return
 	}
-	t, ok := p.time(hd)
-	if !ok {
-		return dst, ingest.Reject("bad timestamp")
-	}
-
-	p.buf = append(append(p.buf[:0], d.addr...), d.text...)
-	both := string(p.buf)
-	ev := model.Event{
-		Time:      t,
+	w.buf = append(append(w.buf[:0], d.addr...), d.text...)
+	both := string(w.buf)
+	w.evs = append(w.evs, model.Event{
 		Kind:      "postfix",
-		Transport: p.in.Get(transport),
-		Relay:     p.in.Get(d.relay),
-		QueueID:   p.in.Get(qid),
+		Transport: w.in.Get(transport),
+		Relay:     w.in.Get(d.relay),
+		QueueID:   w.in.Get(qid),
 		Recipient: both[:len(d.addr)],
 		Response:  both[len(d.addr):],
 		Outcome:   outcome,
-		Status:    p.in.Get(d.dsn),
-	}
+		Status:    w.in.Get(d.dsn),
+	})
+	ev := &w.evs[len(w.evs)-1]
 	ev.Domain = model.DomainOf(ev.Recipient)
-	ev.Class = model.EventClass(&ev) // reply and code
-	p.track(&ev)
-	return append(dst, ev), nil
+	ev.Class = model.EventClass(ev) // reply and code
+	w.recs = append(w.recs, scanned{line: i, op: opEvent, classic: hd.classic, ts: hd.ts, ev: len(w.evs) - 1})
 }
 
-// manager handles the qmgr (and postsuper) lines that end a queue id.
-func (p *Parser) manager(hd syslogLine, qid, rest []byte, dst []model.Event) ([]model.Event, error) {
+// manager scans the qmgr (and postsuper) lines that end a queue id.
+func (w *scanner) manager(i int, hd syslogLine, qid, rest []byte) {
 	if string(rest) == "removed" {
-		p.forget(qid)
-		return dst, nil
+		w.recs = append(w.recs, scanned{line: i, op: opRemoved, qid: qid})
+		return
 	}
 	if !bytes.HasPrefix(rest, []byte("from=<")) {
-		return dst, nil
+		return
 	}
-	i := bytes.Index(rest, []byte(", status="))
-	if i < 0 {
-		return dst, nil // "from=<…>, size=…, nrcpt=… (queue active)"
+	k := bytes.Index(rest, []byte(", status="))
+	if k < 0 {
+		return // "from=<…>, size=…, nrcpt=… (queue active)"
 	}
-	st := rest[i+len(", status="):]
+	st := rest[k+len(", status="):]
 	if !bytes.HasPrefix(st, []byte("expired,")) && !bytes.HasPrefix(st, []byte("force-expired,")) {
-		return dst, nil
+		return
 	}
-	m := p.pending[string(qid)]
+	w.recs = append(w.recs, scanned{line: i, op: opExpired, classic: hd.classic, ts: hd.ts, qid: qid, st: st})
+}
+
+// finish does the stateful part of ParseLine for one record of w, in line
+// order.
+func (p *Parser) finish(w *scanner, s *scanned, dst []model.Event) ([]model.Event, error) {
+	switch s.op {
+	case opReject:
+		return dst, s.err
+	case opRemoved:
+		p.forget(s.qid)
+	case opEvent:
+		t, ok := p.time(s.classic, s.ts)
+		if !ok {
+			return dst, ingest.Reject("bad timestamp")
+		}
+		dst = append(dst, w.evs[s.ev])
+		ev := &dst[len(dst)-1]
+		ev.Time = t
+		p.track(ev)
+	case opExpired:
+		return p.expire(s, dst)
+	}
+	return dst, nil
+}
+
+// expire turns the pending recipients of an expired queue id into events.
+func (p *Parser) expire(s *scanned, dst []model.Event) ([]model.Event, error) {
+	m := p.pending[string(s.qid)]
 	if m == nil {
 		return dst, nil // nothing deferred was seen for it
 	}
-	t, ok := p.time(hd)
+	t, ok := p.time(s.classic, s.ts)
 	if !ok {
 		return dst, ingest.Reject("bad timestamp")
 	}
-	q := p.in.Get(qid)
-	resp := p.in.Get(noBreaks(st))
+	q := p.in.Get(s.qid)
+	resp := p.in.Get(noBreaks(s.st))
 	for _, r := range m.rcpts {
 		dst = append(dst, model.Event{
 			Time:      t,
@@ -220,7 +374,7 @@ func (p *Parser) manager(hd syslogLine, qid, rest []byte, dst []model.Event) ([]
 			Response:  resp,
 		})
 	}
-	p.forget(qid)
+	p.forget(s.qid)
 	return dst, nil
 }
 

@@ -129,28 +129,28 @@ var months = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug",
 // year when that would put the line more than a day after it (unless the
 // line was appended while following, see appended), and forward when the
 // file's lines jump back by months (the year turned while it was followed).
-func (p *Parser) time(s syslogLine) (time.Time, bool) {
+func (p *Parser) time(classic bool, ts []byte) (time.Time, bool) {
 	// Busy logs write many lines a second: reuse the last conversion.
-	if len(s.ts) == len(p.lastTS) && string(s.ts) == string(p.lastTS) && !p.lastT.IsZero() {
+	if len(ts) == len(p.lastTS) && string(ts) == string(p.lastTS) && !p.lastT.IsZero() {
 		return p.lastT, true
 	}
-	t, ok := p.parseTS(s)
+	t, ok := p.parseTS(classic, ts)
 	if ok {
-		p.lastTS = append(p.lastTS[:0], s.ts...)
+		p.lastTS = append(p.lastTS[:0], ts...)
 		p.lastT = t
 	}
 	return t, ok
 }
 
-func (p *Parser) parseTS(s syslogLine) (time.Time, bool) {
+func (p *Parser) parseTS(classic bool, ts []byte) (time.Time, bool) {
 	var t time.Time
-	if !s.classic {
+	if !classic {
 		var ok bool
-		if t, ok = parseRFC3339(s.ts, p.loc, &p.zones); !ok {
+		if t, ok = parseRFC3339(ts, p.loc, &p.zones); !ok {
 			return t, false
 		}
 	} else {
-		b := s.ts
+		b := ts
 		mon := 0
 		for i, m := range months {
 			if string(b[:3]) == m {
