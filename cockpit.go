@@ -153,6 +153,15 @@ func runCockpit(db *state.DB, specs []ingest.SourceSpec, o cockpitOptions) error
 		return liveSources(pl, ierr)
 	}
 	o.Owner.Thresholds, o.Owner.Clock = o.Thresholds, o.Clock
+	o.Owner.SuppressLog = pipelineLog(pl)
+	o.Owner.OnChange = func() {
+		progMu.Lock()
+		p := prog
+		progMu.Unlock()
+		if p != nil {
+			go p.Send(ui.Changed{})
+		}
+	}
 	if o.Owner.Command == "" {
 		o.Owner.Command = "demo"
 	}

@@ -143,7 +143,7 @@ commits and exits 0.`)
 	data := ui.NewStateData(db)
 	data.Live = func() []ui.SourceView { return liveSources(pl, nil) }
 	own, err = startOwner(db, data, ownerOptions{Command: "serve", Settings: &settings, MetricsListen: *metricsAddr,
-		Logger: log, SocketRequired: true})
+		Logger: log, SocketRequired: true, SuppressLog: pipelineLog(pl)})
 	if err != nil {
 		return err
 	}
@@ -215,6 +215,12 @@ type ownerOptions struct {
 	// SocketRequired makes a socket failure fatal (serve); the cockpit runs
 	// on without one and says so in the header.
 	SocketRequired bool
+	// SuppressLog is the canonical log the owner's pipeline appends to;
+	// `cutover suppress import` runs through the owner on it (owner_import.go).
+	// nil: such imports are refused.
+	SuppressLog func() (*suppress.Log, error)
+	// OnChange makes the owner's own cockpit reload (import progress).
+	OnChange func()
 }
 
 // owner is what a process that opened the database read-write offers to
@@ -225,6 +231,7 @@ type owner struct {
 	metrics *http.Server
 	wg      sync.WaitGroup
 	log     *slog.Logger
+	imports *ownerImports
 }
 
 // startOwner starts the control socket next to db and, when asked, the
@@ -272,6 +279,20 @@ func startOwner(db *state.DB, data *ui.StateData, o ownerOptions) (*owner, error
 		return buildStatus(statusInput{DB: db, Sources: data.Sources, Control: ctl, Plan: data.Plan, Thresholds: th,
 			Window: req.Window, Now: now, Owned: true})
 	})
+	// Suppression view for viewers, and imports run in the owner on its log.
+	own.imports = &ownerImports{db: db, log: o.SuppressLog, logger: log, notify: func() {
+		own.notify()
+		if o.OnChange != nil {
+			o.OnChange()
+		}
+	}}
+	if data.Suppression == nil {
+		data.Suppression = &ui.SuppressionData{DB: db, LogPath: suppress.DefaultLogPath(db.Path())}
+	}
+	if sd, ok := data.Suppression.(*ui.SuppressionData); ok && sd.Imports == nil {
+		sd.Imports = own.imports.Files
+	}
+	own.imports.register(own.srv, data.Suppression)
 
 	ln, err := attach.Listen(attach.SocketPath(db.Path()), attach.ListenOptions{Group: settings.Control.Group})
 	if err != nil {
@@ -329,6 +350,9 @@ func (o *owner) Close() {
 	if o == nil {
 		return
 	}
+	// A running import appends what it read and stops before the log and
+	// the database close behind it.
+	o.imports.Close()
 	if o.metrics != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		o.metrics.Shutdown(ctx)

@@ -215,6 +215,15 @@ func supImportCmd(args []string) error {
 			return err
 		}
 	}
+	// A serve or a cockpit holds the database: it imports on its own log.
+	if cl := dialImportOwner(*db); cl != nil {
+		defer cl.Close()
+		req, err := ownerImportRequest(opts, *typ, *mapping, *tz, *rejects, *logPath, files)
+		if err != nil {
+			return err
+		}
+		return importViaOwner(cl, req, files, !*quiet && isatty.IsTerminal(os.Stderr.Fd()))
+	}
 	d, err := openDB(*db, true, false)
 	if err != nil {
 		return err

@@ -26,7 +26,7 @@ type suppressState struct {
 
 // suppressionOf is d's SuppressionProvider: StateData's optional
 // Suppression field, or d itself when it implements the interface (an
-// attached viewer's Data does not: the view is hidden there).
+// attached viewer's attach.Client asks the owner).
 func suppressionOf(d Data) SuppressionProvider {
 	if sd, ok := d.(*StateData); ok {
 		return sd.Suppression

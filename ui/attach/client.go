@@ -431,7 +431,19 @@ func (c *Client) Plan() ui.Plan {
 	return p
 }
 
+// SuppressionInfo implements ui.SuppressionProvider: the owner's
+// suppression totals, verifications and imports, so an attached cockpit has
+// the suppression view and header warning too.
+func (c *Client) SuppressionInfo() (*ui.SuppressionView, error) {
+	var v ui.SuppressionView
+	if err := c.call(OpSuppressInfo, struct{}{}, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
 var (
-	_ ui.Data         = (*Client)(nil)
-	_ ui.PlanProvider = (*Client)(nil)
+	_ ui.Data                = (*Client)(nil)
+	_ ui.PlanProvider        = (*Client)(nil)
+	_ ui.SuppressionProvider = (*Client)(nil)
 )

@@ -40,6 +40,13 @@ const (
 	OpControlPlan    = "control.plan"
 	OpControlApply   = "control.apply"
 	OpChanged        = "changed" // push
+
+	// Suppressions. The owner registers these with Server.Handle (cutover's
+	// owner_import.go); suppress.info is what Client.SuppressionInfo asks.
+	OpSuppressInfo         = "suppress.info"          // ui.SuppressionView, imports included
+	OpSuppressImport       = "suppress.import"        // start an import in the owner (refused read-only)
+	OpSuppressImportStatus = "suppress.import.status" // progress of an import, its summary once done
+	OpSuppressImportCancel = "suppress.import.cancel" // stop it; what was appended stays
 )
 
 // Error codes in Frame.Code.

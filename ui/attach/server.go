@@ -96,6 +96,10 @@ const (
 	helloTimeout = 10 * time.Second
 )
 
+// Done is closed when the session ends (the viewer went away or the server
+// closed): work a handler started for this viewer can stop with it.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
 // ReadOnly reports whether control requests from this session are refused.
 func (s *Session) ReadOnly() bool { return s.readOnly }
 
@@ -406,6 +410,8 @@ func codeOf(err error) string {
 		return CodeBadRequest
 	case errors.Is(err, ErrVersion):
 		return CodeVersion
+	case errors.Is(err, ErrPermission):
+		return CodePermission
 	case errors.Is(err, mtactl.ErrDrift):
 		return CodeDrift
 	case errors.Is(err, mtactl.ErrStale):
