@@ -47,6 +47,7 @@ type Batch struct {
 	// sigs memoises model.Signature per response text: a deferral storm
 	// repeats one reply thousands of times in a batch.
 	sigs map[string]string
+	hot  [hotSlots]hot // emptied with the maps by Reset
 }
 
 type reasonDelta struct {
@@ -100,6 +101,46 @@ func (b *Batch) empty() bool {
 	return b.events == 0 && len(b.cursors) == 0 && len(b.drops) == 0 && !b.hasOther
 }
 
+// counts returns m's Counts for key, adding a zero one.
+func counts(m map[string]*Counts, key []byte) *Counts {
+	if c, ok := m[string(key)]; ok { // no allocation on a hit
+		return c
+	}
+	c := new(Counts)
+	m[string(key)] = c
+	return c
+}
+
+// hot remembers the counters and domain buckets of recent (minute, side,
+// MTA, ISP, domain) combinations: a log repeats them event after event,
+// and a hit skips building five keys and looking them up.
+type hot struct {
+	min      int64
+	side     model.Side
+	mta, isp string
+	dom      string
+	c        [3]*Counts // minute, hour, day
+	d        [2]*Counts // domain hour, day (nil without a domain)
+}
+
+const hotSlots = 256
+
+// hotEntry returns ev's slot, reset (nil counters) unless it holds ev's
+// combination already.
+func (b *Batch) hotEntry(sec int64, ev *model.Event) *hot {
+	m := floorSec(sec, secMinute)
+	x := uint64(m/secMinute)*0x9e3779b97f4a7c15 ^ uint64(ev.Side) ^ uint64(len(ev.ISP))<<8
+	for i := 0; i < len(ev.Domain); i++ {
+		x = (x ^ uint64(ev.Domain[i])) * 0x100000001b3
+	}
+	h := &b.hot[(x^x>>29)%hotSlots]
+	if h.c[0] != nil && h.min == m && h.side == ev.Side && h.mta == ev.MTA && h.isp == ev.ISP && h.dom == ev.Domain {
+		return h
+	}
+	*h = hot{min: m, side: ev.Side, mta: ev.MTA, isp: ev.ISP, dom: ev.Domain}
+	return h
+}
+
 func addTo(m map[string]*Counts, key []byte, d *Counts) {
 	if c, ok := m[string(key)]; ok { // no allocation on a hit
 		c.Add(*d)
@@ -126,23 +167,34 @@ func (b *Batch) AddEvent(ev *model.Event) {
 	hour := floorSec(sec, secHour)
 
 	k := b.keyBuf[:0]
-	for _, g := range [...]byte{gMinute, gHour, gDay} {
-		k = appendGranKey(k[:0], g, floorSec(sec, granSecs(g)), ev.Side)
-		k = append(k, mta...)
-		k = append(k, 0)
-		k = append(k, isp...)
-		addTo(b.counters, k, &d)
-	}
-	if ev.Domain != "" {
-		dom := keyPart(ev.Domain)
-		for _, g := range [...]byte{gHour, gDay} {
+	h := b.hotEntry(sec, ev)
+	if h.c[0] == nil {
+		for i, g := range [...]byte{gMinute, gHour, gDay} {
 			k = appendGranKey(k[:0], g, floorSec(sec, granSecs(g)), ev.Side)
 			k = append(k, mta...)
 			k = append(k, 0)
 			k = append(k, isp...)
-			k = append(k, 0)
-			k = append(k, dom...)
-			addTo(b.domains, k, &d)
+			h.c[i] = counts(b.counters, k)
+		}
+		if ev.Domain != "" {
+			dom := keyPart(ev.Domain)
+			for i, g := range [...]byte{gHour, gDay} {
+				k = appendGranKey(k[:0], g, floorSec(sec, granSecs(g)), ev.Side)
+				k = append(k, mta...)
+				k = append(k, 0)
+				k = append(k, isp...)
+				k = append(k, 0)
+				k = append(k, dom...)
+				h.d[i] = counts(b.domains, k)
+			}
+		}
+	}
+	for _, c := range h.c {
+		c.Add(d)
+	}
+	for _, c := range h.d {
+		if c != nil {
+			c.Add(d)
 		}
 	}
 	for _, dv := range [...]struct{ dim, val string }{

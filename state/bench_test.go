@@ -146,3 +146,31 @@ func BenchmarkSeries(b *testing.B) {
 		reportMS(b)
 	})
 }
+
+// BenchmarkAddEvent: aggregation alone (the writer stage's share of a
+// backfill), over BenchmarkCommit's events.
+func BenchmarkAddEvent(b *testing.B) {
+	const per = 5000
+	evs := make([]model.Event, per)
+	for i := range evs {
+		side := model.Side(1 + i%2)
+		isp := fmt.Sprintf("isp%02d", (i/2)%20)
+		evs[i] = model.Event{Side: side, MTA: side.String(), ISP: isp, Domain: fmt.Sprintf("d%d.%s.example", i%10, isp),
+			Outcome: model.Delivered, SourceIP: fmt.Sprintf("192.0.2.%d", i%4), Time: t0.Add(time.Duration(i) * (time.Minute / per))}
+		if i%10 == 0 {
+			evs[i].Outcome = model.Deferred
+			evs[i].Response = fmt.Sprintf("421 4.7.%d try again later id %d", i%3, 100000+i)
+		}
+	}
+	batch := NewBatch()
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		if n%20 == 0 {
+			batch = NewBatch()
+		}
+		for i := range evs {
+			batch.AddEvent(&evs[i])
+		}
+	}
+	b.ReportMetric(float64(b.N*per)/b.Elapsed().Seconds(), "events/s")
+}
