@@ -75,7 +75,8 @@ type ownerImports struct {
 
 	mu       sync.Mutex
 	cur      *importRun
-	finished []*importRun // oldest first
+	finished []*importRun    // oldest first, for status requests
+	recent   []ui.ImportFile // files of the finished imports, newest import first, for the view
 	lastPush time.Time
 	closed   bool
 	wg       sync.WaitGroup
@@ -332,6 +333,8 @@ func (im *ownerImports) finish(run *importRun, sum suppress.Summary, err error, 
 		run.err = err.Error()
 	}
 	im.cur = nil
+	im.recent = append(append([]ui.ImportFile(nil), run.files...), im.recent...)
+	im.recent = im.recent[:min(len(im.recent), keepImportFiles)]
 	im.finished = append(im.finished, run)
 	if n := len(im.finished) - keepImportRuns; n > 0 {
 		im.finished = append([]*importRun(nil), im.finished[n:]...)
@@ -393,8 +396,9 @@ func (im *ownerImports) stop(id string) error {
 	return nil
 }
 
-// Files are the files of the running import, then those of the finished
-// ones, newest first, at most keepImportFiles of them (ui.SuppressionData).
+// Files are the files of the running import, then the last
+// keepImportFiles files of the finished ones, newest import first
+// (ui.SuppressionData).
 func (im *ownerImports) Files() []ui.ImportFile {
 	if im == nil {
 		return nil
@@ -405,14 +409,7 @@ func (im *ownerImports) Files() []ui.ImportFile {
 	if im.cur != nil {
 		out = append(out, im.cur.files...)
 	}
-	n := 0
-	for i := len(im.finished) - 1; i >= 0 && n < keepImportFiles; i-- {
-		fs := im.finished[i].files
-		take := min(len(fs), keepImportFiles-n)
-		out = append(out, fs[len(fs)-take:]...)
-		n += take
-	}
-	return out
+	return append(out, im.recent...)
 }
 
 // Close stops a running import and waits for it: what it read is appended,
