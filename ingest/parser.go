@@ -42,24 +42,30 @@ type Stateful interface {
 // ScanLines may be called from any goroutine, for the next chunks, while
 // earlier scans are not finished yet; FinishLines runs on the goroutine that
 // calls the Parser's other methods, once per scan and in the order the scans
-// were made, with NewFile calls in between as for ParseLine. The events (in
-// order) and per-line errors must be those ParseLine would give line by
-// line; res[i] receives line i's event count and error (a rejected line has
-// no events). The lines' bytes may be kept from ScanLines to FinishLines,
+// were made, with NewFile calls in between as for ParseLine.
+//
+// data is whole lines, each ending in "\n" (a "\r" before it is not part of
+// the line; bytes after the last "\n" are ignored). FinishLines appends the
+// events to dst and, in line order, one LineResult to res for every line
+// that gave events or an error (a rejected line gives no events), and
+// returns the number of lines. Events and errors must be those ParseLine
+// would give line by line. data may be kept from ScanLines to FinishLines,
 // not after.
 type LinesParser interface {
 	Parser
-	ScanLines(lines [][]byte) LineScan
-	FinishLines(scan LineScan, dst []model.Event, res []LineResult) []model.Event
+	ScanLines(data []byte) LineScan
+	FinishLines(scan LineScan, dst []model.Event, res []LineResult) ([]model.Event, []LineResult, int)
 }
 
 // LineScan is a LinesParser's own record of a scan.
 type LineScan any
 
-// LineResult is what ParseLines made of one line.
+// LineResult is what FinishLines made of one line: data[Off:Off+Len] (no
+// terminator) gave Events events, or Err.
 type LineResult struct {
-	Events int
-	Err    error
+	Off, Len int
+	Events   int
+	Err      error
 }
 
 // RejectError says why a line that looked like an outcome was rejected.

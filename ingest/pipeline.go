@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -90,6 +89,7 @@ type source struct {
 	spec     SourceSpec
 	fol      *follow.Follower
 	stateful Stateful
+	res      []LineResult // FinishLines' scratch (writer)
 }
 
 var eventPool = sync.Pool{New: func() any {
@@ -102,9 +102,8 @@ var eventPool = sync.Pool{New: func() any {
 type parsed struct {
 	src      *source
 	chunk    follow.Chunk // without Data
-	data     []byte       // the chunk's lines, for ParseLine
-	lines    *lineBuf     // or split, for a LinesParser
-	scan     LineScan     // and scanned
+	data     []byte       // the chunk's lines
+	scan     LineScan     // scanned ahead, for a LinesParser
 	cursor   state.Cursor
 	prevKey  string
 	events   []model.Event
@@ -211,26 +210,10 @@ func (p *Pipeline) readRound() round {
 }
 
 func (p *Pipeline) prepare(s *source, c *follow.Chunk) parsed {
-	out := parsed{src: s, chunk: *c, prevKey: c.PrevKey}
-	out.chunk.Data = nil // kept in lines (LinesParser) or data
+	out := parsed{src: s, chunk: *c, prevKey: c.PrevKey, data: c.Data}
+	out.chunk.Data = nil
 	if lp, ok := s.spec.Parser.(LinesParser); ok && len(c.Data) > 0 {
-		lb := linePool.Get().(*lineBuf)
-		data := c.Data
-		off := c.Cursor.Offset - int64(len(data))
-		for len(data) > 0 {
-			i := bytes.IndexByte(data, '\n')
-			if i < 0 {
-				break // the follower hands out complete lines only
-			}
-			lb.lines = append(lb.lines, bytes.TrimSuffix(data[:i], []byte{'\r'}))
-			lb.offs = append(lb.offs, off)
-			off += int64(i + 1)
-			data = data[i+1:]
-		}
-		out.lines = lb
-		out.scan = lp.ScanLines(lb.lines)
-	} else {
-		out.data = c.Data
+		out.scan = lp.ScanLines(c.Data)
 	}
 	return out
 }
@@ -250,28 +233,25 @@ func (p *Pipeline) finish(out *parsed) {
 	// chunk, zeroed and then collected, cost a fifth of the reader's time.
 	out.evbuf = eventPool.Get().(*[]model.Event)
 	out.events = (*out.evbuf)[:0]
-	if lb := out.lines; lb != nil {
-		lp := sp.Parser.(LinesParser)
-		lb.res = slices.Grow(lb.res[:0], len(lb.lines))[:len(lb.lines)]
-		out.events = lp.FinishLines(out.scan, out.events, lb.res)
+	if out.scan != nil {
+		data := out.data
+		base := c.Cursor.Offset - int64(len(data))
+		var lines int
+		out.events, s.res, lines = sp.Parser.(LinesParser).FinishLines(out.scan, out.events, s.res[:0])
 		out.scan = nil
-		// Walk the lines again with each one's share of the events.
+		out.sum.Lines += int64(lines)
+		out.sum.Bytes += int64(len(data)) // complete lines only
+		// The lines that gave events or errors, each with its share.
 		events := out.events
 		n := 0
-		out.sum.Lines += int64(len(lb.lines))
-		out.sum.Bytes += c.Cursor.Offset - lb.offs[0] // the whole chunk: complete lines
-		for i, r := range lb.res {
-			if r.Events == 0 && r.Err == nil {
-				continue
-			}
+		for _, r := range s.res {
 			out.events = events[:n+r.Events]
-			p.account(s, c, out, lb.lines[i], lb.offs[i], n, r.Err)
+			p.account(s, c, out, data[r.Off:r.Off+r.Len], base+int64(r.Off), n, r.Err)
 			n += r.Events
 		}
 		out.events = events[:n]
-		lb.reset()
-		linePool.Put(lb)
-		out.lines = nil
+		clear(s.res)
+		out.data = nil
 	} else {
 		data := out.data
 		off := c.Cursor.Offset - int64(len(data))
@@ -308,22 +288,6 @@ func (p *Pipeline) finish(out *parsed) {
 		out.delta = s.stateful.TakeDelta()
 	}
 }
-
-// lineBuf holds a chunk's lines between the reader's scan and the writer's
-// finish.
-type lineBuf struct {
-	lines [][]byte
-	offs  []int64
-	res   []LineResult
-}
-
-func (lb *lineBuf) reset() {
-	clear(lb.lines) // keep no pointer into the chunk
-	clear(lb.res)
-	lb.lines, lb.offs, lb.res = lb.lines[:0], lb.offs[:0], lb.res[:0]
-}
-
-var linePool = sync.Pool{New: func() any { return new(lineBuf) }}
 
 // account books one parsed line: its reject, or the events the parser
 // appended to out.events from index n on.

@@ -89,33 +89,66 @@ func TestScanAheadMatchesParseLine(t *testing.T) {
 			lo = hi
 		}
 		ahead := 1 + round
+		// Each chunk as the follower hands it out: whole lines, some
+		// ending in "\r\n".
+		datas := make([][]byte, len(chunks))
+		for k, ch := range chunks {
+			var b []byte
+			for i := ch[0]; i < ch[1]; i++ {
+				b = append(b, lines[i]...)
+				if i%3 == 0 {
+					b = append(b, '\r')
+				}
+				b = append(b, '\n')
+			}
+			datas[k] = b
+		}
 		scans := make([]ingest.LineScan, len(chunks))
 		for k := 0; k < len(chunks); k++ {
 			for j := k; j < min(k+ahead, len(chunks)); j++ {
 				if scans[j] == nil {
-					scans[j] = p.ScanLines(lines[chunks[j][0]:chunks[j][1]])
+					scans[j] = p.ScanLines(datas[j])
 				}
 			}
 			lo, hi := chunks[k][0], chunks[k][1]
 			if files[lo] {
 				p.NewFile(fmt.Sprint("f", lo), now, nil)
 			}
-			res := make([]ingest.LineResult, hi-lo)
-			evs := p.FinishLines(scans[k], nil, res)
+			evs, res, nlines := p.FinishLines(scans[k], nil, nil)
+			if nlines != hi-lo {
+				t.Fatalf("round %d chunk %d: %d lines, want %d", round, k, nlines, hi-lo)
+			}
+			// Results by line, located by offset.
+			byOff := map[int]ingest.LineResult{}
 			n := 0
-			for i, r := range res {
-				w := want[lo+i]
-				got := lineOut{evs: evs[n : n+r.Events]}
-				if r.Err != nil {
-					got.err = r.Err.Error()
+			for _, r := range res {
+				byOff[r.Off] = r
+			}
+			off := 0
+			for i := lo; i < hi; i++ {
+				w := want[i]
+				r, ok := byOff[off]
+				got := lineOut{}
+				if ok {
+					if string(datas[k][r.Off:r.Off+r.Len]) != string(lines[i]) {
+						t.Fatalf("line %d located as %q", i, datas[k][r.Off:r.Off+r.Len])
+					}
+					got.evs = evs[n : n+r.Events]
+					if r.Err != nil {
+						got.err = r.Err.Error()
+					}
+					n += r.Events
 				}
 				if len(got.evs) == 0 && len(w.evs) == 0 {
 					got.evs, w.evs = nil, nil
 				}
 				if !reflect.DeepEqual(got, w) {
-					t.Fatalf("round %d line %d %q:\n got %+v\nwant %+v", round, lo+i, lines[lo+i], got, w)
+					t.Fatalf("round %d line %d %q:\n got %+v\nwant %+v", round, i, lines[i], got, w)
 				}
-				n += r.Events
+				off += len(lines[i]) + 1
+				if i%3 == 0 {
+					off++
+				}
 			}
 			if n != len(evs) {
 				t.Fatalf("round %d chunk %d: %d events, results count %d", round, k, len(evs), n)

@@ -124,7 +124,7 @@ const (
 // year of classic timestamps, the pending recipients). Lines that are not
 // outcomes get no record. Its slices point into the line.
 type scanned struct {
-	line    int // index in the run given to ParseLines
+	off, n  int // the line: its offset in the scanned data and length
 	op      op
 	classic bool   // ts is "Mmm dd HH:MM:SS"
 	ts      []byte // for opEvent and opExpired
@@ -137,15 +137,16 @@ type scanned struct {
 // scanner is one goroutine's scratch for scan and what it found in its
 // run of lines.
 type scanner struct {
-	in   interner
-	buf  []byte
-	recs []scanned
-	evs  []model.Event // complete but for their Time
+	in    interner
+	buf   []byte
+	lines int // lines in the run
+	recs  []scanned
+	evs   []model.Event // complete but for their Time
 }
 
 func (w *scanner) reset() {
 	clear(w.recs) // keep no pointer into the lines
-	w.recs, w.evs = w.recs[:0], w.evs[:0]
+	w.recs, w.evs, w.lines = w.recs[:0], w.evs[:0], 0
 }
 
 // ParseLine implements ingest.Parser.
@@ -164,77 +165,98 @@ type lineScan struct {
 	runs []*scanner
 }
 
-// ScanLines implements ingest.LinesParser: the lines are scanned on up to
-// GOMAXPROCS goroutines (a run each, the first on the caller's). It touches
-// no parser state, so it may run ahead of FinishLines.
-func (p *Parser) ScanLines(lines [][]byte) ingest.LineScan {
-	n := len(lines)
-	workers := min(runtime.GOMAXPROCS(0), maxWorkers, n/minLinesPerWorker)
+// ScanLines implements ingest.LinesParser: data is cut at line ends into up
+// to GOMAXPROCS runs, scanned on a goroutine each (the first on the
+// caller's), splitting lines included. It touches no parser state, so it
+// may run ahead of FinishLines.
+func (p *Parser) ScanLines(data []byte) ingest.LineScan {
+	if e := bytes.LastIndexByte(data, '\n'); e >= 0 {
+		data = data[:e+1]
+	} else {
+		data = nil
+	}
+	workers := min(runtime.GOMAXPROCS(0), maxWorkers, len(data)/minBytesPerWorker)
 	if workers < 1 {
 		workers = 1
 	}
 	ls := &lineScan{}
+	cuts := make([]int, workers+1)
+	cuts[workers] = len(data)
+	for k := 1; k < workers; k++ {
+		hi := max(cuts[k-1], k*len(data)/workers)
+		if i := bytes.IndexByte(data[hi:], '\n'); i >= 0 {
+			hi += i + 1
+		} else {
+			hi = len(data)
+		}
+		cuts[k] = hi
+	}
 	for range workers {
 		ls.runs = append(ls.runs, scannerPool.Get().(*scanner))
 	}
-	per := (n + workers - 1) / workers
 	var wg sync.WaitGroup
 	for k := 1; k < workers; k++ {
-		lo, hi := k*per, min((k+1)*per, n)
-		w := ls.runs[k]
-		wg.Go(func() { w.scanRun(lines, lo, hi) })
+		w, lo, hi := ls.runs[k], cuts[k], cuts[k+1]
+		wg.Go(func() { w.scanRun(data, lo, hi) })
 	}
-	ls.runs[0].scanRun(lines, 0, min(per, n))
+	ls.runs[0].scanRun(data, 0, cuts[1])
 	wg.Wait()
 	return ls
 }
 
 // FinishLines implements ingest.LinesParser: the stateful part of every
 // recorded line, in line order.
-func (p *Parser) FinishLines(scan ingest.LineScan, dst []model.Event, res []ingest.LineResult) []model.Event {
+func (p *Parser) FinishLines(scan ingest.LineScan, dst []model.Event, res []ingest.LineResult) ([]model.Event, []ingest.LineResult, int) {
 	ls := scan.(*lineScan)
+	lines := 0
 	for _, w := range ls.runs {
+		lines += w.lines
 		for j := range w.recs {
 			r := &w.recs[j]
 			before := len(dst)
 			var err error
 			dst, err = p.finish(w, r, dst)
-			res[r.line] = ingest.LineResult{Events: len(dst) - before, Err: err}
+			if n := len(dst) - before; n > 0 || err != nil {
+				res = append(res, ingest.LineResult{Off: r.off, Len: r.n, Events: n, Err: err})
+			}
 		}
 		w.reset()
 		scannerPool.Put(w)
 	}
 	ls.runs = nil
-	return dst
-}
-
-// ParseLines scans and finishes lines in one call.
-func (p *Parser) ParseLines(lines [][]byte, dst []model.Event, res []ingest.LineResult) []model.Event {
-	return p.FinishLines(p.ScanLines(lines), dst, res)
+	return dst, res, lines
 }
 
 // scanners are shared by every Parser: their state lasts from one
 // ScanLines to its FinishLines.
 var scannerPool = sync.Pool{New: func() any { return new(scanner) }}
 
-func (w *scanner) scanRun(lines [][]byte, lo, hi int) {
+// scanRun scans the lines of data[lo:hi], which starts at a line start.
+func (w *scanner) scanRun(data []byte, lo, hi int) {
 	w.reset()
-	for i := lo; i < hi; i++ {
-		w.scan(i, lines[i])
+	for lo < hi {
+		i := bytes.IndexByte(data[lo:hi], '\n')
+		if i < 0 {
+			break
+		}
+		w.lines++
+		w.scan(lo, bytes.TrimSuffix(data[lo:lo+i], []byte{'\r'}))
+		lo += i + 1
 	}
 }
 
 // Scanning runs are at least this long (shorter ones cost more in
 // goroutine start-up than they save), on at most maxWorkers goroutines.
 const (
-	minLinesPerWorker = 1024
+	minBytesPerWorker = 128 << 10
 	maxWorkers        = 8
 )
 
 // scan does the stateless part of ParseLine for line i, recording it when
 // it matters. It may run on several goroutines at once, each with its own
 // scanner.
-func (w *scanner) scan(i int, line []byte) {
+func (w *scanner) scan(off int, line []byte) {
+	n := len(line)
 	for len(line) > 0 && (line[len(line)-1] == '\r' || line[len(line)-1] == '\n') {
 		line = line[:len(line)-1]
 	}
@@ -251,7 +273,7 @@ func (w *scanner) scan(i int, line []byte) {
 		return // NOQUEUE, warnings, statistics
 	}
 	if kind == queueManager {
-		w.manager(i, hd, qid, rest)
+		w.manager(off, n, hd, qid, rest)
 		return
 	}
 	if !bytes.HasPrefix(rest, []byte("to=<")) {
@@ -259,12 +281,12 @@ func (w *scanner) scan(i int, line []byte) {
 	}
 	if bytes.IndexByte(line, '\n') >= 0 || bytes.IndexByte(line, '\r') >= 0 {
 		// Garbage or a broken writer: keep line breaks out of every field.
-		w.scan(i, noBreaks(line))
+		w.scan(off, noBreaks(line))
 		return
 	}
 	d, err := parseTo(rest)
 	if err != nil {
-		w.recs = append(w.recs, scanned{line: i, op: opReject, err: err})
+		w.recs = append(w.recs, scanned{off: off, n: n, op: opReject, err: err})
 		return
 	}
 	var outcome model.Outcome
@@ -283,7 +305,7 @@ func (w *scanner) scan(i int, line []byte) {
 	case "deliverable", "undeliverable":
 		return // address verification probes, not deliveries
 	default:
-		w.recs = append(w.recs, scanned{line: i, op: opReject, err: ingest.Reject("unknown status " + quoteShort(d.status))})
+		w.recs = append(w.recs, scanned{off: off, n: n, op: opReject, err: ingest.Reject("unknown status " + quoteShort(d.status))})
 		return
 	}
 	w.buf = append(append(w.buf[:0], d.addr...), d.text...)
@@ -301,13 +323,13 @@ func (w *scanner) scan(i int, line []byte) {
 	ev := &w.evs[len(w.evs)-1]
 	ev.Domain = model.DomainOf(ev.Recipient)
 	ev.Class = model.EventClass(ev) // reply and code
-	w.recs = append(w.recs, scanned{line: i, op: opEvent, classic: hd.classic, ts: hd.ts, ev: len(w.evs) - 1})
+	w.recs = append(w.recs, scanned{off: off, n: n, op: opEvent, classic: hd.classic, ts: hd.ts, ev: len(w.evs) - 1})
 }
 
 // manager scans the qmgr (and postsuper) lines that end a queue id.
-func (w *scanner) manager(i int, hd syslogLine, qid, rest []byte) {
+func (w *scanner) manager(off, n int, hd syslogLine, qid, rest []byte) {
 	if string(rest) == "removed" {
-		w.recs = append(w.recs, scanned{line: i, op: opRemoved, qid: qid})
+		w.recs = append(w.recs, scanned{off: off, n: n, op: opRemoved, qid: qid})
 		return
 	}
 	if !bytes.HasPrefix(rest, []byte("from=<")) {
@@ -321,7 +343,7 @@ func (w *scanner) manager(i int, hd syslogLine, qid, rest []byte) {
 	if !bytes.HasPrefix(st, []byte("expired,")) && !bytes.HasPrefix(st, []byte("force-expired,")) {
 		return
 	}
-	w.recs = append(w.recs, scanned{line: i, op: opExpired, classic: hd.classic, ts: hd.ts, qid: qid, st: st})
+	w.recs = append(w.recs, scanned{off: off, n: n, op: opExpired, classic: hd.classic, ts: hd.ts, qid: qid, st: st})
 }
 
 // finish does the stateful part of ParseLine for one record of w, in line
