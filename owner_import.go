@@ -91,6 +91,7 @@ type importRun struct {
 	canceled bool
 	err      string
 	sum      suppress.Summary
+	fileAt   time.Time // when the running file started (its Elapsed before the summary has it)
 }
 
 // pipelineLog is the pipeline's canonical log, for imports in the owner.
@@ -228,7 +229,7 @@ func (im *ownerImports) start(req ownerImportReq, by string, gone <-chan struct{
 	for i := range run.files {
 		run.files[i].Run = run.id
 	}
-	run.files[0].State = ui.ImportRunning
+	run.files[0].State, run.fileAt = ui.ImportRunning, time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
 	run.cancel = cancel
 
@@ -260,6 +261,11 @@ func (im *ownerImports) start(req ownerImportReq, by string, gone <-chan struct{
 		defer im.wg.Done()
 		defer cancel()
 		sum, err := suppress.Import(ctx, opts, req.Files, func(p suppress.Progress) { im.progress(run, p) })
+		// Commit the index now, not at the pipeline's next index batch:
+		// the totals read it (read-only) as committed.
+		if ferr := opts.Log.Flush(); ferr != nil {
+			err = errors.Join(err, ferr)
+		}
 		canceled := ctx.Err() != nil
 		im.finish(run, sum, err, canceled)
 		lv := slog.LevelInfo
@@ -290,7 +296,8 @@ func (im *ownerImports) progress(run *importRun, p suppress.Progress) {
 		}
 		f.State = ui.ImportRunning
 		if p.Done {
-			f.State, f.ETA = ui.ImportDone, 0
+			f.State, f.ETA, f.Elapsed = ui.ImportDone, 0, time.Since(run.fileAt)
+			run.fileAt = time.Now()
 			if n := p.FileIndex + 1; n < len(run.files) {
 				run.files[n].State = ui.ImportRunning
 			}

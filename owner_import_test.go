@@ -88,6 +88,18 @@ func TestSuppressImportThroughOwner(t *testing.T) {
 		t.Fatalf("owner's log: %d lines, %d distinct; want %d of each\n%s", n, d, want, out)
 	}
 	t.Logf("through the owner:\n%s", out)
+	// The owner committed the index: the totals viewers read are current.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl, err := attach.Dial(ctx, e.sock, attach.ClientOptions{ReadOnly: true, Command: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	v, err := cl.SuppressionInfo()
+	if err != nil || v.Stats.Events != uint64(want) || len(v.Imports) != 1 || v.Imports[0].State != ui.ImportDone || v.Imports[0].Accepted != int64(want) {
+		t.Errorf("viewer after the import: %v %+v", err, v)
+	}
 	again := string(runCutover(t, "suppress", "import", "--db", e.db, "--provider", "sendgrid", file))
 	if n, _ := logLines(t, logPath); n != want {
 		t.Errorf("second import appended: %d lines, want %d", n, want)
@@ -250,7 +262,7 @@ func TestOwnerImportsStates(t *testing.T) {
 		t.Fatalf("status: err %q, summary %+v", st.Err, st.Summary)
 	}
 	f0, f1 := st.Files[0], st.Files[1]
-	if f0.State != ui.ImportDone || f0.Fraction() != 1 || f0.Rows != 300 || f0.Accepted != 294 || f0.Rejected != 3 || f0.Duplicate != 3 || f0.By != "alice" {
+	if f0.State != ui.ImportDone || f0.Elapsed <= 0 || f0.Fraction() != 1 || f0.Rows != 300 || f0.Accepted != 294 || f0.Rejected != 3 || f0.Duplicate != 3 || f0.By != "alice" {
 		t.Errorf("good file: %+v", f0)
 	}
 	if f1.State != ui.ImportFailed || f1.Err == "" || f1.Accepted != 1 {

@@ -98,7 +98,11 @@ func renderImports(files []ImportFile, width int) string {
 		case f.State == ImportRunning:
 			head += "  ETA --"
 		case f.State == ImportDone:
-			head += "  in " + f.Elapsed.Round(100*time.Millisecond).String()
+			el := f.Elapsed.Round(100 * time.Millisecond)
+			if f.Elapsed < time.Second {
+				el = f.Elapsed.Round(time.Millisecond)
+			}
+			head += "  in " + el.String()
 		}
 		head = strings.TrimRight(head, " ")
 		if width > 0 && ansi.StringWidth(head) > width {
