@@ -45,10 +45,13 @@ func writeSendGridBounces(t *testing.T, path string, n int) (events int) {
 }
 
 // logLines counts the canonical log's events and their distinct
-// (address, ts) keys.
+// (address, ts) keys (none when there is no log yet).
 func logLines(t *testing.T, path string) (lines, distinct int) {
 	t.Helper()
 	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, 0
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,5 +296,34 @@ func TestOwnerImportsStates(t *testing.T) {
 	}
 	if _, err := im.start(ownerImportReq{Provider: "sendgrid", Log: filepath.Join(dir, "other.jsonl"), Files: []string{good}}, "bob", never); !errors.Is(err, attach.ErrBadRequest) {
 		t.Errorf("another log: %v", err)
+	}
+}
+
+// TestSuppressImportOwnerRefusesOtherUser: a user of the [control] group
+// may attach and apply, but an import through the owner would read files
+// and write rejects as the owner's user: the owner refuses it, the CLI
+// says why and exits non-zero, and nothing is appended.
+func TestSuppressImportOwnerRefusesOtherUser(t *testing.T) {
+	v, ok := otherUser(t)
+	if !ok {
+		t.Skip("needs root to run a process as uid 65534")
+	}
+	e := newEnv(t, "[control]\ngroup = \""+groupName(t, 65534)+"\"\n")
+	openDirs(t, e)
+	startServe(t, e)
+	exports := t.TempDir()
+	os.Chmod(exports, 0o755)
+	file := filepath.Join(exports, "sendgrid_bounces.csv")
+	writeSendGridBounces(t, file, 20)
+
+	cmd := v.command([]string{"CUTOVER_TEST_RUN_MAIN=1"}, "suppress", "import", "--db", e.db, "--provider", "sendgrid", file)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err == nil || !strings.Contains(stderr.String(), "may not ask for one") {
+		t.Fatalf("import as uid 65534: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	if n, _ := logLines(t, filepath.Join(filepath.Dir(e.db), "suppressions.jsonl")); n != 0 {
+		t.Errorf("a refused import appended %d events", n)
 	}
 }
