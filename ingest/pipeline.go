@@ -278,6 +278,9 @@ func (p *Pipeline) finish(out *parsed) {
 		out.rejects = append(out.rejects, state.Reject{Source: sp.Name, Path: c.Path, Offset: ll.Offset,
 			Text: fmt.Sprintf("(%d bytes)", ll.Length), Reason: "line too long", Seen: time.Now().UTC()})
 	}
+	// Nothing refers to the chunk's bytes now (events, rejects and parser
+	// state hold copies): its buffer can take another read.
+	s.fol.Release(c)
 	// Per-file event and reject totals ride on the cursor (cutover sources).
 	s.fol.Account(c, out.sum.Events, out.sum.Rejected-int64(len(c.TooLong)))
 	out.cursor = c.Cursor

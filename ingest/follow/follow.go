@@ -186,6 +186,7 @@ type Chunk struct {
 	TooLong []LongLine
 
 	t *track
+	buf *[]byte // pooled buffer Data lies in (Release)
 	// ev0 and rej0 are the cursor's counts when the chunk was made,
 	// before any Account: the base Account adds its totals to.
 	ev0, rej0 int64
@@ -399,6 +400,15 @@ func (f *Follower) Account(c *Chunk, events, rejected int64) {
 	// earlier one: later chunks may already have been made.
 	c.Cursor.Events = c.ev0 + c.t.accEv
 	c.Cursor.Rejected = c.rej0 + c.t.accRej
+}
+
+// Release hands the chunk's buffer back for later reads, once nothing
+// refers to Data any more (the caller has parsed it and kept only copies).
+// Optional: an unreleased chunk is simply collected. Safe from any
+// goroutine.
+func (f *Follower) Release(c *Chunk) {
+	putBuf(c.buf)
+	c.buf, c.Data = nil, nil
 }
 
 // Close closes every descriptor. Poll fails afterwards.
