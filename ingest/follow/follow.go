@@ -185,7 +185,7 @@ type Chunk struct {
 	// has no Data, so line offsets in Data stay contiguous.
 	TooLong []LongLine
 
-	t *track
+	t   *track
 	buf *[]byte // pooled buffer Data lies in (Release)
 	// ev0 and rej0 are the cursor's counts when the chunk was made,
 	// before any Account: the base Account adds its totals to.
