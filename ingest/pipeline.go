@@ -103,7 +103,7 @@ type parsed struct {
 	src      *source
 	chunk    follow.Chunk // without Data
 	data     []byte       // the chunk's lines
-	scan     LineScan     // scanned ahead, for a LinesParser
+	scan     *scanAhead   // scanned ahead, for a LinesParser
 	cursor   state.Cursor
 	prevKey  string
 	events   []model.Event
@@ -213,9 +213,24 @@ func (p *Pipeline) prepare(s *source, c *follow.Chunk) parsed {
 	out := parsed{src: s, chunk: *c, prevKey: c.PrevKey, data: c.Data}
 	out.chunk.Data = nil
 	if lp, ok := s.spec.Parser.(LinesParser); ok && len(c.Data) > 0 {
-		out.scan = lp.ScanLines(c.Data)
+		// The scan runs on its own goroutine(s) while the reader goes on
+		// reading: the reads' system time then overlaps the scanning.
+		sa := &scanAhead{done: make(chan struct{})}
+		data := c.Data
+		go func() {
+			defer close(sa.done)
+			sa.scan = lp.ScanLines(data)
+		}()
+		out.scan = sa
 	}
 	return out
+}
+
+// scanAhead is a LinesParser's scan of one chunk, running while the reader
+// reads the next; scan is set when done is closed.
+type scanAhead struct {
+	done chan struct{}
+	scan LineScan
 }
 
 // finish does the part of parsing that needs the parser's state, in the
@@ -237,7 +252,8 @@ func (p *Pipeline) finish(out *parsed) {
 		data := out.data
 		base := c.Cursor.Offset - int64(len(data))
 		var lines int
-		out.events, s.res, lines = sp.Parser.(LinesParser).FinishLines(out.scan, out.events, s.res[:0])
+		<-out.scan.done
+		out.events, s.res, lines = sp.Parser.(LinesParser).FinishLines(out.scan.scan, out.events, s.res[:0])
 		out.scan = nil
 		out.sum.Lines += int64(lines)
 		out.sum.Bytes += int64(len(data)) // complete lines only

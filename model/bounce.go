@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // BounceKind says what a failed delivery tells about the recipient (a dead
@@ -363,9 +364,12 @@ func EventClass(ev *Event) BounceClass {
 // ids, so hard/soft is memoised on the status, the bounceCat and a hash of
 // the reply with addresses and long numbers masked (the tokens Signature
 // replaces); classifying costs about 7 µs, a memo hit well under one.
+//
+// The memo is read by every scanning goroutine of the pipeline at once: a
+// mutex made them queue behind each other (sync.Map reads take no lock).
 var (
-	classMemoMu sync.Mutex
-	classMemo   = map[classKey]BounceClass{}
+	classMemo    sync.Map // classKey → BounceClass
+	classMemoLen atomic.Int64
 )
 
 type classKey struct {
@@ -378,22 +382,18 @@ func bounceClassMemo(status, text, cat string) BounceClass {
 		text = text[:2048] // as ClassifyBounce
 	}
 	key := classKey{status, cat, maskedHash(text)}
-	classMemoMu.Lock()
-	c, ok := classMemo[key]
-	classMemoMu.Unlock()
-	if ok {
-		return c
+	if c, ok := classMemo.Load(key); ok {
+		return c.(BounceClass)
 	}
-	c = ClassSoft
+	c := ClassSoft
 	if ClassifyBounce(BounceInput{Status: status, Text: text, BounceCat: cat}).Hard {
 		c = ClassHard
 	}
-	classMemoMu.Lock()
-	if len(classMemo) >= 8192 {
-		clear(classMemo)
+	if classMemoLen.Add(1) > 8192 {
+		classMemo.Clear()
+		classMemoLen.Store(0)
 	}
-	classMemo[key] = c
-	classMemoMu.Unlock()
+	classMemo.Store(key, c)
 	return c
 }
 
