@@ -475,7 +475,7 @@ func (p *Pipeline) reader(ctx context.Context, out chan<- round, idle time.Durat
 // commits when the batch is due.
 func (p *Pipeline) drive(ctx context.Context, idle time.Duration, untilCaughtUp bool, progress func(Summary)) error {
 	rctx, cancel := context.WithCancel(ctx)
-	ch := make(chan round, 4)
+	ch := make(chan round, 1)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
