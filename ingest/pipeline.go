@@ -276,7 +276,10 @@ func (p *Pipeline) finish(out *parsed) {
 			if i < 0 {
 				break // the follower hands out complete lines only
 			}
-			line := bytes.TrimSuffix(data[:i], []byte{'\r'})
+			line := data[:i]
+			if i > 0 && line[i-1] == '\r' {
+				line = line[:i-1]
+			}
 			lineOff := off
 			off += int64(i + 1)
 			data = data[i+1:]

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"cutover/ingest"
 	"cutover/ingest/lex/lextest"
 	"cutover/model"
 )
@@ -143,3 +144,39 @@ var cpuStart time.Duration
 
 func startCPU(b *testing.B)         { cpuStart = lextest.CPUTime() }
 func reportCPU(b *testing.B, n int) { lextest.ReportCPU(b, cpuStart, n) }
+
+// BenchmarkParsePostfixChunks: the path the pipeline takes, ScanLines and
+// FinishLines over 1 MiB chunks of the same mix. With -cpu 1 it is the
+// per-core figure; with more, the scan's spread over cores shows.
+func BenchmarkParsePostfixChunks(b *testing.B) {
+	lines, _ := benchLines(40000)
+	data := append(bytes.Join(lines, []byte("\n")), '\n')
+	var chunks [][]byte
+	for len(data) > 0 {
+		n := min(len(data), 1<<20)
+		if n < len(data) {
+			n = bytes.LastIndexByte(data[:n], '\n') + 1
+		}
+		chunks = append(chunks, data[:n])
+		data = data[n:]
+	}
+	now := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	p := New(Options{Location: time.UTC, Now: func() time.Time { return now }})
+	p.NewFile("maillog", now, nil)
+	var evs []model.Event
+	var res []ingest.LineResult
+	b.SetBytes(int64(len(bytes.Join(lines, nil)) + len(lines)))
+	b.ResetTimer()
+	startCPU(b)
+	n := 0
+	for i := 0; i < b.N; i++ {
+		for _, c := range chunks {
+			var k int
+			evs, res, k = p.FinishLines(p.ScanLines(c), evs[:0], res[:0])
+			n += k
+			p.TakeDelta()
+		}
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "lines/s")
+	reportCPU(b, n)
+}

@@ -240,7 +240,11 @@ func (w *scanner) scanRun(data []byte, lo, hi int) {
 			break
 		}
 		w.lines++
-		w.scan(lo, bytes.TrimSuffix(data[lo:lo+i], []byte{'\r'}))
+		e := lo + i
+		if i > 0 && data[e-1] == '\r' {
+			e--
+		}
+		w.scan(lo, data[lo:e])
 		lo += i + 1
 	}
 }
@@ -442,12 +446,19 @@ func queueID(msg []byte) (qid, rest []byte, ok bool) {
 
 func shortID(b []byte) bool {
 	for _, c := range b {
-		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'F') {
+		if !upperHex[c] {
 			return false
 		}
 	}
 	return true
 }
+
+var upperHex = func() (t [256]bool) {
+	for _, c := range "0123456789ABCDEF" {
+		t[c] = true
+	}
+	return t
+}()
 
 func longID(b []byte) bool {
 	z := bytes.LastIndexByte(b, 'z')
@@ -487,22 +498,24 @@ func parseTo(r []byte) (d delivery, err error) {
 	if len(d.addr) == 0 {
 		return d, ingest.Reject("empty recipient")
 	}
-	if bytes.HasPrefix(r, []byte("orig_to=<")) {
+	if len(r) >= 9 && string(r[:9]) == "orig_to=<" {
 		e = bytes.Index(r, []byte(">, "))
 		if e < 0 {
 			return d, ingest.Reject("truncated to= line")
 		}
 		r = r[e+3:]
 	}
-	for !bytes.HasPrefix(r, []byte("status=")) {
+	// Constant-string comparisons compile to a few loads; bytes.HasPrefix
+	// is a call per item.
+	for !(len(r) >= 7 && string(r[:7]) == "status=") {
 		e = nextItem(r)
 		if e < 0 {
 			return d, ingest.Reject("to= line without status")
 		}
 		switch {
-		case bytes.HasPrefix(r, []byte("relay=")):
+		case e >= 6 && string(r[:6]) == "relay=":
 			d.relay = r[len("relay="):e]
-		case bytes.HasPrefix(r, []byte("dsn=")):
+		case e >= 4 && string(r[:4]) == "dsn=":
 			d.dsn = r[len("dsn="):e]
 		}
 		r = r[e+2:]

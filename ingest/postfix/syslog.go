@@ -57,21 +57,40 @@ func splitSyslog(l []byte) (s syslogLine, ok bool) {
 		return s, false
 	}
 	// host, then "prog[pid]:" or "prog:".
-	sp := bytes.IndexByte(rest, ' ')
+	sp := indexShort(rest, ' ')
 	if sp < 0 {
 		return s, false
 	}
 	rest = rest[sp+1:]
-	sp = bytes.IndexByte(rest, ' ')
+	sp = indexShort(rest, ' ')
 	if sp < 1 || rest[sp-1] != ':' {
 		return s, false
 	}
 	tag := rest[:sp-1]
-	if b := bytes.IndexByte(tag, '['); b >= 0 {
+	if b := indexShort(tag, '['); b >= 0 {
 		tag = tag[:b]
 	}
 	s.prog, s.msg = tag, rest[sp+1:]
 	return s, true
+}
+
+// indexShort is bytes.IndexByte for a byte expected within the first few
+// dozen: host names and syslog tags are short, and a plain loop beats the
+// vector search's set-up there.
+func indexShort(b []byte, c byte) int {
+	n := min(len(b), 48)
+	for i := 0; i < n; i++ {
+		if b[i] == c {
+			return i
+		}
+	}
+	if n == len(b) {
+		return -1
+	}
+	if i := bytes.IndexByte(b[n:], c); i >= 0 {
+		return n + i
+	}
+	return -1
 }
 
 // split5424 parses "<PRI>VERSION TIMESTAMP HOST APP PROCID MSGID SD MSG".
