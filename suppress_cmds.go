@@ -757,7 +757,11 @@ func writeVerification(w io.Writer, v *mtactl.SuppressVerification) {
 			fmt.Fprintf(w, "    ! %s\n", sanitizeCell(a))
 		}
 	} else {
-		fmt.Fprintln(w, "  RCPT TO probes: none (no --smtp / [suppress.verify] smtp)")
+		if v.SMTPSkipped != "" {
+			fmt.Fprintf(w, "  RCPT TO probes: skipped: %s\n", v.SMTPSkipped)
+		} else {
+			fmt.Fprintln(w, "  RCPT TO probes: none (no --smtp / [suppress.verify] smtp)")
+		}
 	}
 	if v.OK {
 		fmt.Fprintf(w, "  VERIFIED at %s\n", v.Time.Format(time.RFC3339))

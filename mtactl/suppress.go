@@ -486,6 +486,7 @@ type SuppressVerification struct {
 	SMTPNotRefused  []string `json:"smtp_not_refused,omitempty"` // suppressed addresses the MTA did not refuse: "addr: 250 ..."
 	SMTPAccepted    int      `json:"smtp_accepted"`              // other addresses accepted, as they must be
 	SMTPNotAccepted []string `json:"smtp_not_accepted,omitempty"`
+	SMTPSkipped     string   `json:"smtp_skipped,omitempty"` // why no probes ran although an endpoint was given
 	// The PowerMTA rule file (suppress_pattern_list), read back: every
 	// suppressed address needs exactly one anchored literal rule to the
 	// configured VirtualMTA, and no other address may have one (PowerMTA
@@ -517,7 +518,15 @@ func (c *Controller) VerifySuppressions(ctx context.Context, log *ssup.Log, opt 
 	if err != nil {
 		return nil, err
 	}
-	v := &SuppressVerification{Target: t.Name, Path: t.Path, Time: c.now().UTC(), SMTP: opt.SMTP}
+	skipped := ""
+	if t.Format == ssup.FormatPMTA && opt.SMTP != "" {
+		// PowerMTA has no suppression store: it accepts RCPT TO for every
+		// recipient and the rule file (if any) discards after the fact, so
+		// a probe would report a failure that is not one.
+		opt.SMTP = ""
+		skipped = "PowerMTA accepts RCPT TO for suppressed recipients (the injector filters; the rule file routes them to a discard VirtualMTA), so RCPT probes prove nothing here"
+	}
+	v := &SuppressVerification{Target: t.Name, Path: t.Path, Time: c.now().UTC(), SMTP: opt.SMTP, SMTPSkipped: skipped}
 	want, err := log.Set(opt.IncludeBlocks)
 	if err != nil {
 		return nil, err

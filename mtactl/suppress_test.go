@@ -272,3 +272,22 @@ func TestPMTASuppressRulesLimit(t *testing.T) {
 		t.Error("a VirtualMTA name with a space was accepted")
 	}
 }
+
+// RCPT TO probes against PowerMTA would fail for the wrong reason (it
+// accepts every recipient and discards later): an endpoint given for a
+// pmta target is skipped, with the reason, and verify still passes.
+func TestPMTASuppressVerifySkipsSMTP(t *testing.T) {
+	c, _, db, _ := pmtaRulesEnv(t, 0)
+	l := suppressLog(t, db, pmtaRuleAddrs...)
+	if _, err := c.ExportSuppressions(t0ctx(), l, SuppressExportOptions{}, CurrentWho("test")); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing listens here: a probe would fail the verification.
+	v, err := c.VerifySuppressions(t0ctx(), l, SuppressVerifyOptions{SMTP: "127.0.0.1:1", SMTPProbes: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.OK || v.SMTP != "" || !strings.Contains(v.SMTPSkipped, "PowerMTA") {
+		t.Fatalf("verification %+v", v)
+	}
+}
