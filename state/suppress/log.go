@@ -102,6 +102,9 @@ type Log struct {
 	pendN     int // events in pending
 
 	scratch record // decode buffer
+	// filter, built by the first Append, says which addresses are
+	// certainly not indexed (nil: look every one up).
+	filter *addrFilter
 
 	notices []string
 	broken  error // a failed write: the Log must be reopened
@@ -430,6 +433,9 @@ func (l *Log) scanTail(from int64, apply bool) error {
 				if !l.scratch.has(k) {
 					l.scratch.add(k, whenOf(e), offs[i], &l.pendStats)
 					l.pending.put(e.Addr, &l.scratch)
+					if l.filter != nil {
+						l.filter.add(e.Addr)
+					}
 					l.pendN++
 				}
 			}
@@ -494,7 +500,7 @@ func (l *Log) recordFor(cur *bbolt.Cursor, addr string, dst *record) (found bool
 	if b, ok := l.pending.get(addr); ok {
 		return true, decodeInto(dst, b)
 	}
-	if cur != nil {
+	if cur != nil && (l.filter == nil || l.filter.mayHave(addr)) {
 		if k, v := cur.Seek([]byte(addr)); k != nil && string(k) == addr {
 			if err := decodeInto(dst, v); err != nil {
 				return false, fmt.Errorf("%w for %q: rebuild the index", err, addr)
@@ -592,6 +598,9 @@ func (l *Log) Append(evs []model.SuppressionEvent) (appended int, err error) {
 	n := 0
 	var hexBuf [64]byte
 	err = l.db.View(func(tx *bbolt.Tx) error {
+		if l.filter == nil || l.filter.full() {
+			l.filter = buildFilter(tx, &l.pending)
+		}
 		cur := addrCursor(tx)
 		for i := range evs {
 			e := &evs[i]
@@ -615,6 +624,7 @@ func (l *Log) Append(evs []model.SuppressionEvent) (appended int, err error) {
 			buf = append(buf, '\n')
 			rec.add(k, whenOf(e), l.size+int64(start), &l.pendStats)
 			l.pending.put(e.Addr, rec)
+			l.filter.add(e.Addr)
 			n++
 		}
 		return nil
@@ -877,6 +887,7 @@ func putAnchor(tx *bbolt.Tx, a anchor) error {
 }
 
 func (l *Log) dropIndex() error {
+	l.filter = nil
 	return l.db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range [][]byte{bktMeta, bktAddr, bktStats, bktDict} {
 			if tx.Bucket(name) != nil {
