@@ -193,3 +193,36 @@ func TestSuppressionEventJSON(t *testing.T) {
 		}
 	}
 }
+
+// jsonPlain8 agrees with the byte table for every byte at every position,
+// and for every pair of bytes side by side (where a borrow could hide one).
+func TestJSONPlain8(t *testing.T) {
+	word := func(b [8]byte) uint64 {
+		var x uint64
+		for i := 7; i >= 0; i-- {
+			x = x<<8 | uint64(b[i])
+		}
+		return x
+	}
+	safe := func(c byte) bool { return c < utf8.RuneSelf && jsonSafe[c] }
+	for pos := 0; pos < 8; pos++ {
+		for c := 0; c < 256; c++ {
+			b := [8]byte{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'}
+			b[pos] = byte(c)
+			if got := jsonPlain8(word(b)); got != safe(byte(c)) {
+				t.Fatalf("byte %#x at %d: plain %v", c, pos, got)
+			}
+		}
+	}
+	for pos := 0; pos < 7; pos++ {
+		for c := 0; c < 256; c++ {
+			for d := 0; d < 256; d++ {
+				b := [8]byte{'x', 'x', 'x', 'x', 'x', 'x', 'x', 'x'}
+				b[pos], b[pos+1] = byte(c), byte(d)
+				if got := jsonPlain8(word(b)); got != (safe(byte(c)) && safe(byte(d))) {
+					t.Fatalf("bytes %#x %#x at %d: plain %v", c, d, pos, got)
+				}
+			}
+		}
+	}
+}
