@@ -104,6 +104,7 @@ type parsed struct {
 	chunk    follow.Chunk // without Data
 	data     []byte       // the chunk's lines
 	scan     *scanAhead   // scanned ahead, for a LinesParser
+	finished bool         // finish has run (on the reader for a plain Parser)
 	cursor   state.Cursor
 	prevKey  string
 	events   []model.Event
@@ -212,8 +213,15 @@ func (p *Pipeline) readRound() round {
 func (p *Pipeline) prepare(s *source, c *follow.Chunk) parsed {
 	out := parsed{src: s, chunk: *c, prevKey: c.PrevKey, data: c.Data}
 	out.chunk.Data = nil
-	if lp, ok := s.spec.Parser.(LinesParser); ok && len(c.Data) > 0 {
-		// The scan runs on its own goroutine(s) while the reader goes on
+	lp, ok := s.spec.Parser.(LinesParser)
+	switch {
+	case !ok:
+		// A plain Parser is used on the reader only: it parses here, so
+		// that parsing overlaps the writer's aggregation and commits.
+		p.finish(&out)
+	case len(c.Data) > 0:
+		// A LinesParser's state lives on the writer (finish); only its
+		// scan runs here, on its own goroutine(s) while the reader goes on
 		// reading: the reads' system time then overlaps the scanning.
 		sa := &scanAhead{done: make(chan struct{})}
 		data := c.Data
@@ -234,9 +242,10 @@ type scanAhead struct {
 }
 
 // finish does the part of parsing that needs the parser's state, in the
-// order the chunks were read: on the writer, while the reader reads and
-// scans the next ones. Afterwards it holds events, rejects, the cursor and
-// the parser-state delta.
+// order the chunks were read: for a LinesParser on the writer, while the
+// reader reads and scans the next ones; for a plain Parser on the reader.
+// Afterwards out holds events, rejects, the cursor and the parser-state
+// delta.
 func (p *Pipeline) finish(out *parsed) {
 	s := out.src
 	sp := &s.spec
@@ -309,6 +318,7 @@ func (p *Pipeline) finish(out *parsed) {
 	if s.stateful != nil {
 		out.delta = s.stateful.TakeDelta()
 	}
+	out.finished = true
 }
 
 // account books one parsed line: its reject, or the events the parser
@@ -348,7 +358,9 @@ func (p *Pipeline) account(s *source, c *follow.Chunk, out *parsed, line []byte,
 func (p *Pipeline) apply(r *round) error {
 	for i := range r.items {
 		it := &r.items[i]
-		p.finish(it)
+		if !it.finished {
+			p.finish(it)
+		}
 		sp := &it.src.spec
 		for j := range it.events {
 			ev := &it.events[j]
