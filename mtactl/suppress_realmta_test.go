@@ -108,14 +108,7 @@ func TestRealPostfixSuppress(t *testing.T) {
 	}
 
 	// one entry removed from the map by hand, and postmap'd
-	b, _ := os.ReadFile(mapPath)
-	var kept []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(line, "spam@example.org ") {
-			kept = append(kept, line)
-		}
-	}
-	os.WriteFile(mapPath, []byte(strings.Join(kept, "\n")), 0o644)
+	removeEntry(t, mapPath, "spam@example.org ")
 	run(t, "postmap", "-c", p.Conf, "hash:"+mapPath)
 	v, err = c.VerifySuppressions(ctx, l, opt)
 	if err != nil {
@@ -196,17 +189,7 @@ func TestRealEximSuppress(t *testing.T) {
 	}
 
 	// one entry removed from the list by hand: live at once
-	b, _ := os.ReadFile(list)
-	var kept []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(line, "spam@example.org:") {
-			kept = append(kept, line)
-		}
-	}
-	if len(kept) != strings.Count(string(b), "\n") {
-		t.Fatalf("spam@example.org not in the list:\n%s", b)
-	}
-	mustWrite(t, list, strings.Join(kept, "\n"))
+	removeEntry(t, list, "spam@example.org:")
 	v, err = c.VerifySuppressions(ctx, l, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -222,4 +205,24 @@ func TestRealEximSuppress(t *testing.T) {
 	if code := rcpt(t, ex.addr(), "spam@example.org"); code < 500 {
 		t.Errorf("after the re-export, RCPT TO spam@example.org: %d", code)
 	}
+}
+
+// removeEntry deletes by hand the line of a map or list that starts with
+// prefix, as an operator editing the file would; it fails if there is none.
+func removeEntry(t *testing.T, path, prefix string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, prefix) {
+			kept = append(kept, line)
+		}
+	}
+	if len(kept) == len(strings.Split(string(b), "\n")) {
+		t.Fatalf("%q not in %s:\n%s", prefix, path, b)
+	}
+	mustWrite(t, path, strings.Join(kept, "\n"))
 }
