@@ -442,8 +442,17 @@ func (p *Pipeline) Commit() error {
 		if err != nil {
 			return err
 		}
-		if _, err := sink.Append(p.supp); err != nil {
+		n, err := sink.Append(p.supp)
+		if err != nil {
 			return fmt.Errorf("suppression log: %w", err)
+		}
+		if f, ok := sink.(interface{ Flush() error }); ok && n > 0 {
+			// Readers (the suppression view, the header's warning, status)
+			// see the log through its index: without this they would not
+			// count the pipeline's own bounces until 125k had piled up.
+			if err := f.Flush(); err != nil {
+				return fmt.Errorf("suppression log: %w", err)
+			}
 		}
 		if TestHookAfterSuppressAppend != nil {
 			TestHookAfterSuppressAppend()

@@ -278,3 +278,37 @@ func TestSyncSuppressionsChild(t *testing.T) {
 	pl.Close()
 	db.Close()
 }
+
+// A reader of the log (the cockpit's suppression view and header warning,
+// status) sees the pipeline's own hard bounces and complaints as soon as
+// their batch commits, while the pipeline still holds the log open: the
+// index is flushed with each batch, not only every 125k events.
+func TestSyncSuppressionsVisibleToReaders(t *testing.T) {
+	dir := t.TempDir()
+	specs, want := syncLogs(t, dir)
+	db, err := state.Open(filepath.Join(dir, "c.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	pl, err := ingest.NewPipeline(db, specs, ingest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pl.Close()
+	if _, err := pl.Backfill(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	r, err := suppress.Open(db, "", suppress.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	st, err := r.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Suppressed != uint64(len(want)) || st.LastSeq != uint64(len(want)) {
+		t.Fatalf("a reader sees %d suppressed (seq %d), want %d", st.Suppressed, st.LastSeq, len(want))
+	}
+}
