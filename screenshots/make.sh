@@ -9,6 +9,7 @@
 # captures with colours (tmux capture-pane -e -p) and renders:
 #   cockpit.png  the cockpit            detail.png  google's detail (enter)
 #   sources.png  the sources view (s)   help.png    the help overlay (?)
+#   suppression.png  the suppression view (u) after an export was imported through the running demo
 # Dependencies: Go, tmux, fonts-dejavu-core, tzdata (bash scripts/screenshot-deps.sh check|install).
 # --keep DIR keeps the raw captures (*.ans: `less -R` shows them) and the demo's workspace (DIR/demo).
 set -euo pipefail
@@ -143,6 +144,11 @@ start=$(sim_clock)
 say "counts are in; letting the simulation run $SIM_WARMUP_MIN simulated minutes"
 wait_for 60 "the simulated clock to advance" sim_advanced
 
+# The header's suppression warning: NEW carries 5 % and the demo's suppressions (its own hard bounces)
+# are verified on no MTA. The cockpit rereads the suppression state every 10 s.
+warned() { local s; s=$(cap) && has "$(line "$s" 2)" 'NOT VERIFIED'; }
+wait_for 25 "the header's suppression warning" warned
+
 # The sim keeps running between shots; each view is captured as soon as it shows.
 shot cockpit is_cockpit
 T send-keys Enter
@@ -158,9 +164,26 @@ wait_for 10 "the cockpit (after esc)" is_cockpit
 T send-keys '?'
 wait_for 10 "the help overlay" is_help
 shot help is_help
+T send-keys Escape
+wait_for 10 "the cockpit (after esc)" is_cockpit
+
+# An export imported through the running cockpit (the demo owns its database, so the CLI hands the
+# import to it over demo/cutover.db.sock): 5,000 SendGrid bounce rows, 200 of them repeats and 10 junk.
+awk 'BEGIN { print "email,created,status,reason"
+	for (i = 0; i < 5000; i++) {
+		if (i % 500 == 499) { printf "#%08d,1700000000,5.1.1,junk\n", i; continue }
+		printf "User.%d@Example%d.com,%d,5.1.1,\"550 5.1.1 <user>: Recipient address rejected: User unknown\"\n", i % 4800, i % 4800 % 7, 1700000000 + i % 4800
+	} }' >"$WORK/sendgrid_bounces.csv"
+(cd "$RUNDIR" && "$WORK/cutover" suppress import --db demo/cutover.db --provider sendgrid --list bounces \
+	"$WORK/sendgrid_bounces.csv") >"$WORK/import.out" 2>&1 || die "import through the demo failed: $(cat "$WORK/import.out")"
+has "$(cat "$WORK/import.out")" 'accepted' || die "import printed no summary: $(cat "$WORK/import.out")"
+is_suppression() { local s; s=$(cap) && has "$(line "$s" 2)" 'Suppression log' && has "$s" 'sendgrid_bounces.csv' && has "$s" ' done '; }
+T send-keys u
+wait_for 15 "the suppression view with the import" is_suppression
+shot suppression is_suppression
 T send-keys q
 exited() { local s; s=$(cap) && has "$s" 'CUTOVER-EXIT='; }
 wait_for 10 "cutover to exit" exited
 final=$(cap)
 has "$final" 'CUTOVER-EXIT=0' || die "cutover exited with an error: $(grep CUTOVER-EXIT <<<"$final")"
-say "done: screenshots/{cockpit,detail,sources,help}.png"
+say "done: screenshots/{cockpit,detail,sources,help,suppression}.png"
