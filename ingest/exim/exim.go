@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"cutover/ingest"
+	"cutover/ingest/lex"
 	"cutover/model"
 )
 
@@ -24,8 +25,8 @@ type Options struct {
 // concurrent use: use one per source.
 type Parser struct {
 	loc   *time.Location
-	zones zoneCache
-	in    *interner
+	zones lex.ZoneCache
+	in    *lex.Interner
 	buf   []byte
 
 	lastTS []byte // date, time and zone bytes of the last parsed line
@@ -36,7 +37,7 @@ var _ ingest.Parser = (*Parser)(nil)
 
 // New returns a Parser.
 func New(opts Options) *Parser {
-	p := &Parser{loc: opts.Location, in: new(interner)}
+	p := &Parser{loc: opts.Location, in: new(lex.Interner)}
 	if p.loc == nil {
 		p.loc = time.Local
 	}
@@ -99,7 +100,7 @@ func (p *Parser) ParseLine(line []byte, dst []model.Event) ([]model.Event, error
 	}
 	if bytes.IndexByte(line, '\n') >= 0 || bytes.IndexByte(line, '\r') >= 0 {
 		// Garbage or a broken writer: keep line breaks out of every field.
-		return p.ParseLine(noBreaks(line), dst)
+		return p.ParseLine(lex.NoBreaks(line), dst)
 	}
 	f := parseFields(line[i+3:])
 	if len(f.addr) == 0 {
@@ -140,7 +141,7 @@ func (p *Parser) ParseLine(line []byte, dst []model.Event) ([]model.Event, error
 		Recipient: both[:len(rcpt)],
 		Response:  both[len(rcpt):],
 		Outcome:   outcome,
-		Status:    p.in.Get(findCode(resp)),
+		Status:    p.in.Get(lex.FindCode(resp)),
 	}
 	ev.Domain = model.DomainOf(ev.Recipient)
 	ev.Class = model.EventClass(&ev) // reply and code
@@ -368,10 +369,10 @@ func (p *Parser) time(b []byte) (time.Time, bool) {
 	if string(b) == string(p.lastTS) && !p.lastT.IsZero() {
 		return p.lastT, true
 	}
-	y, ok1 := atoi(b[0:4])
-	mo, ok2 := atoi(b[5:7])
-	d, ok3 := atoi(b[8:10])
-	h, m, s, ok4 := clock(b[11:19])
+	y, ok1 := lex.Atoi(b[0:4])
+	mo, ok2 := lex.Atoi(b[5:7])
+	d, ok3 := lex.Atoi(b[8:10])
+	h, m, s, ok4 := lex.Clock(b[11:19])
 	if !ok1 || !ok2 || !ok3 || !ok4 || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 {
 		return time.Time{}, false
 	}
@@ -386,7 +387,7 @@ func (p *Parser) time(b []byte) (time.Time, bool) {
 		}
 		rest = rest[k:]
 	}
-	z, ok := zone(bytes.TrimPrefix(rest, []byte(" ")), p.loc, &p.zones)
+	z, ok := lex.Zone(bytes.TrimPrefix(rest, []byte(" ")), p.loc, &p.zones)
 	if !ok {
 		return time.Time{}, false
 	}
@@ -394,19 +395,4 @@ func (p *Parser) time(b []byte) (time.Time, bool) {
 	p.lastTS = append(p.lastTS[:0], b...)
 	p.lastT = t
 	return t, true
-}
-
-// noBreaks returns b with CR and LF replaced by spaces (a copy if needed).
-func noBreaks(b []byte) []byte {
-	if bytes.IndexByte(b, '\n') < 0 && bytes.IndexByte(b, '\r') < 0 {
-		return b
-	}
-	c := make([]byte, len(b))
-	for i, x := range b {
-		if x == '\n' || x == '\r' {
-			x = ' '
-		}
-		c[i] = x
-	}
-	return c
 }

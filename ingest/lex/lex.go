@@ -5,6 +5,7 @@
 package lex
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/bits"
 	"time"
@@ -181,4 +182,20 @@ func FindCode(b []byte) []byte {
 		}
 	}
 	return nil
+}
+
+// NoBreaks returns b with CR and LF replaced by spaces (a copy if needed):
+// no event field may carry a line break to a terminal or a CSV.
+func NoBreaks(b []byte) []byte {
+	if bytes.IndexByte(b, '\n') < 0 && bytes.IndexByte(b, '\r') < 0 {
+		return b
+	}
+	c := make([]byte, len(b))
+	for i, x := range b {
+		if x == '\n' || x == '\r' {
+			x = ' '
+		}
+		c[i] = x
+	}
+	return c
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"cutover/ingest"
+	"cutover/ingest/lex"
 	"cutover/model"
 )
 
@@ -26,8 +27,8 @@ type Options struct {
 // safe for concurrent use: use one per source.
 type Parser struct {
 	loc    *time.Location
-	zones  zoneCache
-	intern *interner
+	zones  lex.ZoneCache
+	intern *lex.Interner
 
 	col       [numCols]int // column index per field, -1 when absent
 	maxCol    int          // highest index in col: the splitter stops there
@@ -78,7 +79,7 @@ var colNames = map[string]int{
 
 // New returns a Parser.
 func New(opts Options) *Parser {
-	p := &Parser{loc: opts.Location, intern: new(interner)}
+	p := &Parser{loc: opts.Location, intern: new(lex.Interner)}
 	if p.loc == nil {
 		p.loc = time.Local
 	}
@@ -118,7 +119,7 @@ func (p *Parser) ParseLine(line []byte, dst []model.Event) ([]model.Event, error
 		p.setHeader(line)
 		return dst, nil
 	}
-	line = p.clean(line)
+	line = lex.NoBreaks(line)
 	if !p.hasHeader {
 		if len(trim(line)) == 0 {
 			return dst, nil
@@ -175,7 +176,7 @@ func (p *Parser) common(line []byte, ev *model.Event, rcpt []byte) {
 	diag := p.raw(line, cDsnDiag)
 	ev.Status = p.intern.Get(enhancedCode(status))
 	if ev.Status == "" {
-		ev.Status = p.intern.Get(findCode(diag))
+		ev.Status = p.intern.Get(lex.FindCode(diag))
 	}
 	resp := stripDiagType(diag)
 	if len(resp) == 0 {
@@ -328,22 +329,6 @@ func (p *Parser) raw(line []byte, c int) []byte {
 // istr returns column c trimmed, interned: vmta, pool, IPs and hosts repeat.
 func (p *Parser) istr(line []byte, c int) string {
 	return p.intern.Get(trim(p.raw(line, c)))
-}
-
-// clean replaces stray CR/LF inside a line (binary garbage, a quoted field
-// that held a line break) so that no event field contains one.
-func (p *Parser) clean(line []byte) []byte {
-	if bytes.IndexByte(line, '\n') < 0 && bytes.IndexByte(line, '\r') < 0 {
-		return line
-	}
-	c := make([]byte, len(line))
-	for i, b := range line {
-		if b == '\n' || b == '\r' {
-			b = ' '
-		}
-		c[i] = b
-	}
-	return c
 }
 
 func trimCR(b []byte) []byte {

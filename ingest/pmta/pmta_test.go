@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"cutover/ingest"
+	"cutover/ingest/lex"
 	"cutover/model"
 )
 
@@ -257,7 +258,7 @@ func TestSplit(t *testing.T) {
 }
 
 func TestTimeForms(t *testing.T) {
-	var zc zoneCache
+	var zc lex.ZoneCache
 	for in, w := range map[string]time.Time{
 		"2019-02-08 21:54:05+0000":   ts("2019-02-08 21:54:05+0000"),
 		"2019-02-08 21:54:05-0430":   ts("2019-02-08 21:54:05-0430"),
@@ -289,7 +290,7 @@ func TestCodes(t *testing.T) {
 		"250 2.0.0 OK 1611221070 h17si4006834wmq.57": "2.0.0",
 		"550 4.1.1 mismatched":                       "",
 	} {
-		if got := string(findCode([]byte(in))); got != w {
+		if got := string(lex.FindCode([]byte(in))); got != w {
 			t.Errorf("findCode(%q) = %q, want %q", in, got, w)
 		}
 	}

@@ -10,12 +10,12 @@ import (
 // parseTime accepts the three accounting time forms: ISO "2019-02-08
 // 21:54:05+0000" (iso-times yes), the manual's "02/08/2019 21:54:05+0000",
 // and Unix seconds (iso-times no). A missing zone means loc.
-func parseTime(b []byte, loc *time.Location, zc *zoneCache) (time.Time, bool) {
+func parseTime(b []byte, loc *time.Location, zc *lex.ZoneCache) (time.Time, bool) {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 {
 		return time.Time{}, false
 	}
-	if n, ok := atoi(b); ok {
+	if n, ok := lex.Atoi(b); ok {
 		if len(b) > 11 {
 			return time.Time{}, false
 		}
@@ -28,20 +28,20 @@ func parseTime(b []byte, loc *time.Location, zc *zoneCache) (time.Time, bool) {
 	var ok1, ok2, ok3 bool
 	switch {
 	case b[4] == '-' && b[7] == '-':
-		y, ok1 = atoi(b[0:4])
-		mo, ok2 = atoi(b[5:7])
-		d, ok3 = atoi(b[8:10])
+		y, ok1 = lex.Atoi(b[0:4])
+		mo, ok2 = lex.Atoi(b[5:7])
+		d, ok3 = lex.Atoi(b[8:10])
 	case b[2] == '/' && b[5] == '/':
-		mo, ok1 = atoi(b[0:2])
-		d, ok2 = atoi(b[3:5])
-		y, ok3 = atoi(b[6:10])
+		mo, ok1 = lex.Atoi(b[0:2])
+		d, ok2 = lex.Atoi(b[3:5])
+		y, ok3 = lex.Atoi(b[6:10])
 	default:
 		return time.Time{}, false
 	}
 	if !ok1 || !ok2 || !ok3 || (b[10] != ' ' && b[10] != 'T') {
 		return time.Time{}, false
 	}
-	h, m, s, ok := clock(b[11:19])
+	h, m, s, ok := lex.Clock(b[11:19])
 	if !ok || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 {
 		return time.Time{}, false
 	}
@@ -57,7 +57,7 @@ func parseTime(b []byte, loc *time.Location, zc *zoneCache) (time.Time, bool) {
 		}
 		rest = rest[i:]
 	}
-	z, ok := zone(bytes.TrimSpace(rest), loc, zc)
+	z, ok := lex.Zone(bytes.TrimSpace(rest), loc, zc)
 	if !ok {
 		return time.Time{}, false
 	}
@@ -68,22 +68,8 @@ func parseTime(b []byte, loc *time.Location, zc *zoneCache) (time.Time, bool) {
 // mailbox address)"), or nil.
 func enhancedCode(b []byte) []byte {
 	b = bytes.TrimSpace(b)
-	if n := codeLen(b); n > 0 {
+	if n := lex.CodeLen(b); n > 0 {
 		return b[:n]
 	}
 	return nil
 }
-
-// The byte-level helpers live in ingest/lex, shared by the three parsers.
-type (
-	zoneCache = lex.ZoneCache
-	interner  = lex.Interner
-)
-
-func clock(b []byte) (h, m, s int, ok bool) { return lex.Clock(b) }
-func zone(b []byte, loc *time.Location, zc *zoneCache) (*time.Location, bool) {
-	return lex.Zone(b, loc, zc)
-}
-func atoi(b []byte) (int, bool) { return lex.Atoi(b) }
-func codeLen(b []byte) int      { return lex.CodeLen(b) }
-func findCode(b []byte) []byte  { return lex.FindCode(b) }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"cutover/ingest"
+	"cutover/ingest/lex"
 	"cutover/model"
 )
 
@@ -43,8 +44,8 @@ type Parser struct {
 	now   func() time.Time
 	ttl   time.Duration
 	noMT  bool
-	zones zoneCache
-	in    *interner // for the stateful pass
+	zones lex.ZoneCache
+	in    *lex.Interner // for the stateful pass
 
 	w scanner // ParseLine's scratch
 
@@ -73,7 +74,7 @@ func New(opts Options) *Parser {
 		now:     opts.Now,
 		ttl:     opts.PendingTTL,
 		noMT:    opts.IgnoreMTime,
-		in:      new(interner),
+		in:      new(lex.Interner),
 		pending: make(map[string]*pendingMsg),
 		dirty:   make(map[string]struct{}),
 	}
@@ -137,7 +138,7 @@ type scanned struct {
 // scanner is one goroutine's scratch for scan and what it found in its
 // run of lines.
 type scanner struct {
-	in    interner
+	in    lex.Interner
 	buf   []byte
 	lines int // lines in the run
 	recs  []scanned
@@ -285,7 +286,7 @@ func (w *scanner) scan(off int, line []byte) {
 	}
 	if bytes.IndexByte(line, '\n') >= 0 || bytes.IndexByte(line, '\r') >= 0 {
 		// Garbage or a broken writer: keep line breaks out of every field.
-		w.scan(off, noBreaks(line))
+		w.scan(off, lex.NoBreaks(line))
 		return
 	}
 	d, err := parseTo(rest)
@@ -384,7 +385,7 @@ func (p *Parser) expire(s *scanned, dst []model.Event) ([]model.Event, error) {
 		return dst, ingest.Reject("bad timestamp")
 	}
 	q := p.in.Get(s.qid)
-	resp := p.in.Get(noBreaks(s.st))
+	resp := p.in.Get(lex.NoBreaks(s.st))
 	for _, r := range m.rcpts {
 		dst = append(dst, model.Event{
 			Time:      t,
@@ -535,7 +536,7 @@ func parseTo(r []byte) (d delivery, err error) {
 		}
 		d.text = r
 	}
-	if codeLen(d.dsn) != len(d.dsn) {
+	if lex.CodeLen(d.dsn) != len(d.dsn) {
 		d.dsn = nil // not an enhanced code: "dsn=" is optional before 2.3
 	}
 	return d, nil
@@ -557,20 +558,5 @@ func quoteShort(b []byte) string {
 	if len(b) > 32 {
 		b = b[:32]
 	}
-	return "\"" + string(noBreaks(b)) + "\""
-}
-
-// noBreaks returns b with CR and LF replaced by spaces (a copy if needed).
-func noBreaks(b []byte) []byte {
-	if bytes.IndexByte(b, '\n') < 0 && bytes.IndexByte(b, '\r') < 0 {
-		return b
-	}
-	c := make([]byte, len(b))
-	for i, x := range b {
-		if x == '\n' || x == '\r' {
-			x = ' '
-		}
-		c[i] = x
-	}
-	return c
+	return "\"" + string(lex.NoBreaks(b)) + "\""
 }

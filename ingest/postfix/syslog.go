@@ -3,6 +3,8 @@ package postfix
 import (
 	"bytes"
 	"time"
+
+	"cutover/ingest/lex"
 )
 
 // syslogLine is a log line split into its parts; ts is parsed only for the
@@ -182,8 +184,8 @@ func (p *Parser) parseTS(classic bool, ts []byte) (time.Time, bool) {
 			i++
 		}
 		j := bytes.IndexByte(b[i:], ' ') + i
-		day, ok1 := atoi(b[i:j])
-		h, m, sec, ok2 := clock(b[j+1 : j+9])
+		day, ok1 := lex.Atoi(b[i:j])
+		h, m, sec, ok2 := lex.Clock(b[j+1 : j+9])
 		if mon == 0 || !ok1 || !ok2 || day < 1 || day > 31 {
 			return t, false
 		}
@@ -223,14 +225,14 @@ func (p *Parser) appended() bool {
 
 // parseRFC3339 accepts "2006-01-02T15:04:05[.frac](Z|±hh:mm|±hhmm)"; a
 // missing zone means loc.
-func parseRFC3339(b []byte, loc *time.Location, zc *zoneCache) (time.Time, bool) {
+func parseRFC3339(b []byte, loc *time.Location, zc *lex.ZoneCache) (time.Time, bool) {
 	if len(b) < 19 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != ' ') {
 		return time.Time{}, false
 	}
-	y, ok1 := atoi(b[0:4])
-	mo, ok2 := atoi(b[5:7])
-	d, ok3 := atoi(b[8:10])
-	h, m, s, ok4 := clock(b[11:19])
+	y, ok1 := lex.Atoi(b[0:4])
+	mo, ok2 := lex.Atoi(b[5:7])
+	d, ok3 := lex.Atoi(b[8:10])
+	h, m, s, ok4 := lex.Clock(b[11:19])
 	if !ok1 || !ok2 || !ok3 || !ok4 || y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 {
 		return time.Time{}, false
 	}
@@ -239,7 +241,7 @@ func parseRFC3339(b []byte, loc *time.Location, zc *zoneCache) (time.Time, bool)
 	for len(rest) > 0 && (rest[0] == '.' || rest[0] >= '0' && rest[0] <= '9') {
 		rest = rest[1:]
 	}
-	z, ok := zone(rest, loc, zc)
+	z, ok := lex.Zone(rest, loc, zc)
 	if !ok {
 		return time.Time{}, false
 	}
