@@ -45,10 +45,7 @@ func newFlags(name string) *flag.FlagSet {
 
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return errUsage
-		}
-		return errUsage
+		return errUsage // -h included: the usage is printed already
 	}
 	return nil
 }

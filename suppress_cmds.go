@@ -103,29 +103,6 @@ func cmdSuppress(args []string) error {
 	return errUsage
 }
 
-// parseSuppressFlags parses flags given before, between or after the
-// positional arguments.
-func parseSuppressFlags(fs interface {
-	Parse([]string) error
-	Args() []string
-}, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, errUsage
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
 // openSuppressLog opens the database and the log; readOnly opens both
 // without writing (next to a running import or serve).
 func openSuppressLog(dbPath, logPath string, readOnly bool) (*state.DB, *ssup.Log, error) {
@@ -172,7 +149,7 @@ func supImportCmd(args []string) error {
 		fmt.Fprintln(os.Stderr, "usage: cutover suppress import --db FILE [--log FILE] --provider P [--list L] [--scope S] [--type T] [--map M] FILE...")
 		fs.PrintDefaults()
 	}
-	files, err := parseSuppressFlags(fs, args)
+	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
@@ -278,7 +255,7 @@ func supStatsCmd(args []string) error {
 		fmt.Fprintln(os.Stderr, "usage: cutover suppress stats --db FILE [--log FILE] [--json]")
 		fs.PrintDefaults()
 	}
-	if pos, err := parseSuppressFlags(fs, args); err != nil || len(pos) > 0 || *db == "" {
+	if pos, err := parseInterleaved(fs, args); err != nil || len(pos) > 0 || *db == "" {
 		fs.Usage()
 		return errUsage
 	}
@@ -352,7 +329,7 @@ func supCheckCmd(args []string) error {
 		fmt.Fprintln(os.Stderr, "usage: cutover suppress check --db FILE [--log FILE] [--json] ADDRESS   (exit 1 when not suppressed)")
 		fs.PrintDefaults()
 	}
-	pos, err := parseSuppressFlags(fs, args)
+	pos, err := parseInterleaved(fs, args)
 	if err != nil || len(pos) != 1 || *db == "" {
 		fs.Usage()
 		return errUsage
@@ -408,7 +385,7 @@ func supRebuildCmd(args []string) error {
 		fmt.Fprintln(os.Stderr, "usage: cutover suppress rebuild-index --db FILE [--log FILE]")
 		fs.PrintDefaults()
 	}
-	if pos, err := parseSuppressFlags(fs, args); err != nil || len(pos) > 0 || *db == "" {
+	if pos, err := parseInterleaved(fs, args); err != nil || len(pos) > 0 || *db == "" {
 		fs.Usage()
 		return errUsage
 	}
@@ -440,7 +417,7 @@ func supVerifyLogCmd(args []string) error {
 		fmt.Fprintln(os.Stderr, "usage: cutover suppress verify-log --db FILE [--log FILE]   (exit 1 when the log is broken)")
 		fs.PrintDefaults()
 	}
-	if pos, err := parseSuppressFlags(fs, args); err != nil || len(pos) > 0 || (*db == "" && *logPath == "") {
+	if pos, err := parseInterleaved(fs, args); err != nil || len(pos) > 0 || (*db == "" && *logPath == "") {
 		fs.Usage()
 		return errUsage
 	}
@@ -486,7 +463,7 @@ func supExportCmd(args []string) error {
 		fmt.Fprintln(os.Stderr, "usage: cutover suppress export --format F --db FILE [--out FILE]\n       cutover suppress export --config FILE [--target NAME] [--file PATH] [--yes]")
 		fs.PrintDefaults()
 	}
-	if pos, err := parseSuppressFlags(fs, args); err != nil || len(pos) > 0 {
+	if pos, err := parseInterleaved(fs, args); err != nil || len(pos) > 0 {
 		fs.Usage()
 		return errUsage
 	}
@@ -665,7 +642,7 @@ func supVerifyCmd(args []string) error {
 		fmt.Fprintln(os.Stderr, "usage: cutover suppress verify --config FILE [--target NAME] [--db FILE] [--file PATH] [--smtp HOST:PORT]   (exit 1 when anything is missing)")
 		fs.PrintDefaults()
 	}
-	if pos, err := parseSuppressFlags(fs, args); err != nil || len(pos) > 0 || *cfgPath == "" {
+	if pos, err := parseInterleaved(fs, args); err != nil || len(pos) > 0 || *cfgPath == "" {
 		fs.Usage()
 		return errUsage
 	}
