@@ -404,32 +404,17 @@ func maskedHash(text string) uint64 {
 	const prime = 1099511628211
 	h := uint64(14695981039346656037)
 	for i := 0; i < len(text); {
-		for i < len(text) && (text[i] <= ' ' || text[i] == 0x7f) {
-			i++
-		}
-		j := i
-		at, digits, dots := false, 0, 0
-		for j < len(text) && text[j] > ' ' && text[j] != 0x7f {
-			switch c := text[j]; {
-			case c == '@':
-				at = true
-			case c >= '0' && c <= '9':
-				digits++
-			case c == '.':
-				dots++
-			}
-			j++
-		}
-		if j == i {
+		start, j, kind := replyToken(text, i)
+		if start == j {
 			break
 		}
-		switch {
-		case at:
+		switch kind {
+		case tokAddr:
 			h = (h ^ 1) * prime
-		case (digits >= 5 && !statusLike(text[i:j])) || (dots >= 3 && digits >= 4):
+		case tokID:
 			h = (h ^ 2) * prime
 		default:
-			for k := i; k < j; k++ {
+			for k := start; k < j; k++ {
 				h = (h ^ uint64(text[k])) * prime
 			}
 		}

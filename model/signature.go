@@ -17,27 +17,11 @@ func signature(text string, max int) string {
 	buf := make([]byte, 0, min(n, max+8))
 	first := "" // the reply's first code token, e.g. "550-5.1.1"
 	for i := 0; i < len(text) && len(buf) < max; {
-		// Skip white space and control bytes.
-		for i < len(text) && (text[i] <= ' ' || text[i] == 0x7f) {
-			i++
-		}
-		if i >= len(text) {
+		start, j, kind := replyToken(text, i)
+		if start == j {
 			break
 		}
-		j := i
-		at, digits, dots := false, 0, 0
-		for j < len(text) && text[j] > ' ' && text[j] != 0x7f {
-			switch c := text[j]; {
-			case c == '@':
-				at = true
-			case c >= '0' && c <= '9':
-				digits++
-			case c == '.':
-				dots++
-			}
-			j++
-		}
-		tok := text[i:j]
+		tok := text[start:j]
 		if first == "" && statusLike(tok) {
 			first = tok
 		} else if tok == first || (len(tok) == 3 && len(first) > 3 && first[:3] == tok) {
@@ -49,15 +33,13 @@ func signature(text string, max int) string {
 		if len(buf) > 0 {
 			buf = append(buf, ' ')
 		}
-		switch {
-		case at:
+		switch kind {
+		case tokAddr:
 			buf = append(buf, "<addr>"...)
-		case (digits >= 5 && !statusLike(text[i:j])) || (dots >= 3 && digits >= 4):
-			// ids, times and IP addresses; status codes (5.7.606, 421) and
-			// provider signatures (S3150, TSS04) stay.
+		case tokID:
 			buf = append(buf, '#')
 		default:
-			buf = append(buf, text[i:j]...)
+			buf = append(buf, tok...)
 		}
 		i = j
 	}
@@ -73,6 +55,45 @@ func signature(text string, max int) string {
 		buf = buf[:cut]
 	}
 	return string(buf)
+}
+
+// Kinds of reply tokens, as Signature writes them and the bounce-class
+// memo hashes them.
+// Status codes (5.7.606, 421) and provider signatures (S3150, TSS04) stay
+// plain.
+const (
+	tokPlain = iota
+	tokAddr  // holds an address: <addr>
+	tokID    // ids, times and IP addresses: #
+)
+
+// replyToken skips white space and control bytes from i and returns the
+// next token, text[start:end] (start == end at the end of text), and its
+// kind.
+func replyToken(text string, i int) (start, end, kind int) {
+	for i < len(text) && (text[i] <= ' ' || text[i] == 0x7f) {
+		i++
+	}
+	j := i
+	at, digits, dots := false, 0, 0
+	for j < len(text) && text[j] > ' ' && text[j] != 0x7f {
+		switch c := text[j]; {
+		case c == '@':
+			at = true
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.':
+			dots++
+		}
+		j++
+	}
+	switch {
+	case at:
+		kind = tokAddr
+	case (digits >= 5 && !statusLike(text[i:j])) || (dots >= 3 && digits >= 4):
+		kind = tokID
+	}
+	return i, j, kind
 }
 
 // statusLike reports an enhanced status code such as 5.7.606 (RFC 3463:
