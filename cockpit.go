@@ -54,11 +54,7 @@ func cmdUI(args []string) error {
 	if err != nil {
 		return err
 	}
-	cls := ingest.NewClassifier(cfg.ISPTable())
-	if cfg.ISP.ResolveMX {
-		cls.Lookup = ingest.DNSLookup
-		cls.Cache = db
-	}
+	cls := cfg.Classifier(db)
 	o := cockpitOptions{Classifier: cls, Thresholds: model.Thresholds{}, Bounces: cfg.Bounces, ISPTable: cfg.ISPTable(),
 		Owner: ownerOptions{Command: "cockpit", ConfigPath: *cfgPath, MetricsListen: *metricsAddr}}
 	if cfg.Mtactl != nil {

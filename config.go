@@ -15,6 +15,7 @@ import (
 	"cutover/ingest"
 	"cutover/model"
 	"cutover/mtactl"
+	"cutover/state"
 )
 
 // Config is the TOML configuration file. Only main.go reads it: each package
@@ -150,6 +151,17 @@ func (c *Config) Location() (*time.Location, error) {
 // ISPTable builds the provider table with the config's overrides.
 func (c *Config) ISPTable() *model.ISPTable {
 	return model.NewISPTable(c.ISP.Domains, c.ISP.MX)
+}
+
+// Classifier is the provider classifier of an owner: the ISP table, and MX
+// lookups cached in db when resolve_mx is on.
+func (c *Config) Classifier(db *state.DB) *ingest.Classifier {
+	cls := ingest.NewClassifier(c.ISPTable())
+	if c.ISP.ResolveMX {
+		cls.Lookup = ingest.DNSLookup
+		cls.Cache = db
+	}
+	return cls
 }
 
 func sourceKind(k string) (string, error) {

@@ -128,11 +128,7 @@ commits and exits 0.`)
 	if err != nil {
 		return err
 	}
-	cls := ingest.NewClassifier(cfg.ISPTable())
-	if cfg.ISP.ResolveMX {
-		cls.Lookup = ingest.DNSLookup
-		cls.Cache = db
-	}
+	cls := cfg.Classifier(db)
 
 	var own *owner // set before the pipeline runs; OnCommit only reads it
 	pl, err := ingest.NewPipeline(db, specs, ingest.Options{Classifier: cls, OnCommit: func() { own.notify() }})
