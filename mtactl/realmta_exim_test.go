@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"cutover/ingest/realmta/realmtatest"
 	"cutover/model"
 )
 
@@ -45,7 +46,7 @@ func (e *eximInst) pid(t *testing.T) int {
 // processes of this package).
 func lockEximConf(t *testing.T) {
 	t.Helper()
-	f, err := os.OpenFile(filepath.Join(realmtaDir, "mtactl-exim.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(filepath.Join(realmtatest.Dir, "mtactl-exim.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,14 +69,14 @@ func startExim(t *testing.T, base string, sinkPort int) *eximInst {
 func startEximACL(t *testing.T, base string, sinkPort int, rcptACL string) *eximInst {
 	t.Helper()
 	lockEximConf(t)
-	e := &eximInst{Dir: filepath.Join(base, "ex"), Port: freePort(t)}
+	e := &eximInst{Dir: filepath.Join(base, "ex"), Port: realmtatest.FreePort(t)}
 	e.Log = filepath.Join(e.Dir, "log", "mainlog")
 	e.PidFile = filepath.Join(e.Dir, "exim.pid")
 	for _, d := range []string{filepath.Join(e.Dir, "spool"), filepath.Dir(e.Log)} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		run(t, "chown", "Debian-exim:Debian-exim", d)
+		realmtatest.Run(t, "chown", "Debian-exim:Debian-exim", d)
 	}
 	conf := fmt.Sprintf(`# operator's Exim config (mtactl realmta test): cutover must keep every byte outside its blocks
 primary_hostname = exim.localdomain
@@ -121,14 +122,14 @@ remote_smtp:
 
 begin retry
 *   *   F,2m,10s
-`, eximBin, e.Dir, e.PidFile, e.Port, exOther, sinkPort, rcptACL)
+`, realmtatest.EximBin, e.Dir, e.PidFile, e.Port, exOther, sinkPort, rcptACL)
 	// root-owned, not group/other-writable: or Exim ignores trusted_configs
 	if err := os.WriteFile(mtactlEximConf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	os.Chmod(mtactlEximConf, 0o644)
-	run(t, eximBin, "-C", mtactlEximConf, "-bV")
-	runStart(t, filepath.Join(e.Dir, "bd.out"), eximBin, "-C", mtactlEximConf, "-bd", "-q5s")
+	realmtatest.Run(t, realmtatest.EximBin, "-C", mtactlEximConf, "-bV")
+	runStart(t, filepath.Join(e.Dir, "bd.out"), realmtatest.EximBin, "-C", mtactlEximConf, "-bd", "-q5s")
 	t.Cleanup(func() {
 		if p, err := readPID(e.PidFile); err == nil {
 			syscall.Kill(p, syscall.SIGTERM)
@@ -137,7 +138,7 @@ begin retry
 			t.Errorf("exim paniclog is not empty:\n%s", pl)
 		}
 	})
-	waitPort(t, e.addr())
+	realmtatest.WaitPort(t, e.addr(), 20*time.Second)
 	return e
 }
 
@@ -171,7 +172,7 @@ func TestRealExim(t *testing.T) {
 	cfg := Config{
 		Providers: map[string][]string{"gmail": {"gmail.com", "googlemail.com"}, "yahoo": {"yahoo.com"}},
 		Throttle:  model.ThrottlePolicy{Warm: true},
-		Exim: &EximConfig{Config: mtactlEximConf, SplitFile: split, Binary: eximBin, PIDFile: ex.PidFile,
+		Exim: &EximConfig{Config: mtactlEximConf, SplitFile: split, Binary: realmtatest.EximBin, PIDFile: ex.PidFile,
 			OldRoute: exOld, OldRouterOptions: []string{"self = send"}, OldTransportOptions: smtpOpts,
 			Routes:        map[string]string{"gmail": exGmail, "yahoo": exYahoo},
 			RouterOptions: []string{"self = send"}, TransportOptions: smtpOpts},
@@ -273,7 +274,7 @@ func TestRealExim(t *testing.T) {
 	if _, err := c.Apply(t0ctx(), ch, CurrentWho("throttle set gmail"), ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	bp := run(t, eximBin, "-C", mtactlEximConf, "-bP", "transport", "remote_gmail")
+	bp := realmtatest.Run(t, realmtatest.EximBin, "-C", mtactlEximConf, "-bP", "transport", "remote_gmail")
 	for _, want := range []string{"max_parallel = 2\n", "connection_max_messages = 10\n"} {
 		if !strings.Contains(bp, want) {
 			t.Errorf("exim -bP transport remote_gmail lacks %q:\n%s", want, bp)

@@ -10,57 +10,25 @@ import (
 	"net"
 	"net/smtp"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"cutover/ingest/realmta/realmtatest"
 )
 
-// Paths set up by scripts/real-mta.sh install.
-var (
-	realmtaDir = envOr("CUTOVER_REALMTA_DIR", "/opt/cutover-realmta")
-	eximBin    = filepath.Join(realmtaDir, "exim-root/usr/sbin/exim4")
-	// mtactlEximConf is this package's own -C config path, listed in
-	// /etc/exim4/trusted_configs so the daemon keeps root on re-exec; it is
-	// not ingest/realmta's path, so the two packages' tests can run at once.
-	mtactlEximConf = filepath.Join(realmtaDir, "mtactl-exim.conf")
-)
+// mtactlEximConf is this package's own -C config path, listed in
+// /etc/exim4/trusted_configs so the daemon keeps root on re-exec; it is not
+// ingest/realmta's path, so the two packages' tests can run at once.
+var mtactlEximConf = filepath.Join(realmtatest.Dir, "mtactl-exim.conf")
 
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
-
-// requireRealMTA skips without the real MTAs, except under CI=true, where a
-// missing install is a failure.
+// requireRealMTA skips without the real MTAs, except under CI=true
+// (realmtatest.Require); it lists mtactlEximConf as trusted.
 func requireRealMTA(t *testing.T) {
 	t.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root (the MTA instances are started as root)")
-	}
-	for _, f := range []string{"/usr/sbin/postfix", "/usr/sbin/postconf", "/usr/sbin/postmap", eximBin} {
-		if _, err := os.Stat(f); err != nil {
-			missing = append(missing, f)
-		}
-	}
-	if len(missing) == 0 {
-		if err := trustEximConf(); err != nil {
-			missing = append(missing, err.Error())
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	msg := "real MTAs not available (run `sudo bash scripts/real-mta.sh install`); missing: " + strings.Join(missing, ", ")
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	realmtatest.Require(t, []string{"/usr/sbin/postfix", "/usr/sbin/postconf", "/usr/sbin/postmap", realmtatest.EximBin}, trustEximConf)
 }
 
 // trustEximConf lists mtactlEximConf in Exim's TRUSTED_CONFIG_LIST (the
@@ -87,73 +55,16 @@ func trustEximConf() error {
 	return err
 }
 
-// newBase is a run's directory; daemons drop root, so it is world-traversable.
+// newBase is a run's directory (realmtatest.NewBase).
 func newBase(t *testing.T, name string) string {
-	t.Helper()
-	base, err := os.MkdirTemp("", "cutover-mtactl-"+name+"-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(base, 0o755)
-	t.Cleanup(func() {
-		if t.Failed() || os.Getenv("CUTOVER_REALMTA_KEEP") != "" {
-			t.Logf("kept %s for inspection", base)
-			return
-		}
-		os.RemoveAll(base)
-	})
-	return base
+	return realmtatest.NewBase(t, "cutover-mtactl-"+name+"-")
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// runStart runs a command that leaves a daemon behind; output goes to a file
-// because the daemon inherits it.
+// runStart runs a command that leaves a daemon behind; failing fails t.
 func runStart(t *testing.T, outFile, name string, args ...string) {
 	t.Helper()
-	f, err := os.Create(outFile)
-	if err != nil {
+	if err := realmtatest.RunStart(t, outFile, name, args...); err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	cmd := exec.Command(name, args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Run(); err != nil {
-		out, _ := os.ReadFile(outFile)
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
-func waitPort(t *testing.T, addr string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp4", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not listening: %v", addr, err)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 
@@ -172,7 +83,7 @@ type sink struct {
 func startSink(t *testing.T, addrs ...string) *sink {
 	t.Helper()
 	for attempt := 0; attempt < 20; attempt++ {
-		s := &sink{Port: freePort(t), got: map[string][]string{}}
+		s := &sink{Port: realmtatest.FreePort(t), got: map[string][]string{}}
 		ok := true
 		for _, a := range addrs {
 			ln, err := net.Listen("tcp4", fmt.Sprintf("%s:%d", a, s.Port))

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"cutover/ingest/realmta/realmtatest"
 	"cutover/model"
 )
 
@@ -38,7 +39,7 @@ func (p *pfInst) master() string { return filepath.Join(p.Conf, "master.cf") }
 func startPostfix(t *testing.T, base, name, relayhost string) *pfInst {
 	t.Helper()
 	p := &pfInst{Name: name, Conf: filepath.Join(base, name, "conf"), Spool: filepath.Join(base, name, "spool"),
-		Log: filepath.Join(base, name, "postfix.log"), Port: freePort(t)}
+		Log: filepath.Join(base, name, "postfix.log"), Port: realmtatest.FreePort(t)}
 	for _, d := range []string{p.Conf, p.Spool} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -97,7 +98,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 	runStart(t, out, "postfix", "-c", p.Conf, "check")
 	runStart(t, out, "postfix", "-c", p.Conf, "start")
 	t.Cleanup(func() { exec.Command("postfix", "-c", p.Conf, "stop").Run() })
-	waitPort(t, p.addr())
+	realmtatest.WaitPort(t, p.addr(), 20*time.Second)
 	return p
 }
 
@@ -207,11 +208,11 @@ func TestRealPostfix(t *testing.T) {
 		"gmail_destination_concurrency_failed_cohort_limit": "10",
 		"yahoo_destination_concurrency_limit":               "10", // the default ceiling for Yahoo
 	} {
-		if v := strings.TrimSpace(run(t, "postconf", "-c", deliv.Conf, "-h", param)); v != want {
+		if v := strings.TrimSpace(realmtatest.Run(t, "postconf", "-c", deliv.Conf, "-h", param)); v != want {
 			t.Errorf("postconf -h %s = %q, want %q", param, v, want)
 		}
 	}
-	if v := strings.TrimSpace(run(t, "postconf", "-c", deliv.Conf, "-P", "gmail/unix/smtp_connection_reuse_count_limit")); v != "gmail/unix/smtp_connection_reuse_count_limit = 10" {
+	if v := strings.TrimSpace(realmtatest.Run(t, "postconf", "-c", deliv.Conf, "-P", "gmail/unix/smtp_connection_reuse_count_limit")); v != "gmail/unix/smtp_connection_reuse_count_limit = 10" {
 		t.Errorf("postconf -P: %q", v)
 	}
 	if countIn(t, deliv.Log, "reload -- version") <= reloads {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"cutover/ingest/realmta/realmtatest"
 	"cutover/model"
 	ssup "cutover/state/suppress"
 )
@@ -54,14 +55,14 @@ func TestRealPostfixSuppress(t *testing.T) {
 	// the operator wires the maps in once (they must exist first)
 	os.WriteFile(mapPath, nil, 0o644)
 	os.WriteFile(mapPath+".regexp", nil, 0o644)
-	run(t, "postmap", "-c", p.Conf, "hash:"+mapPath)
+	realmtatest.Run(t, "postmap", "-c", p.Conf, "hash:"+mapPath)
 	f, err := os.OpenFile(p.mainCF(), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.WriteString("smtpd_recipient_restrictions = check_recipient_access hash:" + mapPath + ", check_recipient_access regexp:" + mapPath + ".regexp, permit_mynetworks, reject\n")
 	f.Close()
-	run(t, "postfix", "-c", p.Conf, "reload")
+	realmtatest.Run(t, "postfix", "-c", p.Conf, "reload")
 
 	db := openDB(t, filepath.Join(base, "cutover.db"))
 	l, err := ssup.Open(db, "", ssup.Options{})
@@ -109,7 +110,7 @@ func TestRealPostfixSuppress(t *testing.T) {
 
 	// one entry removed from the map by hand, and postmap'd
 	removeEntry(t, mapPath, "spam@example.org ")
-	run(t, "postmap", "-c", p.Conf, "hash:"+mapPath)
+	realmtatest.Run(t, "postmap", "-c", p.Conf, "hash:"+mapPath)
 	v, err = c.VerifySuppressions(ctx, l, opt)
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +158,7 @@ func TestRealEximSuppress(t *testing.T) {
 	if _, err := l.Append(evs); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Config{Exim: &EximConfig{Config: mtactlEximConf, Binary: eximBin, PIDFile: ex.PidFile, OldRoute: exOld}}, db)
+	c, err := New(Config{Exim: &EximConfig{Config: mtactlEximConf, Binary: realmtatest.EximBin, PIDFile: ex.PidFile, OldRoute: exOld}}, db)
 	if err != nil {
 		t.Fatal(err)
 	}

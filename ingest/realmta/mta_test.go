@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"net/smtp"
 	"net/textproto"
 	"os"
@@ -19,50 +18,30 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"cutover/ingest/realmta/realmtatest"
 )
 
 // Paths set up by scripts/real-mta.sh (keep in sync with it).
 var (
-	realmtaDir = envOr("CUTOVER_REALMTA_DIR", "/opt/cutover-realmta")
-	eximBin    = filepath.Join(realmtaDir, "exim-root/usr/sbin/exim4")
-	eximstats  = filepath.Join(realmtaDir, "exim-root/usr/sbin/eximstats")
+	eximBin   = realmtatest.EximBin
+	eximstats = filepath.Join(realmtatest.Dir, "exim-root/usr/sbin/eximstats")
 	// eximConf is the one config path listed in /etc/exim4/trusted_configs: a
 	// -C config that is not listed there makes exim drop root on re-exec.
-	eximConf = filepath.Join(realmtaDir, "exim.conf")
+	eximConf = filepath.Join(realmtatest.Dir, "exim.conf")
 )
 
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
-}
-
 // requireRealMTA skips the test when the real MTAs cannot run here, except
-// under CI=true, where a missing install is a failure, not a skip.
+// under CI=true (realmtatest.Require).
 func requireRealMTA(t *testing.T) {
 	t.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root (Postfix and Exim instances are started as root)")
-	}
-	for _, f := range []string{"/usr/sbin/postfix", "/usr/sbin/postconf", "/usr/sbin/postmap",
-		"/usr/sbin/postqueue", "/usr/sbin/pflogsumm", eximBin, eximstats} {
-		if _, err := os.Stat(f); err != nil {
-			missing = append(missing, f)
+	realmtatest.Require(t, []string{"/usr/sbin/postfix", "/usr/sbin/postconf", "/usr/sbin/postmap",
+		"/usr/sbin/postqueue", "/usr/sbin/pflogsumm", eximBin, eximstats}, func() error {
+		if b, err := os.ReadFile("/etc/exim4/trusted_configs"); err != nil || !bytes.Contains(b, []byte(eximConf+"\n")) {
+			return fmt.Errorf("%s in /etc/exim4/trusted_configs", eximConf)
 		}
-	}
-	if b, err := os.ReadFile("/etc/exim4/trusted_configs"); err != nil || !bytes.Contains(b, []byte(eximConf+"\n")) {
-		missing = append(missing, eximConf+" in /etc/exim4/trusted_configs")
-	}
-	if len(missing) == 0 {
-		return
-	}
-	msg := "real MTAs not available (run `sudo bash scripts/real-mta.sh install`); missing: " + strings.Join(missing, ", ")
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+		return nil
+	})
 }
 
 // Simulated remote sites: one loopback address each (see
@@ -94,81 +73,6 @@ const (
 	exRetry    = "F,2m,10s"
 )
 
-// newBase makes the directory for one run. Postfix and Exim daemons drop
-// root, so it must be traversable by others (t.TempDir is 0700).
-func newBase(t *testing.T) string {
-	t.Helper()
-	base, err := os.MkdirTemp("", "cutover-realmta-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(base, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() || os.Getenv("CUTOVER_REALMTA_KEEP") != "" {
-			t.Logf("kept %s for inspection", base)
-			return
-		}
-		os.RemoveAll(base)
-	})
-	return base
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// runStart runs a command that leaves a daemon behind. Its output goes to a
-// file, not a pipe: CombinedOutput would wait until the daemon, which
-// inherits the pipe, closes it.
-func runStart(t *testing.T, outFile, name string, args ...string) error {
-	t.Helper()
-	f, err := os.Create(outFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	cmd := exec.Command(name, args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Run(); err != nil {
-		out, _ := os.ReadFile(outFile)
-		return fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return nil
-}
-
-func waitPort(t *testing.T, addr string, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		c, err := net.DialTimeout("tcp4", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not listening after %s: %v", addr, within, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func mustWrite(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -192,7 +96,7 @@ func startPostfix(t *testing.T, base string, sinkPort int) *postfixInst {
 		Conf:  filepath.Join(base, "pf/conf"),
 		Spool: filepath.Join(base, "pf/spool"),
 		Log:   filepath.Join(base, "pf/log/postfix.log"),
-		Port:  freePort(t),
+		Port:  realmtatest.FreePort(t),
 	}
 	// data_directory is created by `postfix check` with the right owner
 	for _, d := range []string{p.Conf, p.Spool, filepath.Dir(p.Log)} {
@@ -272,10 +176,10 @@ bounce.example   smtp:[%[5]s]:%[8]s
 down.example     smtp:[%[6]s]:%[8]s
 hotmail.com      smtp:[%[7]s]:%[8]s
 `, siteGmail, siteYahoo, siteDefer, siteGrey, siteBounce, siteDown, siteMS, sp))
-	run(t, "postmap", "-c", p.Conf, "hash:"+filepath.Join(p.Conf, "transport"))
+	realmtatest.Run(t, "postmap", "-c", p.Conf, "hash:"+filepath.Join(p.Conf, "transport"))
 	// postfix(1) reports to stderr only on a tty; on failure show the log.
 	for _, args := range [][]string{{"-c", p.Conf, "check"}, {"-c", p.Conf, "start"}} {
-		if err := runStart(t, filepath.Join(base, "pf/postfix-cmd.out"), "postfix", args...); err != nil {
+		if err := realmtatest.RunStart(t, filepath.Join(base, "pf/postfix-cmd.out"), "postfix", args...); err != nil {
 			log, _ := os.ReadFile(p.Log)
 			t.Fatalf("%v\nlog:\n%s", err, log)
 		}
@@ -285,7 +189,7 @@ hotmail.com      smtp:[%[7]s]:%[8]s
 			t.Logf("postfix stop: %v %s", err, out)
 		}
 	})
-	waitPort(t, fmt.Sprintf("127.0.0.1:%d", p.Port), 20*time.Second)
+	realmtatest.WaitPort(t, fmt.Sprintf("127.0.0.1:%d", p.Port), 20*time.Second)
 	return p
 }
 
@@ -310,7 +214,7 @@ type eximInst struct {
 // lockEximConf serialises test runs that share the trusted config path.
 func lockEximConf(t *testing.T) func() {
 	t.Helper()
-	f, err := os.OpenFile(filepath.Join(realmtaDir, "exim.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(filepath.Join(realmtatest.Dir, "exim.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,14 +230,14 @@ func startExim(t *testing.T, base string, sinkPort int) *eximInst {
 		Dir:   filepath.Join(base, "ex"),
 		Spool: filepath.Join(base, "ex/spool"),
 		Log:   filepath.Join(base, "ex/log/mainlog"),
-		Port:  freePort(t),
+		Port:  realmtatest.FreePort(t),
 	}
 	e.PidFile = filepath.Join(e.Dir, "exim.pid")
 	for _, d := range []string{e.Spool, filepath.Dir(e.Log)} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		run(t, "chown", "Debian-exim:Debian-exim", d)
+		realmtatest.Run(t, "chown", "Debian-exim:Debian-exim", d)
 	}
 	e.unlock = lockEximConf(t)
 	t.Cleanup(e.unlock)
@@ -405,9 +309,9 @@ begin retry
 	}
 	os.Chmod(eximConf, 0o644)
 	os.WriteFile(filepath.Join(e.Dir, "exim.conf"), []byte(conf), 0o644) // a copy kept with the logs
-	run(t, eximBin, "-C", eximConf, "-bV")
-	run(t, eximBin, "-C", eximConf, "-bt", "alice@gmail.com", "erin@defer.example", "x@ok.example")
-	if err := runStart(t, filepath.Join(e.Dir, "exim-bd.out"), eximBin, "-C", eximConf, "-bd", "-q5s"); err != nil {
+	realmtatest.Run(t, eximBin, "-C", eximConf, "-bV")
+	realmtatest.Run(t, eximBin, "-C", eximConf, "-bt", "alice@gmail.com", "erin@defer.example", "x@ok.example")
+	if err := realmtatest.RunStart(t, filepath.Join(e.Dir, "exim-bd.out"), eximBin, "-C", eximConf, "-bd", "-q5s"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -425,7 +329,7 @@ begin retry
 			t.Errorf("exim paniclog is not empty:\n%s", pl)
 		}
 	})
-	waitPort(t, fmt.Sprintf("127.0.0.1:%d", e.Port), 20*time.Second)
+	realmtatest.WaitPort(t, fmt.Sprintf("127.0.0.1:%d", e.Port), 20*time.Second)
 	return e
 }
 

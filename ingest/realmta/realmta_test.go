@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"cutover/ingest/realmta/realmtatest"
 )
 
 const messagesPerMTA = 160
@@ -38,7 +40,7 @@ type realRun struct {
 func TestRealMTA(t *testing.T) {
 	requireRealMTA(t)
 	start := time.Now()
-	r := &realRun{base: newBase(t)}
+	r := &realRun{base: realmtatest.NewBase(t, "cutover-realmta-")}
 	r.sink = startSink(t, sinkAddrs)
 	if c, err := net.DialTimeout("tcp4", fmt.Sprintf("%s:%d", siteDown, r.sink.Port), time.Second); err == nil {
 		c.Close()
