@@ -269,9 +269,14 @@ func (p *Pipeline) finish(out *parsed) {
 		// The lines that gave events or errors, each with its share.
 		events := out.events
 		n := 0
+		// Line numbers: the cursor counts the file's lines up to its offset;
+		// count forward from the chunk's first line to each result's.
+		lineNo, at := c.Cursor.Lines-int64(bytes.Count(data, nl)), 0
 		for _, r := range s.res {
 			out.events = events[:n+r.Events]
-			p.account(s, c, out, data[r.Off:r.Off+r.Len], base+int64(r.Off), n, r.Err)
+			lineNo += int64(bytes.Count(data[at:r.Off], nl))
+			at = r.Off
+			p.account(s, c, out, data[r.Off:r.Off+r.Len], base+int64(r.Off), lineNo+1, n, r.Err)
 			n += r.Events
 		}
 		out.events = events[:n]
@@ -280,6 +285,7 @@ func (p *Pipeline) finish(out *parsed) {
 	} else {
 		data := out.data
 		off := c.Cursor.Offset - int64(len(data))
+		lineNo := c.Cursor.Lines - int64(bytes.Count(data, nl))
 		for len(data) > 0 {
 			i := bytes.IndexByte(data, '\n')
 			if i < 0 {
@@ -291,19 +297,22 @@ func (p *Pipeline) finish(out *parsed) {
 			}
 			lineOff := off
 			off += int64(i + 1)
+			lineNo++
 			data = data[i+1:]
 			out.sum.Lines++
 			out.sum.Bytes += int64(i + 1)
 			n := len(out.events)
 			var err error
 			out.events, err = sp.Parser.ParseLine(line, out.events)
-			p.account(s, c, out, line, lineOff, n, err)
+			p.account(s, c, out, line, lineOff, lineNo, n, err)
 		}
 		out.data = nil
 	}
 	for _, ll := range c.TooLong {
 		out.sum.Rejected++
-		out.rejects = append(out.rejects, state.Reject{Source: sp.Name, Path: c.Path, Offset: ll.Offset,
+		// A too-long line comes alone in its chunk: the cursor's count
+		// ends with it.
+		out.rejects = append(out.rejects, state.Reject{Source: sp.Name, Path: c.Path, Offset: ll.Offset, Line: c.Cursor.Lines,
 			Text: fmt.Sprintf("(%d bytes)", ll.Length), Reason: "line too long", Seen: time.Now().UTC()})
 	}
 	// Nothing refers to the chunk's bytes now (events, rejects and parser
@@ -323,12 +332,12 @@ func (p *Pipeline) finish(out *parsed) {
 
 // account books one parsed line: its reject, or the events the parser
 // appended to out.events from index n on.
-func (p *Pipeline) account(s *source, c *follow.Chunk, out *parsed, line []byte, lineOff int64, n int, err error) {
+func (p *Pipeline) account(s *source, c *follow.Chunk, out *parsed, line []byte, lineOff, lineNo int64, n int, err error) {
 	sp := &s.spec
 	if err != nil {
 		out.events = out.events[:n]
 		out.sum.Rejected++
-		out.rejects = append(out.rejects, state.Reject{Source: sp.Name, Path: c.Path, Offset: lineOff,
+		out.rejects = append(out.rejects, state.Reject{Source: sp.Name, Path: c.Path, Offset: lineOff, Line: lineNo,
 			Text: clip(line, 512), Reason: err.Error(), Seen: time.Now().UTC()})
 		return
 	}
@@ -693,3 +702,5 @@ func clip(b []byte, n int) string {
 	}
 	return string(b)
 }
+
+var nl = []byte{'\n'}

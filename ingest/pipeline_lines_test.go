@@ -108,5 +108,9 @@ func TestPipelineLinesParserMatchesParseLine(t *testing.T) {
 		if line != r.Text {
 			t.Fatalf("reject at %d: %q, the line there is %q", r.Offset, r.Text, line)
 		}
+		// ...and its line number is the count of lines before it, plus one.
+		if want := int64(bytes.Count(data[:r.Offset], []byte("\n"))) + 1; r.Line != want {
+			t.Fatalf("reject at %d: line %d, want %d", r.Offset, r.Line, want)
+		}
 	}
 }

@@ -35,9 +35,12 @@ func (c Cursor) Key() string {
 
 // Reject is a line that looked like an outcome but could not be parsed.
 type Reject struct {
-	Source string    `json:"source"`
-	Path   string    `json:"path"`
-	Offset int64     `json:"offset"`
+	Source string `json:"source"`
+	Path   string `json:"path"`
+	Offset int64  `json:"offset"` // byte offset of the line's start
+	// Line is the line's number in the file, from 1; 0 when unknown (a
+	// follower that started at the end of a file has not counted its lines).
+	Line   int64     `json:"line,omitempty"`
 	Text   string    `json:"text"` // raw, untrusted, cut to 512 bytes
 	Reason string    `json:"reason"`
 	Seen   time.Time `json:"seen"`

@@ -21,24 +21,39 @@ func (s span) value(line []byte) []byte {
 }
 
 // split appends the fields of an RFC 4180 record to dst, stopping after max
-// fields when max >= 0. It never fails: a stray quote inside an unquoted
-// field is kept as data, text after a closing quote up to the next comma is
-// dropped, and an unclosed quote runs to the end of the line (PowerMTA only
-// quotes fields with commas, quotes or line breaks, so these only appear in
-// damaged lines). Commas are found eight bytes at a time: with ~25 short
-// fields a line, a call per field costs more than the scan.
-func split(line []byte, dst []span, max int) []span {
+// fields when max >= 0 (then ok only covers the fields read). ok is false when the quoting is broken: a quote
+// inside an unquoted field, text between a closing quote and the next comma,
+// or an unclosed quote (PowerMTA quotes a field that holds a comma, a quote
+// or a line break and doubles the quotes inside, so only damaged lines look
+// like that). The fields are still returned, best effort: a stray quote
+// inside an unquoted field is kept as data, text after a closing quote up to
+// the next comma is dropped, an unclosed quote runs to the end of the line.
+// Commas are found eight bytes at a time: with ~25 short fields a line, a
+// call per field costs more than the scan. Quotes are checked by count: the
+// quoted fields account for theirs, and one bytes.Count says whether any
+// other quote is in the line.
+func split(line []byte, dst []span, max int) (_ []span, ok bool) {
 	if max == 0 {
-		return dst
+		return dst, true
+	}
+	ok = true
+	quotes := 0 // quotes the quoted fields account for
+	done := func() bool {
+		return ok && (quotes == 0 && bytes.IndexByte(line, '"') < 0 || bytes.Count(line, []byte{'"'}) == quotes)
 	}
 	start := 0
 outer:
 	for {
 		if start < len(line) && line[start] == '"' {
-			sp, next := quoted(line, start)
+			sp, next, n, good := quoted(line, start)
 			dst = append(dst, sp)
-			if next < 0 || len(dst) == max {
-				return dst
+			quotes += n
+			ok = ok && good
+			if len(dst) == max {
+				return dst, ok
+			}
+			if next < 0 {
+				return dst, done()
 			}
 			start = next
 			continue
@@ -50,7 +65,7 @@ outer:
 				k := i + bits.TrailingZeros64(m)>>3
 				dst = append(dst, span{start, k, false})
 				if len(dst) == max {
-					return dst
+					return dst, ok
 				}
 				start = k + 1
 				if start < len(line) && line[start] == '"' {
@@ -63,7 +78,7 @@ outer:
 			if line[i] == ',' {
 				dst = append(dst, span{start, i, false})
 				if len(dst) == max {
-					return dst
+					return dst, ok
 				}
 				start = i + 1
 				if start < len(line) && line[start] == '"' {
@@ -71,33 +86,44 @@ outer:
 				}
 			}
 		}
-		return append(dst, span{start, len(line), false})
+		return append(dst, span{start, len(line), false}), done()
 	}
 }
 
 // quoted reads the quoted field that starts at line[i] == '"'. next is the
-// index after the comma that ends it, or -1 at the end of the line.
-func quoted(line []byte, i int) (sp span, next int) {
+// index after the comma that ends it, or -1 at the end of the line; n is the
+// number of quote bytes the field holds (its own two and the doubled ones);
+// ok is false for an unclosed quote or text after the closing one.
+func quoted(line []byte, i int) (sp span, next, n int, ok bool) {
 	j, esc := i+1, false
+	n = 1
 	for {
 		k := bytes.IndexByte(line[j:], '"')
 		if k < 0 {
-			return span{i + 1, len(line), esc}, -1
+			return span{i + 1, len(line), esc}, -1, n, false
 		}
 		j += k
 		if j+1 < len(line) && line[j+1] == '"' {
 			esc = true
+			n += 2
 			j += 2
 			continue
 		}
 		break
 	}
+	n++
 	sp = span{i + 1, j, esc}
+	if j+1 == len(line) {
+		return sp, -1, n, true
+	}
+	if line[j+1] == ',' {
+		return sp, j + 2, n, true
+	}
 	k := bytes.IndexByte(line[j+1:], ',')
 	if k < 0 {
-		return sp, -1
+		return sp, -1, n, false
 	}
-	return sp, j + 1 + k + 1
+	return sp, j + 1 + k + 1, n, false
 }
 
 const commas = 0x2c2c2c2c2c2c2c2c

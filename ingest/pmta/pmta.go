@@ -9,6 +9,7 @@ package pmta
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"time"
 
@@ -31,7 +32,8 @@ type Parser struct {
 	intern *lex.Interner
 
 	col       [numCols]int // column index per field, -1 when absent
-	maxCol    int          // highest index in col: the splitter stops there
+	maxCol    int          // highest index in col
+	nfields   int          // fields in the header: every record has as many
 	hasHeader bool
 
 	spans []span
@@ -94,6 +96,7 @@ func (p *Parser) resetHeader() {
 		p.col[i] = -1
 	}
 	p.maxCol = -1
+	p.nfields = 0
 	p.hasHeader = false
 }
 
@@ -126,7 +129,21 @@ func (p *Parser) ParseLine(line []byte, dst []model.Event) ([]model.Event, error
 		}
 		return dst, ingest.Reject("no header line")
 	}
-	p.spans = split(line, p.spans[:0], p.maxCol+1)
+	if len(trim(line)) == 0 {
+		return dst, nil
+	}
+	// Every record has its header's field count. A line with another count
+	// is damaged: a torn write that ran two records into one, a record a
+	// crash cut short, a quote PowerMTA did not double. Its fields would be
+	// read from the wrong columns, so it counts nowhere.
+	var ok bool
+	p.spans, ok = split(line, p.spans[:0], -1)
+	if !ok {
+		return dst, ingest.Reject("broken quoting (a quote not doubled, text after a closing quote, or an unclosed quote)")
+	}
+	if len(p.spans) != p.nfields {
+		return dst, ingest.Reject(fmt.Sprintf("%d fields where the header has %d (torn or truncated record)", len(p.spans), p.nfields))
+	}
 
 	var outcome model.Outcome
 	switch string(p.raw(line, cType)) {
@@ -145,7 +162,6 @@ func (p *Parser) ParseLine(line []byte, dst []model.Event) ([]model.Event, error
 	}
 
 	ev := model.Event{Kind: "pmta", Outcome: outcome}
-	var ok bool
 	if ev.Time, ok = p.time(line); !ok {
 		return dst, ingest.Reject("no parsable timeLogged")
 	}
@@ -303,7 +319,8 @@ var bom = []byte("\xef\xbb\xbf")
 func (p *Parser) setHeader(line []byte) {
 	p.resetHeader()
 	line = bytes.TrimPrefix(line, bom)
-	spans := split(line, nil, -1)
+	spans, _ := split(line, nil, -1)
+	p.nfields = len(spans)
 	for i, s := range spans {
 		name := strings.ToLower(strings.TrimSpace(string(s.value(line))))
 		c, ok := colNames[name]
