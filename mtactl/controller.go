@@ -31,7 +31,8 @@ type Controller struct {
 	curMu sync.RWMutex // guards cur
 	cur   model.Desired
 
-	now func() time.Time
+	now     func() time.Time
+	notices []string
 	// mutate lets tests inject a fault into the rendered files (a broken
 	// template) after splicing.
 	mutate func(path string, b []byte) []byte
@@ -92,6 +93,13 @@ func New(cfg Config, db *state.DB) (*Controller, error) {
 	if err := c.st.init(); err != nil && !errors.Is(err, state.ErrReadOnly) {
 		return nil, fmt.Errorf("mtactl: %w", err)
 	}
+	if !db.ReadOnly() {
+		// A change a dead process left pending is settled before anything
+		// else reads Current or plans from the files.
+		if err := c.reconcile(context.Background()); err != nil {
+			c.notices = append(c.notices, "could not settle an interrupted change (it stays pending; see cutover history): "+err.Error())
+		}
+	}
 	a, err := c.st.applied()
 	if err != nil {
 		return nil, fmt.Errorf("mtactl: read applied state: %w", err)
@@ -101,6 +109,10 @@ func New(cfg Config, db *state.DB) (*Controller, error) {
 	}
 	return c, nil
 }
+
+// Notices are problems New found but did not fail on (an interrupted
+// change it could not settle).
+func (c *Controller) Notices() []string { return slices.Clone(c.notices) }
 
 // Drivers names the configured drivers in apply order.
 func (c *Controller) Drivers() []string {
@@ -396,11 +408,21 @@ func (c *Controller) PlanRollback(id string) (*Change, error) {
 			}
 			pf := plannedFile{driver: drv, mf: mf, cur: cur, data: cur.Data, remove: !cur.Exists}
 			sf, ok := byPath[mf.Path]
+			// What cutover had confirmed live before change id: the
+			// snapshot may hold bytes nobody confirmed (a change that
+			// died after its write), and a rollback must not bring
+			// those back under the name of the previous ratio.
+			live, haveLive := snap.Live[mf.Path]
+			unconfirmed := fmt.Sprintf("%s: %s held bytes cutover never confirmed live before change %s (an interrupted change or an edit of cutover's part); restoring cutover's last confirmed content", drv.Name(), mf.Path, id)
 			switch {
 			case !ok:
 				ch.Notes = append(ch.Notes, fmt.Sprintf("%s: %s was not managed at change %s; left as it is", drv.Name(), mf.Path, id))
 			case len(mf.Blocks) == 0:
 				pf.data, pf.remove = sf.Data, !sf.Exists
+				if haveLive && (live.Exists != sf.Exists || live.SHA256 != sumOf(sf.Exists, sf.Data)) {
+					pf.data, pf.remove = live.Data, !live.Exists
+					ch.Notes = append(ch.Notes, unconfirmed)
+				}
 			case !cur.Exists:
 				return nil, fmt.Errorf("%s: %s does not exist", drv.Name(), mf.Path)
 			default:
@@ -408,25 +430,38 @@ func (c *Controller) PlanRollback(id string) (*Change, error) {
 				for _, n := range mf.Blocks {
 					regions[n] = nil
 				}
-				var snapOut []byte
+				var snapOut, liveOut []byte
 				if sf.Exists {
 					if regions, err = blockContents(sf.Data, mf.Path+" (snapshot "+id+")", mf.Blocks); err != nil {
 						return nil, err
 					}
 					snapOut, _ = outside(sf.Data, mf.Path, mf.Blocks)
 				}
+				fromLive := false
+				if haveLive && live.Exists && live.SHA256 != sumOf(sf.Exists, sf.Data) {
+					if lr, err := blockContents(live.Data, mf.Path+" (confirmed before "+id+")", mf.Blocks); err == nil && !sameRegions(lr, regions) {
+						regions, fromLive = lr, true
+						liveOut, _ = outside(live.Data, mf.Path, mf.Blocks)
+						ch.Notes = append(ch.Notes, unconfirmed)
+					}
+				}
 				curOut, err := outside(cur.Data, mf.Path, mf.Blocks)
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", drv.Name(), err)
 				}
-				if sf.Exists && bytes.Equal(curOut, snapOut) {
+				switch {
+				case sf.Exists && !fromLive && bytes.Equal(curOut, snapOut):
 					pf.data = sf.Data
-				} else {
+				case fromLive && bytes.Equal(curOut, liveOut):
+					pf.data = live.Data
+				default:
 					// Snapshot regions carry their indentation already.
 					if pf.data, err = spliceBlocks(cur.Data, mf.Path, regions, false); err != nil {
 						return nil, fmt.Errorf("%s: %w", drv.Name(), err)
 					}
-					ch.Notes = append(ch.Notes, fmt.Sprintf("%s: %s: the operator's lines changed since change %s and are kept; only cutover's blocks are restored", drv.Name(), mf.Path, id))
+					if !sf.Exists || !bytes.Equal(curOut, snapOut) {
+						ch.Notes = append(ch.Notes, fmt.Sprintf("%s: %s: the operator's lines changed since change %s and are kept; only cutover's blocks are restored", drv.Name(), mf.Path, id))
+					}
 				}
 			}
 			ch.planned = append(ch.planned, pf)
@@ -529,12 +564,17 @@ type ApplyError struct {
 	RestoreErr    error    // why not
 	ReloadedAgain []string // drivers reloaded after the restore
 	ReloadErr     error    // a reload after the restore failed too
+	// Conflicts are files someone changed after cutover's write: left as
+	// they are, their drivers not reloaded (Restored is false).
+	Conflicts []Conflict
 }
 
 func (e *ApplyError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Step.Error())
 	switch {
+	case !e.Restored && len(e.Conflicts) > 0:
+		fmt.Fprintf(&b, "\nNOT RESTORED: %v", e.RestoreErr)
 	case !e.Restored:
 		fmt.Fprintf(&b, "\nRESTORE FAILED, the MTA files may be broken: %v", e.RestoreErr)
 	case e.ReloadErr != nil:
@@ -592,6 +632,11 @@ func (c *Controller) Apply(ctx context.Context, ch *Change, who Who, opt ApplyOp
 
 	// The files must be exactly what the preview showed.
 	snap := Snapshot{Time: start.UTC(), Desired: c.Current()}
+	if a, err := c.st.applied(); err != nil {
+		return AuditEntry{}, fmt.Errorf("mtactl: read applied state: %w", err)
+	} else if a != nil {
+		snap.Live = a.Files
+	}
 	for i, p := range ch.planned {
 		now, err := readFileState(p.mf.Path)
 		if err != nil {
@@ -619,7 +664,15 @@ func (c *Controller) Apply(ctx context.Context, ch *Change, who Who, opt ApplyOp
 			if !p.remove {
 				after = hashOf(p.data)
 			}
-			entry.Files = append(entry.Files, FileRecord{Path: p.mf.Path, Before: sumIf(p.cur), After: after})
+			fr := FileRecord{Path: p.mf.Path, Before: sumIf(p.cur), After: after, Driver: p.driver.Name()}
+			if fd, ok := p.driver.(*fileDriver); ok {
+				for _, f := range fd.files {
+					if f.Path == p.mf.Path {
+						fr.Table = f.Table
+					}
+				}
+			}
+			entry.Files = append(entry.Files, fr)
 		}
 	}
 	if err := c.st.begin(&snap, &entry); err != nil {
@@ -674,6 +727,13 @@ func (c *Controller) Entry(id string) (AuditEntry, error) { return c.st.entry(id
 
 // Snapshot returns the files as they were before change id.
 func (c *Controller) Snapshot(id string) (*Snapshot, error) { return c.st.snapshot(id) }
+
+func sumOf(exists bool, data []byte) string {
+	if !exists {
+		return ""
+	}
+	return hashOf(data)
+}
 
 func sumIf(st fileState) string {
 	if !st.Exists {
@@ -753,42 +813,47 @@ func (t *txn) run(ctx context.Context) *StepError {
 
 // fail restores every written file from the snapshot, rebuilds, reloads the
 // drivers whose reload had started, and records the failure.
+func conflicted(cs []Conflict, driver string) bool {
+	return slices.ContainsFunc(cs, func(c Conflict) bool { return c.Driver == driver })
+}
+
 func (t *txn) fail(ctx context.Context, serr *StepError, start time.Time) (AuditEntry, error) {
 	// The caller's context may be what failed; the restore must still run.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 	defer cancel()
 	ae := &ApplyError{ID: t.entry.ID, Step: serr, Restored: true}
-	var errs []error
-	touched := map[string]bool{}
-	for i := len(t.written) - 1; i >= 0; i-- {
-		p := t.written[i]
-		touched[p.driver.Name()] = true
-		var err error
-		if p.cur.Exists {
-			var now fileState
-			if now, err = readFileState(p.mf.Path); err == nil {
-				now.Mode, now.UID, now.GID, now.Exists = p.cur.Mode, p.cur.UID, p.cur.GID, true
-				err = writeAtomic(now, p.cur.Data, p.cur.Mode, nil)
-			}
-		} else {
-			err = removeFile(p.cur)
+	var items []restoreItem
+	for _, p := range t.written {
+		it := restoreItem{driver: p.driver, path: p.mf.Path, prev: p.cur, haveData: true}
+		if !p.remove {
+			it.wrote, it.wroteData = hashOf(p.data), p.data
 		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("restore %s: %w", p.mf.Path, err))
-		}
+		items = append(items, it)
 	}
+	res := restoreWritten(items)
+	errs := res.errs
 	for _, d := range t.drivers {
-		if touched[d.Name()] {
+		if res.restored[d.Name()] {
 			if err := d.Build(rctx, t.changed[d.Name()]); err != nil {
 				errs = append(errs, fmt.Errorf("rebuild after restore: %w", err))
 			}
 		}
 	}
 	// Reload again only where a reload started: a config that failed its
-	// check was never reloaded, and must not be now.
-	again := slices.Clone(t.reloaded)
-	if t.failedAt != nil {
+	// check was never reloaded, and must not be now. A driver whose files
+	// someone changed since cutover's write is left on its current config.
+	var again []Driver
+	for _, d := range t.reloaded {
+		if !conflicted(res.conflicts, d.Name()) {
+			again = append(again, d)
+		}
+	}
+	if t.failedAt != nil && !conflicted(res.conflicts, t.failedAt.Name()) {
 		again = append(again, t.failedAt)
+	}
+	if len(res.conflicts) > 0 {
+		ae.Conflicts = res.conflicts
+		errs = append([]error{&ConflictError{Conflicts: res.conflicts}}, errs...)
 	}
 	if len(errs) > 0 {
 		ae.Restored, ae.RestoreErr = false, errors.Join(errs...)

@@ -41,7 +41,19 @@
 //
 // Any failure restores the snapshot's bytes of the written files, rebuilds,
 // and reloads again only the drivers whose reload had started: a config the
-// checker rejected is never reloaded. The *ApplyError names the driver, the
+// checker rejected is never reloaded. Only bytes cutover wrote are taken
+// back: a file someone changed after cutover's write is left as it is, with
+// its driver's other files, and reported with a diff (*ConflictError); that
+// MTA is not reloaded.
+//
+// A process that dies mid-apply leaves its entry pending. The next New on a
+// writable database settles it (restore.go): files still holding the dead
+// change's bytes get the snapshot back, are rebuilt and their driver
+// reloaded (whether the dead process reloaded is unknown); the entry is
+// closed as failed at step "interrupted" with what was found. Every snapshot
+// also keeps what cutover had last confirmed live (Snapshot.Live), and a
+// rollback restores cutover's part from it, so bytes that were never
+// confirmed never come back under the name of the previous ratio. The *ApplyError names the driver, the
 // step, the command and the checker's own output (for Postfix also the new
 // fatal/warning lines of its maillog, because postfix(1) reports to stderr
 // only on a terminal).

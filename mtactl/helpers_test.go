@@ -177,7 +177,11 @@ func helperApply() int {
 		fmt.Println("ERROR:", err)
 		return 1
 	}
-	ch, err := c.Plan(c.Current().WithRatio(50, ""))
+	ratio := 50
+	if r := os.Getenv("MTACTL_HELPER_RATIO"); r != "" {
+		fmt.Sscan(r, &ratio)
+	}
+	ch, err := c.Plan(c.Current().WithRatio(ratio, ""))
 	if err == nil {
 		_, err = c.Apply(t0ctx(), ch, CurrentWho("helper"), ApplyOptions{AcceptDrift: true})
 	}

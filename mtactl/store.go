@@ -30,6 +30,12 @@ type Snapshot struct {
 	Time    time.Time     `json:"time"`
 	Desired model.Desired `json:"desired"` // what was in force before the change
 	Files   []SnapFile    `json:"files"`
+	// Live is what cutover had last confirmed live in each managed file
+	// (written, validated, reloaded) when the snapshot was taken; it differs
+	// from Files where the files then held bytes nobody confirmed (an
+	// interrupted change, an edit inside cutover's blocks). A rollback
+	// restores cutover's part from Live. Absent in older snapshots.
+	Live map[string]appliedFile `json:"live,omitempty"`
 }
 
 // SnapFile is one file in a snapshot.
@@ -79,6 +85,10 @@ type FileRecord struct {
 	Path   string `json:"path"`
 	Before string `json:"before"` // sha256, "" = absent
 	After  string `json:"after"`
+	// Driver and Table say how to rebuild and reload the file when a later
+	// start has to settle an interrupted change (see reconcile).
+	Driver string `json:"driver,omitempty"`
+	Table  string `json:"table,omitempty"`
 }
 
 // applied is what cutover last put into the files, for drift detection and

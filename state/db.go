@@ -353,5 +353,14 @@ func (db *DB) Newest() time.Time {
 func (db *DB) View(fn func(tx *bbolt.Tx) error) error { return db.bolt.View(fn) }
 
 // Update runs fn in a read-write bbolt transaction. Do not touch the buckets
-// this package owns (see the package doc).
-func (db *DB) Update(fn func(tx *bbolt.Tx) error) error { return db.bolt.Update(fn) }
+// this package owns (see the package doc). On a ReadOnly database it returns
+// ErrReadOnly (not bbolt's own error), like every other write.
+func (db *DB) Update(fn func(tx *bbolt.Tx) error) error {
+	if db.opt.ReadOnly {
+		return ErrReadOnly
+	}
+	return db.bolt.Update(fn)
+}
+
+// ReadOnly reports whether the database was opened ReadOnly.
+func (db *DB) ReadOnly() bool { return db.opt.ReadOnly }
