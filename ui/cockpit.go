@@ -3,7 +3,6 @@ package ui
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -95,8 +94,8 @@ func (m *Model) newPane(name, isp string, o, n SideStats) *pane {
 	return p
 }
 
-// buildPanes derives the panes from a new snapshot: busiest first, "other"
-// last, selection kept on the same provider.
+// buildPanes derives the panes from a new snapshot, filtered and ordered
+// (sortPanes), the selection kept on the same provider.
 func (m *Model) buildPanes() {
 	s := m.snap
 	o, n := s.Old, s.New
@@ -106,24 +105,12 @@ func (m *Model) buildPanes() {
 	m.total = m.newPane("ALL", "", o, n)
 	panes := make([]*pane, 0, len(s.Providers))
 	for _, p := range s.Providers {
+		if !m.filt.matches(p.ISP) {
+			continue
+		}
 		panes = append(panes, m.newPane(Sanitize(p.ISP, 40), p.ISP, p.Old, p.New))
 	}
-	slices.SortStableFunc(panes, func(a, b *pane) int {
-		ao, bo := a.isp == model.ISPOther, b.isp == model.ISPOther
-		switch {
-		case ao != bo:
-			if ao {
-				return 1
-			}
-			return -1
-		case a.volume != b.volume:
-			if a.volume > b.volume {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.isp, b.isp)
-	})
+	m.sortPanes(panes)
 	m.panes = panes
 	m.sel = 0
 	for i, p := range panes {
@@ -448,7 +435,7 @@ func (m Model) statusLine() string {
 		return line
 	}
 	line += " " + fmtRange(m.snap.Since, m.snap.Until)
-	if w := m.suppressWarning(m.snap.Plan.RatioNew); w != "" {
+	if w := m.suppressWarning(m.newShare()); w != "" {
 		// Before the sources: a legal risk must not be cut off the right.
 		line += sep + m.st.Warn.Render(w)
 	}

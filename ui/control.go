@@ -297,24 +297,25 @@ func (s *ctlState) ready() *mtactl.Change {
 	return s.ch
 }
 
-// ctlKey handles every key while a control view is open. ctrl+c and q quit
-// except while an apply runs: the process must not exit mid-transaction.
+// ctlKey handles every key while a control view is open. q and esc close the
+// view; only ctrl+c quits, and it asks first while an apply runs.
 func (m Model) ctlKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	k := m.keys
 	s := &m.ctl
-	if s.mode == ctlApplying {
-		return m, nil
+	if msg.String() == "ctrl+c" {
+		return m.tryQuit() // asks first while an apply runs
 	}
-	if key.Matches(msg, k.Quit) && msg.String() == "ctrl+c" {
-		return m, tea.Quit
+	if s.mode == ctlApplying {
+		m.flash("applying: wait for the MTAs to reload (ctrl+c asks before quitting)")
+		return m, nil
 	}
 	switch s.mode {
 	case ctlAudit:
 		switch {
-		case key.Matches(msg, k.Cancel, k.Back, k.Audit):
-			s.mode = ctlOff
-		case key.Matches(msg, k.Quit):
-			return m, tea.Quit
+		case key.Matches(msg, k.Cancel, k.Back, k.Audit, k.Quit):
+			s.mode = ctlOff // a dialog: q closes it, never the cockpit
+		case key.Matches(msg, k.Help):
+			m.flash("?: no help inside the audit view: ↑/↓ select, enter full entry, esc close")
 		case key.Matches(msg, k.Refresh):
 			return m, m.ctlLoadHistory()
 		case key.Matches(msg, k.Up):
@@ -332,9 +333,6 @@ func (m Model) ctlKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		}
 		return m, nil
 	case ctlResult:
-		if key.Matches(msg, k.Quit) {
-			return m, tea.Quit
-		}
 		if key.Matches(msg, k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom) {
 			s.scroll = m.scroll(msg, s.scroll, len(m.ctlLines()), m.ctlScrollHeight())
 			return m, nil
@@ -352,11 +350,9 @@ func (m Model) ctlKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	}
 	// ctlSlider, ctlConfirm
 	switch {
-	case key.Matches(msg, k.Cancel):
-		s.mode = ctlOff
+	case key.Matches(msg, k.Cancel, k.Quit):
+		s.mode = ctlOff // q closes the dialog, never the cockpit
 		return m, nil
-	case key.Matches(msg, k.Quit):
-		return m, tea.Quit
 	case key.Matches(msg, k.Apply):
 		ch := s.ready()
 		if ch == nil {

@@ -23,13 +23,16 @@ import (
 // fakeCtl is a deterministic ui.Control: one demo file whose diff shows the
 // ratio, throttles of 40/h per percent for google, and a history.
 type fakeCtl struct {
-	mu      sync.Mutex
-	cur     model.Desired
-	hist    []mtactl.AuditEntry
-	fail    bool // Apply fails validation
-	drift   bool // plans report drift
-	applied []*mtactl.Change
-	delay   time.Duration
+	mu    sync.Mutex
+	cur   model.Desired
+	hist  []mtactl.AuditEntry
+	fail  bool // Apply fails validation
+	drift bool // plans report drift
+	// recompute: a plan at the applied ratio still changes the throttles
+	// (recomputed from traffic), as mtactl's do.
+	recompute bool
+	applied   []*mtactl.Change
+	delay     time.Duration
 }
 
 func newFakeCtl() *fakeCtl {
@@ -76,9 +79,15 @@ func (f *fakeCtl) change(action string, to model.Desired) *mtactl.Change {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	to = fakeDesired(to)
+	if f.recompute && to.RatioNew == f.cur.RatioNew {
+		g := to.Throttles["google"]
+		g.PerHour = g.PerHour * 2 / 3
+		to.Throttles["google"] = g
+	}
 	ch := &mtactl.Change{Action: action, From: f.cur, To: to}
 	path := "/srv/cutover-demo/control.json"
-	fc := mtactl.FileChange{Driver: "demo", Path: path, Changed: f.cur.RatioNew != to.RatioNew}
+	fc := mtactl.FileChange{Driver: "demo", Path: path, Changed: f.cur.RatioNew != to.RatioNew ||
+		f.cur.Throttles["google"] != to.Throttles["google"]}
 	if fc.Changed {
 		fc.Diff = fmt.Sprintf("--- a%s\n+++ b%s\n@@ -1,6 +1,6 @@\n {\n-  \"RatioNew\": %d,\n+  \"RatioNew\": %d,\n   \"MaxPerHour\": {\n-    \"google\": %d\n+    \"google\": %d\n   }\n }\n",
 			path, path, f.cur.RatioNew, to.RatioNew, f.cur.Throttles["google"].PerHour, to.Throttles["google"].PerHour)

@@ -78,6 +78,9 @@ type Plan struct {
 	Step     int        // index into Steps of the current step; -1 = none
 	Steps    []PlanStep // planned steps, in order
 	Start    time.Time  // cutover start (WindowCutover); zero = unknown
+	// Unmanaged: no plan provider (no [mtactl] section), so RatioNew is not
+	// a ratio anyone set: the header shows NEW's measured share instead.
+	Unmanaged bool `json:",omitempty"`
 }
 
 // PlanStep is one planned ratio.

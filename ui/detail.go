@@ -65,10 +65,19 @@ func (m Model) detailBody(w int) []string {
 	// Response signatures.
 	out = append(out, "")
 	out = append(out, m.st.Label.Render(FitRight("OLD", 7)+" "+FitRight("NEW", 7)+"  top responses (non-delivered, hourly buckets)"))
-	if len(d.Reasons) == 0 {
-		out = append(out, m.st.Dim.Render("  none in this window"))
+	reasons := make([]ReasonRow, 0, len(d.Reasons))
+	for _, r := range d.Reasons {
+		if m.filt.matches(r.Signature, r.Sample) {
+			reasons = append(reasons, r)
+		}
 	}
-	for i, r := range d.Reasons {
+	switch {
+	case len(d.Reasons) == 0:
+		out = append(out, m.st.Dim.Render("  none in this window"))
+	case len(reasons) == 0:
+		out = append(out, m.st.Dim.Render("  none matching /"+m.filt.text))
+	}
+	for i, r := range reasons {
 		if i == 10 {
 			break
 		}

@@ -27,6 +27,9 @@ type KeyMap struct {
 	WinCutover key.Binding
 	Refresh    key.Binding
 
+	Filter key.Binding // "/": providers by name, the detail's responses by text
+	Order  key.Binding // cycles the pane order: volume, health, name
+
 	// RatioDown and RatioUp move the plan a step; disabled (and hidden from
 	// help) until mtactl can apply a ratio.
 	RatioDown key.Binding
@@ -74,6 +77,8 @@ func DefaultKeyMap() KeyMap {
 		Win24h:     key.NewBinding(key.WithKeys("3"), key.WithHelp("3", "24 hours")),
 		WinCutover: key.NewBinding(key.WithKeys("4"), key.WithHelp("4", "since cutover start")),
 		Refresh:    key.NewBinding(key.WithKeys("r", "ctrl+l"), key.WithHelp("r", "refresh now")),
+		Filter:     key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		Order:      key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "order: volume/health/name")),
 
 		RatioDown: key.NewBinding(key.WithKeys("["), key.WithHelp("[", "ratio step down"), key.WithDisabled()),
 		RatioUp:   key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "ratio step up"), key.WithDisabled()),

@@ -31,6 +31,9 @@ type Options struct {
 	// ReadOnly marks the header "read-only" (no Control: mtactl is not
 	// configured).
 	ReadOnly bool
+	// QuitCheck, when set, is asked before q or ctrl+c quits: a non-empty
+	// answer ("2 viewers attached; quit and stop following?") is asked first.
+	QuitCheck QuitCheck
 	// Renderer decides the colour profile (default: lipgloss's, on stdout,
 	// which honours NO_COLOR).
 	Renderer *lipgloss.Renderer
@@ -98,6 +101,11 @@ type Model struct {
 	bounces bounceState // bounces.go
 
 	supp suppressState // suppression view and header warning (suppressview.go)
+
+	fl        flashState // flash message and quit question (flash.go)
+	ord       orderState // pane order (order.go)
+	filt      filterState
+	quitCheck QuitCheck
 }
 
 // New builds the cockpit over d. Run it with
@@ -116,6 +124,8 @@ func New(d Data, opt Options) Model {
 		st:     NewStyles(opt.Renderer),
 		r:      opt.Renderer,
 		help:   help.New(),
+
+		quitCheck: opt.QuitCheck,
 	}
 	if m.r == nil {
 		m.r = lipgloss.DefaultRenderer()
@@ -226,6 +236,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case tickMsg:
 		m.now = m.clock()
+		m.expireFlash(time.Time(msg))
 		return m, tea.Batch(m.tick(), m.requestLoad())
 	case refreshMsg, Changed:
 		return m, m.requestLoad()
@@ -273,17 +284,39 @@ func (m *Model) apply(msg loadedMsg) {
 }
 
 func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	if m.fl.ask != "" {
+		return m.askKey(msg)
+	}
+	if m.filt.typing {
+		return m.filterKey(msg)
+	}
 	k := m.keys
 	if m.ctl.mode != ctlOff {
 		return m.ctlKey(msg)
 	}
-	if key.Matches(msg, k.Quit) {
-		return m, tea.Quit
-	}
 	if m.showHelp {
-		if key.Matches(msg, k.Help, k.Back) {
+		// The overlay is a dialog: q and esc close it, only ctrl+c quits.
+		switch {
+		case msg.String() == "ctrl+c":
+			return m.tryQuit()
+		case key.Matches(msg, k.Help, k.Back, k.Quit):
 			m.showHelp = false
 		}
+		return m, nil
+	}
+	if key.Matches(msg, k.Quit) {
+		return m.tryQuit()
+	}
+	if r := m.refusal(msg); r != "" {
+		m.flash(r)
+		return m, nil
+	}
+	if m2, ok := m.openFilter(msg); ok {
+		return m2, nil
+	}
+	if key.Matches(msg, k.Back) && m.filt.text != "" && (m.view == viewCockpit || m.view == viewDetail) {
+		m.filt.text = "" // esc clears the filter before it leaves the view
+		m.refilter()
 		return m, nil
 	}
 	switch {
@@ -305,6 +338,12 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, m.setWindow(WindowCutover)
 	case key.Matches(msg, k.Refresh):
 		return m, m.requestLoad()
+	case m.view == viewCockpit && key.Matches(msg, k.Order):
+		m.ord.by = (m.ord.by + 1) % 3
+		m.ord.prev = nil
+		m.refilter()
+		m.flash("order: " + m.ord.by.String())
+		return m, nil
 	case key.Matches(msg, k.Bounces):
 		return m.openBounces()
 	case m.supp.p != nil && key.Matches(msg, k.Suppression):

@@ -38,7 +38,11 @@ func (m Model) ctlHead() []string {
 	var head []string
 	switch s.kind {
 	case "ratio":
-		head = append(head, line(m.st.Label.Render("ratio to NEW")+fmt.Sprintf("   applied %s  →  proposed %s", pctS(s.cur.RatioNew), pctS(s.target))))
+		same := ""
+		if s.target == s.cur.RatioNew {
+			same = m.st.Dim.Render("  (same ratio)")
+		}
+		head = append(head, line(m.st.Label.Render("ratio to NEW")+fmt.Sprintf("   applied %s  →  proposed %s", pctS(s.cur.RatioNew), pctS(s.target))+same))
 		barW := max(min(m.width-22, 50), 4)
 		r := float64(s.target)
 		head = append(head, line(fmt.Sprintf("OLD %4s %s NEW %s", fmtRatio(100-r), ratioBar(r, barW), fmtRatio(r))))
@@ -100,12 +104,24 @@ func (m Model) ctlStatus() string {
 		return m.st.Error.Render(Sanitize("! "+s.err.Error(), max(m.width-2, 1)))
 	case s.planning || s.ch == nil || (s.kind == "ratio" && s.planFor != s.target):
 		return m.st.Dim.Render("planning…")
+	case s.ch.Empty() && len(s.ch.Drift) == 0 && s.kind == "ratio":
+		return m.st.Dim.Render(fmt.Sprintf("nothing to change at %s: ←/→ pick another ratio, esc close", pctS(s.target)))
 	case s.ch.Empty() && len(s.ch.Drift) == 0:
 		return m.st.Dim.Render("nothing to change: the files already say this")
-	case len(s.ch.Drift) > 0:
-		return m.st.Warn.Render("apply this change? (y/N)  drift found: a second confirmation follows")
 	}
-	return m.st.Label.Render("apply this change? (y/N)")
+	what := "apply this change? (y/N)"
+	if s.kind == "ratio" && s.ch.From.RatioNew == s.ch.To.RatioNew {
+		// Same ratio, yet the files would change: say it is the throttles,
+		// recomputed from the traffic history, not a ratio move.
+		what = "throttles only, ratio unchanged (recomputed from recent traffic): apply? (y/N)"
+		if throttlesEqual(s.ch.From, s.ch.To) {
+			what = "files only, ratio and throttles unchanged: apply? (y/N)"
+		}
+	}
+	if len(s.ch.Drift) > 0 {
+		return m.st.Warn.Render(what + "  drift found: a second confirmation follows")
+	}
+	return m.st.Label.Render(what)
 }
 
 // ctlLines is the scrollable part: the apply result, then the preview.
@@ -188,6 +204,19 @@ func (m Model) diffLines(d string, w int) []string {
 		out = append(out, " "+t)
 	}
 	return out
+}
+
+// throttlesEqual reports whether a and b throttle every provider alike.
+func throttlesEqual(a, b model.Desired) bool {
+	if len(a.Throttles) != len(b.Throttles) {
+		return false
+	}
+	for k, v := range a.Throttles {
+		if w, ok := b.Throttles[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
 }
 
 // throttleLines compares the NEW side's throttles per provider.

@@ -33,7 +33,7 @@ func NewStateData(db *state.DB) *StateData { return &StateData{DB: db} }
 
 func (d *StateData) plan() Plan {
 	if d.Plan == nil {
-		return Plan{Step: -1}
+		return Plan{Step: -1, Unmanaged: true}
 	}
 	return d.Plan.Plan()
 }

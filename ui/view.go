@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/x/ansi"
 )
@@ -92,12 +93,23 @@ func (m Model) topBar() string {
 	if w >= 110 {
 		barW = 20
 	}
-	slider := fmt.Sprintf("OLD %s %s NEW %s", fmtRatio(100-r), ratioBar(r, barW), fmtRatio(r))
+	var slider string
+	if plan.Unmanaged {
+		// Nobody set a ratio: show what the logs say NEW carried.
+		step = "ratio: not managed"
+		if sh, ok := m.measuredShare(); ok {
+			slider = fmt.Sprintf("measured %s OLD %s NEW %s", m.window, ratioBar(100*sh, barW), fmtShare(sh))
+		} else {
+			slider = "measured " + m.window.String() + ": no attempts"
+		}
+	} else {
+		slider = fmt.Sprintf("OLD %s %s NEW %s", fmtRatio(100-r), ratioBar(r, barW), fmtRatio(r))
+	}
 	clocks := m.clocks()
 	title := m.st.Title.Render(" cutover ") + m.ctlBadge()
 	build := func(withSteps, withStep bool, clock string) (string, int) {
 		left := title + " "
-		if withStep {
+		if withStep || plan.Unmanaged { // "not managed" is never dropped
 			left += m.st.Label.Render(step) + "  "
 		}
 		left += slider
@@ -118,6 +130,32 @@ func (m Model) topBar() string {
 	}
 	s, _ := build(false, false, clocks[2])
 	return s
+}
+
+// measuredShare is NEW's share of the attempts in the window (false when
+// there were none).
+func (m Model) measuredShare() (float64, bool) {
+	if m.snap == nil {
+		return 0, false
+	}
+	o, n := m.snap.Old.Counts.Attempts(), m.snap.New.Counts.Attempts()
+	if o+n == 0 {
+		return 0, false
+	}
+	return float64(n) / float64(o+n), true
+}
+
+// newShare is the NEW share in percent the header warnings compare with: the
+// plan's ratio, or the measured share when no ratio is managed.
+func (m Model) newShare() float64 {
+	if m.snap == nil {
+		return 0
+	}
+	if m.snap.Plan.Unmanaged {
+		sh, _ := m.measuredShare()
+		return 100 * sh
+	}
+	return m.snap.Plan.RatioNew
 }
 
 // clocks are the header's clocks, widest first: UTC and the local zone, or
@@ -186,27 +224,92 @@ func (m Model) footer() string {
 	}
 	leftW := max(w-ansi.StringWidth(pos)-1, 0)
 	var left string
-	if m.err != nil {
+	switch {
+	case m.filt.typing:
+		left = m.st.Label.Render("/"+m.filt.text+"_") + m.st.Dim.Render("  enter keep · esc clear")
+	case m.fl.ask != "":
+		// The quit question takes the whole line: nothing else matters now.
+		return m.st.Warn.Render(Sanitize(m.fl.ask+" y/N", max(w, 1)))
+	case m.fl.text != "":
+		left = m.st.Warn.Render(Sanitize(m.fl.text, max(leftW, 1)))
+	case m.err != nil:
 		left = m.st.Error.Render(Sanitize("! "+m.err.Error(), max(leftW-8, 1))) + m.st.Dim.Render("  ? help")
-	} else {
+	default:
 		hm := m.help
-		hm.Width = leftW
-		left = hm.ShortHelpView(m.shortHelp())
+		hm.Width = 0
+		if m.filt.text != "" && (m.view == viewCockpit || m.view == viewDetail) {
+			left = m.st.Label.Render("/"+m.filt.text) + " "
+		}
+		left += hm.ShortHelpView(fitKeys(hm, m.shortHelp(), leftW-ansi.StringWidth(left)))
 	}
 	gap := w - ansi.StringWidth(left) - ansi.StringWidth(pos)
 	return left + strings.Repeat(" ", max(gap, 1)) + m.st.Dim.Render(pos)
 }
 
-func (m Model) shortHelp() []key.Binding {
+// footKey is one footer entry: a binding with a shorter description, and
+// its rank (0 goes last when the line is too narrow for every key).
+type footKey struct {
+	b    key.Binding
+	desc string
+	rank int
+}
+
+// shortHelp is the current view's keys for the footer, most useful first
+// by rank; fitKeys drops the least useful until they fit.
+func (m Model) shortHelp() []footKey {
 	k := m.keys
 	if m.ctl.mode != ctlOff {
-		return m.ctlShortHelp()
+		var out []footKey
+		for i, b := range m.ctlShortHelp() {
+			out = append(out, footKey{b: b, desc: b.Help().Desc, rank: 10 - i})
+		}
+		return out
 	}
+	ctl := []footKey{{k.Slider, "slider", 8}, {k.Rollback, "undo", 8}, {k.Audit, "audit", 6}}
+	tail := []footKey{{k.Help, "help", 9}, {k.Quit, "quit", 9}}
+	var out []footKey
 	switch m.view {
-	case viewDetail, viewSources, viewBounces, viewSuppression:
-		return []key.Binding{k.Down, k.Back, k.Window, k.Sources, k.Help, k.Quit}
+	case viewCockpit:
+		out = []footKey{{k.Open, "detail", 7}, {k.Filter, "filter", 4}}
+		out = append(out, ctl...)
+		out = append(out, footKey{k.Window, "window", 5}, footKey{k.Order, "order", 1},
+			footKey{k.Bounces, "bounces", 3}, footKey{k.Suppression, "suppr", 3}, footKey{k.Sources, "sources", 2})
+	case viewDetail:
+		out = []footKey{{k.Back, "back", 9}, {k.Down, "scroll", 7}, {k.Filter, "filter", 4}, {k.Window, "window", 5}}
+		out = append(out, ctl...)
+	default:
+		out = []footKey{{k.Back, "back", 9}, {k.Down, "scroll", 7}, {k.Window, "window", 5}}
+		out = append(out, ctl...)
 	}
-	return k.ShortHelp()
+	return append(out, tail...)
+}
+
+// fitKeys keeps the footer keys that fit in w cells, dropping the lowest
+// ranks first and keeping the order.
+func fitKeys(hm help.Model, keys []footKey, w int) []key.Binding {
+	var on []footKey
+	for _, f := range keys {
+		if f.b.Enabled() {
+			on = append(on, f)
+		}
+	}
+	render := func(fs []footKey) []key.Binding {
+		out := make([]key.Binding, len(fs))
+		for i, f := range fs {
+			out[i] = key.NewBinding(key.WithKeys(f.b.Keys()...), key.WithHelp(f.b.Help().Key, f.desc))
+		}
+		return out
+	}
+	for len(on) > 0 && ansi.StringWidth(hm.ShortHelpView(render(on))) > w {
+		low := 0
+		for i, f := range on {
+			if f.rank <= on[low].rank {
+				low = i
+			}
+		}
+		on = append(on[:low], on[low+1:]...)
+	}
+	return render(on)
 }
 
 func linePos(off, n, h int) string {

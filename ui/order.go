@@ -1,0 +1,208 @@
+package ui
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"cutover/model"
+)
+
+// paneOrder is how the cockpit orders the provider panes (`o` cycles).
+type paneOrder uint8
+
+const (
+	orderVolume paneOrder = iota // busiest first, with hysteresis
+	orderHealth                  // worst first (CRIT, WARN, NEW▲), then volume
+	orderName
+)
+
+func (o paneOrder) String() string {
+	switch o {
+	case orderHealth:
+		return "health"
+	case orderName:
+		return "name"
+	}
+	return "volume"
+}
+
+// Hysteresis of the volume order: two neighbours swap only when the lower
+// one is busier by more than reorderGap, or when the order is older than
+// reorderAfter; otherwise close counts made panes swap on every refresh.
+const (
+	reorderGap   = 0.10
+	reorderAfter = 30 * time.Second
+)
+
+// orderState keeps the last volume order so a refresh can keep it.
+type orderState struct {
+	by   paneOrder
+	prev []string  // ISPs in the order last shown
+	at   time.Time // when prev was last fully re-sorted (Clock time)
+}
+
+// sortPanes orders panes in place: "other" last, the rest by m.ord.by.
+func (m *Model) sortPanes(panes []*pane) {
+	byName := func(a, b *pane) int { return strings.Compare(a.isp, b.isp) }
+	otherLast := func(a, b *pane) int {
+		ao, bo := a.isp == model.ISPOther, b.isp == model.ISPOther
+		switch {
+		case ao == bo:
+			return 0
+		case ao:
+			return 1
+		}
+		return -1
+	}
+	byVolume := func(a, b *pane) int {
+		switch {
+		case a.volume > b.volume:
+			return -1
+		case a.volume < b.volume:
+			return 1
+		}
+		return 0
+	}
+	full := func(cmps ...func(a, b *pane) int) {
+		slices.SortStableFunc(panes, func(a, b *pane) int {
+			for _, c := range cmps {
+				if r := c(a, b); r != 0 {
+					return r
+				}
+			}
+			return 0
+		})
+	}
+	switch m.ord.by {
+	case orderName:
+		full(otherLast, byName)
+		return
+	case orderHealth:
+		full(otherLast, func(a, b *pane) int { return healthRank(b) - healthRank(a) }, byVolume, byName)
+		return
+	}
+	if len(m.ord.prev) == 0 || m.now.Sub(m.ord.at) >= reorderAfter || m.now.Before(m.ord.at) {
+		full(otherLast, byVolume, byName)
+		m.ord.at = m.now
+	} else {
+		// Start from the order on screen (new providers after, by volume),
+		// then let a pane pass its upper neighbour only by a clear margin.
+		pos := make(map[string]int, len(m.ord.prev))
+		for i, isp := range m.ord.prev {
+			pos[isp] = i
+		}
+		full(otherLast, func(a, b *pane) int {
+			pa, oka := pos[a.isp]
+			pb, okb := pos[b.isp]
+			switch {
+			case oka && okb:
+				return pa - pb
+			case oka:
+				return -1
+			case okb:
+				return 1
+			}
+			return 0
+		}, byVolume, byName)
+		for i := 1; i < len(panes); i++ {
+			for j := i; j > 0 && clearlyBusier(panes[j], panes[j-1]); j-- {
+				panes[j], panes[j-1] = panes[j-1], panes[j]
+			}
+		}
+	}
+	m.ord.prev = m.ord.prev[:0]
+	for _, p := range panes {
+		m.ord.prev = append(m.ord.prev, p.isp)
+	}
+}
+
+// clearlyBusier: a may pass b (neither is "other", which stays last).
+func clearlyBusier(a, b *pane) bool {
+	if a.isp == model.ISPOther || b.isp == model.ISPOther {
+		return false
+	}
+	return float64(a.volume) > float64(b.volume)*(1+reorderGap)
+}
+
+// healthRank: CRIT > WARN > NEW▲ > OK > too little traffic.
+func healthRank(p *pane) int {
+	r := 0
+	switch p.health {
+	case model.HealthCrit:
+		r = 4
+	case model.HealthWarn:
+		r = 3
+	case model.HealthOK:
+		r = 1
+	}
+	if p.worse.Any() && r < 3 {
+		r = 2
+	}
+	return r
+}
+
+// filterState is the `/` filter: providers by name in the cockpit, the
+// responses by text in the detail.
+type filterState struct {
+	typing bool   // the footer is the input line
+	text   string // applied as it is typed; esc clears
+}
+
+// matches reports whether s contains the filter (case-insensitive).
+func (f filterState) matches(s ...string) bool {
+	if f.text == "" {
+		return true
+	}
+	q := strings.ToLower(f.text)
+	for _, x := range s {
+		if strings.Contains(strings.ToLower(x), q) {
+			return true
+		}
+	}
+	return false
+}
+
+// filterKey edits the filter while it is being typed: enter keeps it, esc
+// clears it, backspace deletes, printable runes add.
+func (m Model) filterKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	f := &m.filt
+	switch msg.Type {
+	case tea.KeyEnter:
+		f.typing = false
+	case tea.KeyEsc:
+		f.typing, f.text = false, ""
+	case tea.KeyBackspace:
+		if r := []rune(f.text); len(r) > 0 {
+			f.text = string(r[:len(r)-1])
+		}
+	case tea.KeyRunes, tea.KeySpace:
+		if len([]rune(f.text)) < 40 {
+			f.text += Sanitize(string(msg.Runes), 40)
+		}
+	case tea.KeyCtrlC:
+		return m.tryQuit()
+	}
+	m.refilter()
+	return m, nil
+}
+
+// openFilter starts typing a filter in the cockpit or the detail.
+func (m Model) openFilter(msg tea.KeyMsg) (Model, bool) {
+	if !key.Matches(msg, m.keys.Filter) || (m.view != viewCockpit && m.view != viewDetail) {
+		return m, false
+	}
+	m.filt.typing = true
+	return m, true
+}
+
+// refilter redraws what the filter selects.
+func (m *Model) refilter() {
+	if m.snap != nil {
+		m.buildPanes()
+	}
+	m.relayout()
+}

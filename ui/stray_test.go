@@ -1,0 +1,288 @@
+package ui_test
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/charmbracelet/x/exp/teatest"
+
+	"cutover/model"
+	"cutover/ui"
+	"cutover/ui/uifake"
+)
+
+// isQuit reports whether cmd (run now) asks the program to quit.
+func isQuit(cmd tea.Cmd) bool {
+	if cmd == nil {
+		return false
+	}
+	switch msg := cmd().(type) {
+	case tea.QuitMsg:
+		return true
+	case tea.BatchMsg:
+		for _, c := range msg {
+			if isQuit(c) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// step sends one key and reports whether the model asked to quit.
+func step(t *testing.T, m tea.Model, k string) (tea.Model, bool) {
+	t.Helper()
+	m, cmd := m.Update(ctlKey(k))
+	if isQuit(cmd) {
+		return m, true
+	}
+	return run(m, cmd), false
+}
+
+func footer(v string) string {
+	l := strings.Split(v, "\n")
+	return l[len(l)-1]
+}
+
+func modelWith(d ui.Data, o ui.Options, w, h int) tea.Model {
+	var m tea.Model = ui.New(d, o)
+	m = send(m, tea.WindowSizeMsg{Width: w, Height: h})
+	return send(m, ui.Changed{})
+}
+
+// Point 3: a refused key says why in the footer.
+func TestRefusedKeysFlash(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		readOnly bool
+		key      string
+		want     string
+	}{
+		{"readonly_t", true, "t", "t (slider) refused: read-only viewer (attached with --read-only)"},
+		{"readonly_R", true, "R", "R (undo) refused: read-only viewer"},
+		{"readonly_a", true, "a", "a (audit) refused: read-only viewer"},
+		{"unmanaged_t", false, "t", "t (slider) refused: ratio not managed (no [mtactl] in the config)"},
+		{"unmanaged_bracket", false, "]", "] (ratio step) refused: ratio not managed"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := opts(asciiRenderer())
+			o.ReadOnly = c.readOnly
+			m := modelWith(uifake.New(0), o, 80, 24)
+			m, quit := step(t, m, c.key)
+			v := m.View()
+			checkScreen(t, v, 80, 24)
+			if quit || !strings.Contains(footer(v), c.want) {
+				t.Fatalf("footer should say %q:\n%s", c.want, v)
+			}
+			if c.name == "readonly_t" {
+				golden.RequireEqual(t, []byte(v))
+			}
+		})
+	}
+	// ? inside the audit view.
+	m := ctlPress(ctlModel(newFakeCtl(), 80, 24), "a", "?")
+	if v := m.View(); !strings.Contains(footer(v), "no help inside the audit view") || !strings.Contains(v, "3 changes") {
+		t.Fatalf("? in the audit view: %s", v)
+	}
+}
+
+// Point 2: no plan provider, so the header shows NEW's measured share of the
+// window's attempts and "ratio: not managed", never "OLD 100% NEW 0%", and
+// the owner without mtactl is not "read-only".
+func TestUnmanagedRatioHeader(t *testing.T) {
+	d := uifake.New(0)
+	// RatioNew is what the fixture routes to NEW; unmanaged, the header
+	// must not show it as a ratio but measure the share.
+	d.Plan = ui.Plan{Step: -1, Unmanaged: true, RatioNew: 10}
+	m := modelWith(d, opts(asciiRenderer()), 80, 24)
+	v := m.View()
+	checkScreen(t, v, 80, 24)
+	head := strings.SplitN(v, "\n", 2)[0]
+	s, err := d.Snapshot(ui.Window1h, uifake.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, n := s.Old.Counts.Attempts(), s.New.Counts.Attempts()
+	want := fmt.Sprintf("NEW %.1f%%", 100*float64(n)/float64(o+n))
+	for _, w := range []string{"ratio: not managed", "measured 1h", want} {
+		if !strings.Contains(head, w) {
+			t.Errorf("header lacks %q: %q", w, head)
+		}
+	}
+	if o == 0 || n == 0 {
+		t.Fatalf("fixture: OLD %d NEW %d attempts", o, n)
+	}
+	for _, bad := range []string{"read-only", "NEW 10%", "OLD 90%", "OLD 100%"} {
+		if strings.Contains(head, bad) {
+			t.Errorf("header says %q: %q", bad, head)
+		}
+	}
+	golden.RequireEqual(t, []byte(v))
+}
+
+// Point 11: q and esc close every dialog and never quit the cockpit.
+func TestQuitClosesDialogsOnly(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		open []string
+		gone string
+	}{
+		{"slider", []string{"t"}, "ratio to NEW"},
+		{"slider_moved", []string{"t", "right"}, "ratio to NEW"},
+		{"rollback", []string{"R"}, "roll back"},
+		{"baseline", []string{"ctrl+r"}, "everything back to OLD"},
+		{"audit", []string{"a"}, "changes, newest first"},
+		{"result", []string{"t", "right", "y"}, "✓ #4"},
+		{"help", []string{"?"}, "NEW worse than OLD"},
+	} {
+		for _, k := range []string{"q", "esc"} {
+			t.Run(c.name+"_"+k, func(t *testing.T) {
+				f := newFakeCtl()
+				m := ctlPress(ctlModel(f, 80, 24), c.open...)
+				if !strings.Contains(m.View(), c.gone) {
+					t.Fatalf("dialog did not open:\n%s", m.View())
+				}
+				m, quit := step(t, m, k)
+				if quit {
+					t.Fatalf("%s in the %s dialog quit the cockpit", k, c.name)
+				}
+				if v := m.View(); strings.Contains(v, c.gone) || !strings.Contains(v, "google") {
+					t.Fatalf("%s should close the dialog and show the cockpit:\n%s", k, v)
+				}
+			})
+		}
+	}
+	// The drift confirmation goes back to the slider.
+	f := newFakeCtl()
+	f.drift = true
+	m := ctlPress(ctlModel(f, 80, 24), "t", "right", "y")
+	m, quit := step(t, m, "q")
+	if quit || !strings.Contains(m.View(), "proposed 50%") || len(f.applied) != 0 {
+		t.Fatalf("q at the drift question: quit=%v\n%s", quit, m.View())
+	}
+}
+
+// Point 11: quitting asks first when the owner says viewers are attached.
+func TestQuitAsksWithViewers(t *testing.T) {
+	o := opts(asciiRenderer())
+	o.QuitCheck = func() string { return "2 viewers attached; quit and stop following?" }
+	m := modelWith(uifake.New(0), o, 80, 24)
+	m, quit := step(t, m, "q")
+	v := m.View()
+	checkScreen(t, v, 80, 24)
+	if quit || !strings.Contains(footer(v), "2 viewers attached; quit and stop following? y/N") {
+		t.Fatalf("q should ask first (quit=%v):\n%s", quit, v)
+	}
+	golden.RequireEqual(t, []byte(v))
+	if m, quit = step(t, m, "n"); quit || strings.Contains(footer(m.View()), "viewers attached") {
+		t.Fatalf("n should keep running:\n%s", m.View())
+	}
+	m, _ = step(t, m, "ctrl+c")
+	if _, quit = step(t, m, "y"); !quit {
+		t.Fatal("ctrl+c then y should quit")
+	}
+}
+
+// Point 12: the footer lists the current view's control keys, shortened to
+// fit 80 columns, rollback included.
+func TestFooterShowsControlKeys(t *testing.T) {
+	m := ctlModel(newFakeCtl(), 80, 24)
+	for _, c := range []struct {
+		keys []string
+		want []string
+	}{
+		{nil, []string{"t slider", "R undo", "a audit", "enter detail", "? help", "q quit"}},
+		{[]string{"enter"}, []string{"esc back", "t slider", "R undo", "? help", "q quit"}},
+		{[]string{"esc", "s"}, []string{"esc back", "t slider", "R undo"}},
+	} {
+		m = ctlPress(m, c.keys...)
+		v := m.View()
+		checkScreen(t, v, 80, 24)
+		for _, w := range c.want {
+			if !strings.Contains(footer(v), w) {
+				t.Errorf("after %v the footer lacks %q: %q", c.keys, w, footer(v))
+			}
+		}
+	}
+}
+
+// Point 4: the slider at the applied ratio says what would change, or
+// offers nothing.
+func TestSliderSameRatio(t *testing.T) {
+	f := newFakeCtl()
+	m := ctlPress(ctlModel(f, 80, 24), "t")
+	v := m.View()
+	if !strings.Contains(v, "nothing to change at 30%") || strings.Contains(v, "(y/N)") {
+		t.Fatalf("an empty change at the applied ratio should offer nothing:\n%s", v)
+	}
+	if m, _ = step(t, m, "y"); len(f.applied) != 0 {
+		t.Fatal("y applied an empty change")
+	}
+	// Throttles recomputed at the same ratio: say so.
+	f = newFakeCtl()
+	f.recompute = true
+	m = ctlPress(ctlModel(f, 80, 24), "t")
+	v = m.View()
+	checkScreen(t, v, 80, 24)
+	if !strings.Contains(v, "throttles only, ratio unchanged") || !strings.Contains(v, "(same ratio)") {
+		t.Fatalf("a throttle-only change should say so:\n%s", v)
+	}
+	golden.RequireEqual(t, []byte(v))
+}
+
+// teatest flows for points 3, 4, 11 and 12 on the real program loop.
+func TestStrayKeysTeatest(t *testing.T) {
+	f := newFakeCtl()
+	f.recompute = true
+	o := ui.Options{Clock: func() time.Time { return uifake.Now }, Location: cet, Refresh: 50 * time.Millisecond, Control: f,
+		QuitCheck: func() string { return "1 viewer attached; quit and stop following?" }}
+	tm := teatest.NewTestModel(t, ui.New(uifake.New(0), o), teatest.WithInitialTermSize(80, 24))
+	wait := func(what string) {
+		t.Helper()
+		teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte(what)) },
+			teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
+	}
+	wait("R undo") // 12: rollback discoverable in the footer
+	tm.Type("t")
+	wait("throttles only, ratio unchanged") // 4
+	tm.Type("q")                            // 11: closes the slider only
+	wait("enter detail")
+	tm.Type("a")
+	wait("changes, newest first")
+	tm.Type("?") // 3: refused in the audit view, says why
+	wait("no help inside the audit view")
+	tm.Send(tea.KeyMsg{Type: tea.KeyEsc})
+	tm.Type("q") // 11: asks first
+	wait("quit and stop following? y/N")
+	tm.Type("y")
+	tm.WaitFinished(t, teatest.WithFinalTimeout(3*time.Second))
+	if len(f.applied) != 0 {
+		t.Fatalf("nothing should have been applied: %d", len(f.applied))
+	}
+}
+
+// Point 3 in the real loop: the flash goes away after 3 s.
+func TestFlashExpiresTeatest(t *testing.T) {
+	o := ui.Options{Clock: func() time.Time { return uifake.Now }, Location: cet, Refresh: 100 * time.Millisecond, ReadOnly: true}
+	tm := teatest.NewTestModel(t, ui.New(uifake.New(0), o), teatest.WithInitialTermSize(80, 24))
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("google")) },
+		teatest.WithDuration(5*time.Second))
+	start := time.Now()
+	tm.Type("t")
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("read-only viewer")) },
+		teatest.WithDuration(5*time.Second))
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool { return bytes.Contains(b, []byte("enter detail")) },
+		teatest.WithDuration(6*time.Second), teatest.WithCheckInterval(50*time.Millisecond))
+	if d := time.Since(start); d < 3*time.Second {
+		t.Fatalf("flash gone after %v, want 3 s", d)
+	}
+	tm.Type("q")
+	tm.WaitFinished(t, teatest.WithFinalTimeout(3*time.Second))
+}
+
+var _ = model.SideOld
