@@ -296,7 +296,12 @@ func e2eTmux(t *testing.T, bin string, cols, rows int, noColor bool) {
 		}
 	}
 
-	// 5. q quits and the terminal is restored.
+	// 5. q closes the overlay only (a dialog), then q quits and the terminal
+	// is restored.
+	tm.must("send-keys", "q")
+	tm.waitFor("the cockpit after q closed the help", 10*time.Second, func(s string) bool {
+		return !strings.Contains(s, "refresh now") && strings.Contains(s, "rcpt/h")
+	})
 	tm.must("send-keys", "q")
 	tm.waitFor("cutover to exit", 15*time.Second, func(s string) bool { return strings.Contains(s, "CUTOVER-EXIT=") })
 	// stty's report follows the exit status.
