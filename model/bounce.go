@@ -107,6 +107,9 @@ type BounceInput struct {
 	Text string
 	// BounceCat is PowerMTA's bounce category, when known.
 	BounceCat string
+	// Domain is the recipient's domain, when known: a name service error
+	// about another name (an MX host) says nothing about the recipient.
+	Domain string
 }
 
 // BounceVerdict is the classification of one failure.
@@ -200,6 +203,10 @@ var BounceRules = []BounceRule{
 	{Name: "ms-sc-block", Provider: "microsoft", Kind: BouncePolicy, Any: []string{"sc-001", "sc-002", "sc-003", "sc-004"}},
 	{Name: "ms-dy-block", Provider: "microsoft", Kind: BouncePolicy, Any: []string{"dy-001", "dy-002"}},
 	{Name: "ms-ou-block", Provider: "microsoft", Kind: BouncePolicy, Any: []string{"ou-001", "ou-002"}},
+	// Exchange Online's directory-based edge blocking answers a recipient
+	// that is not in the tenant with 5.4.1 "Access denied" (Microsoft Learn,
+	// "Fix email delivery issues for error code 5.4.1"): a dead address.
+	{Name: "ms-5.4.1-recipient-access-denied", Provider: "microsoft", Kind: BounceUserUnknown, Status: "5.4.1", All: []string{"recipient address rejected", "access denied"}},
 	{Name: "ms-5.1.1-recipnotfound", Provider: "microsoft", Kind: BounceUserUnknown, Any: []string{"resolver.adr.recipnotfound", "resolver.adr.recipientnotfound"}},
 	{Name: "ms-5.1.10-recipient-not-found", Provider: "microsoft", Kind: BounceUserUnknown, Status: "5.1.10", Any: []string{"recipient not found"}},
 	// Outlook.com answers an unknown user with 5.5.0 (sisimai: "similar to
@@ -258,10 +265,21 @@ var BounceRules = []BounceRule{
 	{Name: "att-dnsbl", Provider: "att", Kind: BouncePolicy, Any: []string{"dnsbl:rbl 521", "att.net/blocks", "blocked for abuse"}},
 	{Name: "esp-suppressed", Provider: "esp", Kind: BouncePolicy, Any: []string{"suppressed due to customer policy"}},
 
+	// A block list named by its host, usually in a URL ("553 5.1.3
+	// http://www.spamhaus.org/query/bl?ip=..."): the generic rules never see
+	// host names, so without this the status code alone would decide.
+	{Name: "dnsbl-url", Provider: "dnsbl", Kind: BouncePolicy, Any: []string{"spamhaus.org", "spamcop.net", "barracudacentral.org", "barracuda.com/", "sorbs.net", "uceprotect.net", "abuseat.org", "mailspike.", "spamrats.com", "psbl.org", "surbl.org", "senderscore.org", "backscatterer.org", "/query/bl", "dnsbl.", "blocklist.de", "rbl.jp", "spameatingmonkey", "abusix.", "invaluement.com", "dnswl.org", "/rbl/", "lashback.com", "nixspam"}},
+
 	// Generic text rules: sender-side reasons first (see above).
+	// Failures of a local delivery command are about the command, even
+	// when the shell says it "does not exist".
+	{Name: "local-command", Kind: BounceOther, Any: []string{"child process of", "transport returned", "command died with status", "command output", "unable to exec", "unknown mailer error", "pipe to |", "mail transport unavailable", "local delivery failed"}},
+	// A name server that failed or answered garbage says nothing about
+	// the domain (Postfix's TRY_AGAIN and malformed-reply texts).
+	{Name: "dns-temporary", Kind: BounceOther, Any: []string{"host not found, try again", "malformed or unexpected name server reply", "temporary failure in name resolution", "dns lookup timed out", "dns timeout", "servfail", "name server failure", "temporary dns", "dns temporary", "temporarily unable to resolve", "domain lookup failed temporarily"}},
 	{Name: "text-auth", Kind: BounceAuth, Any: []string{"dmarc", "spf", "dkim", "unauthenticated", "not authenticated", "authentication", "reverse dns", "ptr record", "rdns", "starttls", "tls required", "must issue a starttls"}},
 	{Name: "text-virus", Kind: BounceContent, Any: []string{"virus", "malware", "infected", "prohibited attachment", "attachment not allowed", "message size", "too large", "too big", "exceeds size", "message length exceeds", "content rejected", "content denied", "content filter", "objectionable content"}},
-	{Name: "text-block", Kind: BouncePolicy, Any: []string{"blocklist", "block list", "blacklist", "blocked", "banned", "denied", "spamhaus", "spamcop", "barracuda", "dnsbl", "is listed", "been listed", "listed by", "listed at", "spam", "junk", "policy", "not authorized", "unauthorized", "refused", "prohibited", "not allowed", "relay access", "relaying"}},
+	{Name: "text-block", Kind: BouncePolicy, Any: []string{"blocklist", "block list", "blacklist", "blocked", "banned", "denied", "spamhaus", "spamcop", "barracuda", "dnsbl", "is listed", "been listed", "listed by", "listed at", "spam", "junk", "policy", "not authorized", "unauthorized", "refused", "prohibited", "not allowed", "relay access", "relaying", "unable to relay"}},
 	{Name: "text-rate", Kind: BounceReputation, Any: []string{"rate limit", "rate-limit", "ratelimit", "rate limited", "too many", "throttl", "too fast", "too quickly", "excessive", "unusual rate", "volume", "reputation", "greylist", "graylist", "temporarily deferred", "slow down", "connection limit", "concurrent connections"}},
 	{Name: "text-host-unknown", Kind: BounceHostUnknown, Any: []string{"host unknown", "unknown host", "host not found", "domain not found", "no such domain", "domain does not exist", "domain doesn't exist", "unrouteable address", "unroutable address", "name service error", "nxdomain", "null mx", "nullmx", "no mx record", "domain has no mx", "mx records point to non-existent hosts", "does not accept mail", "invalid domain", "domain name not found", "unknown domain"}},
 	{Name: "text-inactive", Kind: BounceInactive, Any: []string{"inactive", "disabled", "deactivated", "account closed", "account has been closed", "mailbox closed", "no longer in use", "no longer active", "no longer available", "no longer valid", "no longer accepting", "account suspended", "account has been suspended", "mailbox suspended", "has moved", "mailbox moved", "moved permanently", "expired account", "account expired", "account is locked"}},
@@ -291,8 +309,9 @@ func NamedSignature(text string) (name string, ok bool) {
 // specific, then PowerMTA's bounce category, then the reply code.
 //
 // Hard needs all of: a mailbox-invalid kind, no sign of a temporary failure
-// (4xx, 4.X.X), and no X.7.X status anywhere (X.7 is the security/policy
-// subject: a 5.7.1 "user unknown" is a policy answer and must not suppress).
+// (4xx, 4.X.X), a reply about the recipient (not the sender or the
+// session), and, under an X.7.X status, words that name the mailbox: see
+// the rule written out after this function.
 func ClassifyBounce(in BounceInput) BounceVerdict {
 	var v BounceVerdict
 	text := in.Text
@@ -343,8 +362,115 @@ func ClassifyBounce(in BounceInput) BounceVerdict {
 	if v.Kind == BounceNone {
 		v.Kind = BounceOther
 	}
+	switch {
+	case v.Kind.MailboxInvalid() && senderSide(st, n):
+		// The reply is about the sender or the session, whatever its
+		// words: "550 5.1.8 Sender address rejected: Domain not found".
+		v.Kind, v.Rule, v.Provider = BounceAuth, "sender-stage", ""
+	case v.Kind == BounceHostUnknown && otherName(text, in.Domain):
+		v.Kind, v.Rule, v.Provider = BounceOther, "dns-other-name", ""
+	}
+	if policy && v.Kind.MailboxInvalid() && x7Mailbox(v, n) {
+		policy = false // X.7: the words decide (see the rule below)
+	}
 	v.Hard = v.Kind.MailboxInvalid() && !v.Temporary && !policy && v.Code/100 != 4
 	return v
+}
+
+// The hard-bounce rule, in full. An address is suppressed only when all of
+// these hold:
+//
+//   - the kind is mailbox-invalid (user unknown, host unknown, inactive);
+//   - nothing says the failure is temporary: no 4xx reply, no 4.X.X status;
+//   - the reply is not about the sender or the session: no SMTP stage
+//     before RCPT named ("after MAIL FROM", "in reply to MAIL FROM
+//     command", HELO/EHLO, "Sender address rejected", "Helo command
+//     rejected", "Domain of sender address", "my name was rejected"), and
+//     no sender status X.1.7 / X.1.8 (RFC 3463: bad sender's mailbox
+//     address syntax / system address);
+//   - a host-unknown verdict from a name service error names the
+//     recipient's own domain ("name=X" where X is another host, say an MX
+//     target, tells nothing about the recipient);
+//   - under X.7.0, X.7.1 or X.7.13 the words decide, never the code (the
+//     other X.7 codes name a security reason and are never hard): the
+//     reply must match a provider mailbox signature or the
+//     generic user-unknown rule ("Mailbox does not exist", "Invalid
+//     recipient", "User unknown"), or, for inactive, name the mailbox,
+//     recipient or user account ("5.7.13 User account disabled": RFC 4954
+//     defines X.7.13 for the authenticated client, but an MX answering
+//     RCPT has no such client, so the account is the recipient's). Block,
+//     spam, authentication and rate words come earlier in the table and
+//     win, so "5.7.1 Recipient address rejected: Access denied" stays
+//     policy. Host-unknown under X.7 is never hard.
+
+// senderSide reports a reply about the sender or the session rather than
+// the recipient: the SMTP stage it names, sender wording, or a sender
+// status code.
+func senderSide(st string, n normalized) bool {
+	for _, s := range []string{st, n.status} {
+		if len(s) >= 5 && (s[1:] == ".1.7" || s[1:] == ".1.8") {
+			return true
+		}
+	}
+	g := n.full // "after MAIL FROM:<a@b.example>" is a host-like token
+	for _, f := range senderStage {
+		if strings.Contains(g, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// senderStage are the words that place a reply before RCPT TO or on the
+// sender (normalised: lower case, addresses as <addr>).
+var senderStage = []string{
+	"after mail from", "after mail <addr>", "in reply to mail from", "mail from command", "reply to mail from",
+	"after helo", "after ehlo", "in reply to helo", "in reply to ehlo", "helo command rejected", "ehlo command rejected",
+	"my name was rejected", "sender address rejected", "domain of sender address", "sender domain", "sender verify failed",
+	"sender rejected", "rejected sender", "sender address invalid", "invalid sender", "bad sender", "sender unknown",
+	"unknown sender", "sender not found", "sender does not exist", "envelope sender", "return path", "return-path",
+	"mail from address", "from address rejected", "in reply to initial greeting", "while connected", "after connect",
+	"client host rejected", "helo/ehlo",
+}
+
+// otherName reports a name service error for a name that is not the
+// recipient's domain ("Name service error for name=mx1.example.net type=A").
+func otherName(text, domain string) bool {
+	i := strings.Index(strings.ToLower(text), "name=")
+	if i < 0 || domain == "" {
+		return false
+	}
+	name := text[i+5:]
+	if j := strings.IndexAny(name, " \t,;:)"); j >= 0 {
+		name = name[:j]
+	}
+	name = strings.TrimSuffix(name, ".")
+	return name != "" && !strings.EqualFold(name, strings.TrimSuffix(domain, "."))
+}
+
+// x7Mailbox reports whether a mailbox-invalid verdict under an X.7 status
+// rests on words that name the mailbox (see the rule above).
+func x7Mailbox(v BounceVerdict, n normalized) bool {
+	// Only the unspecific X.7 codes (other, not authorized) and X.7.13; the
+	// others name a security reason (authentication, encryption, banned IP).
+	for _, s := range []string{v.Status, n.status} {
+		if subjectSeven(s) && s[2:] != "7.0" && s[2:] != "7.1" && s[2:] != "7.13" {
+			return false
+		}
+	}
+	switch {
+	case v.Provider != "" && v.Kind.MailboxInvalid():
+		return true
+	case v.Rule == "text-user-unknown":
+		return true
+	case v.Kind == BounceInactive:
+		for _, w := range []string{"mailbox", "recipient", "user account"} {
+			if strings.Contains(n.generic, w) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // EventClass is the hard/soft class of an MTA log event: a bounce is hard
@@ -355,7 +481,11 @@ func EventClass(ev *Event) BounceClass {
 	case Deferred, Held, Expired:
 		return ClassSoft
 	case Bounced:
-		return bounceClassMemo(ev.Status, ev.Response, ev.BounceCat)
+		dom := ev.Domain
+		if dom == "" {
+			dom = DomainOf(ev.Recipient)
+		}
+		return bounceClassMemo(ev.Status, ev.Response, ev.BounceCat, dom)
 	}
 	return ClassNone
 }
@@ -373,20 +503,24 @@ var (
 )
 
 type classKey struct {
-	status, cat string
-	reply       uint64
+	status, cat, domain string
+	reply               uint64
 }
 
-func bounceClassMemo(status, text, cat string) BounceClass {
+func bounceClassMemo(status, text, cat, domain string) BounceClass {
 	if len(text) > 2048 {
 		text = text[:2048] // as ClassifyBounce
 	}
-	key := classKey{status, cat, maskedHash(text)}
+	key := classKey{status: status, cat: cat, reply: maskedHash(text)}
+	if strings.Contains(text, "ame=") || strings.Contains(text, "AME=") {
+		// Only a name service error depends on the domain (otherName).
+		key.domain = domain
+	}
 	if c, ok := classMemo.Load(key); ok {
 		return c.(BounceClass)
 	}
 	c := ClassSoft
-	if ClassifyBounce(BounceInput{Status: status, Text: text, BounceCat: cat}).Hard {
+	if ClassifyBounce(BounceInput{Status: status, Text: text, BounceCat: cat, Domain: domain}).Hard {
 		c = ClassHard
 	}
 	if classMemoLen.Add(1) > 8192 {

@@ -55,16 +55,16 @@ func TestClassifyBounce(t *testing.T) {
 		{"5.1.1", "550 5.1.1 <x@corp.example>: Recipient address rejected: User unknown in virtual mailbox table", "", BounceUserUnknown, true, "text-user-unknown"},
 		{"", "Unrouteable address", "", BounceHostUnknown, true, "text-host-unknown"},
 		{"5.4.4", "Host or domain name not found. Name service error for name=nowhere.example type=A: Host not found", "", BounceHostUnknown, true, "text-host-unknown"},
-		{"4.4.3", "Host or domain name not found. Name service error for name=slow.example type=MX: Host not found, try again", "", BounceHostUnknown, false, "text-host-unknown"},
+		{"4.4.3", "Host or domain name not found. Name service error for name=slow.example type=MX: Host not found, try again", "", BounceOther, false, "dns-temporary"},
 		{"5.2.2", "552 5.2.2 Mailbox full", "", BounceMailboxFull, false, "text-mailbox-full"},
 		{"5.3.4", "552 5.3.4 Message size exceeds fixed maximum message size", "", BounceContent, false, "text-virus"},
 		{"5.7.1", "554 5.7.1 <x@y.example>: Relay access denied", "", BouncePolicy, false, "text-block"},
 		{"4.7.1", "450 4.7.1 <x@y.example>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/", "", BounceReputation, false, "text-rate"},
 		// The address and the host name must not steer the class.
 		{"5.1.1", "host mx.spamfilter.example[198.51.100.2] said: 550 5.1.1 <spam-policy@blocked.example>: user unknown (in reply to RCPT TO command)", "", BounceUserUnknown, true, "text-user-unknown"},
-		// X.7 never suppresses, whatever the words say.
-		{"5.7.1", "550 5.7.1 <x@y.example>: Recipient address rejected: user unknown", "", BounceUserUnknown, false, "text-user-unknown"},
-		{"5.7.13", "550 5.7.13 User account disabled", "", BounceInactive, false, ""},
+		// X.7.1 and X.7.13 are weighed by their words.
+		{"5.7.1", "550 5.7.1 <x@y.example>: Recipient address rejected: user unknown", "", BounceUserUnknown, true, "text-user-unknown"},
+		{"5.7.13", "550 5.7.13 User account disabled", "", BounceInactive, true, "text-inactive"},
 		// 4xx never suppresses either.
 		{"4.1.1", "450 4.1.1 <x@y.example>: Recipient address rejected: unverified address: host mx.y.example said: 550 5.1.1 user unknown", "", BounceUserUnknown, false, ""},
 		// The diagnostic beats the status (PowerMTA DSN in sisimai's corpus).
@@ -88,12 +88,14 @@ func TestClassifyBounce(t *testing.T) {
 	}
 }
 
-// TestPolicyNeverHard: no text under an X.7.X status, and no 4xx reply,
-// may ever be hard, whatever rule it meets.
+// TestPolicyNeverHard: no 4xx reply and no specific X.7 status (banned IP,
+// authentication) is ever hard, whatever the words; under X.7.0, X.7.1 and
+// X.7.13 the words decide (see the rule in bounce.go).
 func TestPolicyNeverHard(t *testing.T) {
-	texts := []string{"user unknown", "no such user", "does not exist", "mailbox disabled", "domain not found", "account closed", "inactive email address", "The email account that you tried to reach does not exist"}
-	for _, tx := range texts {
-		for _, st := range []string{"5.7.1", "5.7.0", "5.7.13", "5.7.606", "4.7.1", "4.1.1", "4.2.1", "4.4.4"} {
+	mailbox := []string{"user unknown", "no such user", "Mailbox does not exist", "Invalid recipient", "mailbox disabled", "inactive email address", "The email account that you tried to reach does not exist"}
+	notMailbox := []string{"blocked", "Access denied", "domain not found", "account closed", "Sender address rejected: user unknown", "message refused", "Delivery not authorized, message refused"}
+	for _, tx := range append(append([]string(nil), mailbox...), notMailbox...) {
+		for _, st := range []string{"5.7.606", "5.7.26", "5.7.515", "4.7.1", "4.1.1", "4.2.1", "4.4.4"} {
 			if v := ClassifyBounce(BounceInput{Status: st, Text: "550 " + st + " " + tx}); v.Hard {
 				t.Errorf("%s %q is hard (%v, %s)", st, tx, v.Kind, v.Rule)
 			}
@@ -106,6 +108,22 @@ func TestPolicyNeverHard(t *testing.T) {
 				t.Errorf("%s %q: hard=%v temporary=%v", code, tx, v.Hard, v.Temporary)
 			}
 		}
+	}
+	for _, st := range []string{"5.7.0", "5.7.1", "5.7.13"} {
+		for _, tx := range mailbox {
+			if v := ClassifyBounce(BounceInput{Status: st, Text: "550 " + st + " " + tx}); !v.Hard {
+				t.Errorf("%s %q not hard (%v, %s)", st, tx, v.Kind, v.Rule)
+			}
+		}
+		for _, tx := range notMailbox {
+			if v := ClassifyBounce(BounceInput{Status: st, Text: "550 " + st + " " + tx}); v.Hard {
+				t.Errorf("%s %q is hard (%v, %s)", st, tx, v.Kind, v.Rule)
+			}
+		}
+	}
+	// The code alone never makes X.7 hard.
+	if v := ClassifyBounce(BounceInput{Status: "5.7.13", Text: "550 5.7.13 go away"}); v.Hard {
+		t.Errorf("bare 5.7.13 is hard")
 	}
 	for _, r := range BounceRules {
 		if r.Kind.MailboxInvalid() && r.Status != "" && subjectSeven(strings.TrimPrefix(r.Status, "?")) {
@@ -242,5 +260,62 @@ func BenchmarkClassifyBounce(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		ClassifyBounce(BounceInput{Text: texts[i%len(texts)]})
+	}
+}
+
+// The rules of issue 12, each with replies as the MTAs write them (Postfix
+// bounce/defer texts, Exim's "SMTP error from remote mail server after",
+// sendmail's DSN diagnostics, Exchange Online NDRs). Expected verdicts:
+// RFC 3463 (X.1.7/X.1.8 are the sender's; X.4.x routing), Postfix's
+// dns_lookup texts (TRY_AGAIN is temporary), Microsoft Learn for 5.4.1.
+func TestIssue12Rules(t *testing.T) {
+	cases := []struct {
+		status, text, domain string
+		kind                 BounceKind
+		hard                 bool
+		rule                 string
+	}{
+		// Sender-stage rejections: never the recipient's fault.
+		{"5.1.8", "553 5.1.8 <nobody@example.jp>... Domain of sender address nobody@newbounce.example does not exist", "", BounceAuth, false, "sender-stage"},
+		{"5.1.7", "host mx.example.jp[192.0.2.5] said: 550 5.1.7 No such domain (in reply to MAIL FROM command)", "", BounceAuth, false, "sender-stage"},
+		{"5.1.0", "SMTP error from remote mail server after MAIL FROM:<bounce@newbounce.example> SIZE=2048: 553 5.1.0 <bounce@newbounce.example>... Domain does not exist", "", BounceAuth, false, "sender-stage"},
+		{"5.1.8", "host mx.example.org[198.51.100.7] said: 550 5.1.8 <bounce@newbounce.example>: Sender address rejected: Domain not found (in reply to RCPT TO command)", "", BounceAuth, false, "sender-stage"},
+		{"5.0.0", "host mail.example.net[203.0.113.4] refused to talk to me: my name was rejected: 501 5.0.0 Invalid domain name", "", BouncePolicy, false, "text-block"},
+		{"5.0.0", "host mx.example.com[192.0.2.9] said: 504 5.5.2 <localhost>: Helo command rejected: need fully-qualified hostname (in reply to RCPT TO command)", "", BounceOther, false, ""},
+		// ...while the recipient's own rejection stays hard.
+		{"5.1.1", "host mx.example.org[198.51.100.7] said: 550 5.1.1 <ann@example.org>: Recipient address rejected: User unknown in local recipient table (in reply to RCPT TO command)", "", BounceUserUnknown, true, "text-user-unknown"},
+		// DNS malfunctions are temporary; another name says nothing.
+		{"5.4.4", "Host or domain name not found. Name service error for name=example.com type=MX: Malformed or unexpected name server reply", "example.com", BounceOther, false, "dns-temporary"},
+		{"4.4.3", "Host or domain name not found. Name service error for name=example.com type=MX: Host not found, try again", "example.com", BounceOther, false, "dns-temporary"},
+		{"5.4.4", "Host or domain name not found. Name service error for name=mx1.mailhost.example type=A: Host not found", "example.com", BounceOther, false, "dns-other-name"},
+		{"5.4.4", "Host or domain name not found. Name service error for name=gone.example type=A: Host not found", "gone.example", BounceHostUnknown, true, "text-host-unknown"},
+		// A block list URL is policy whatever the code.
+		{"5.1.3", "553 5.1.3 http://www.spamhaus.org/query/bl?ip=203.0.113.9", "", BouncePolicy, false, "dnsbl-url"},
+		{"5.1.1", "550 5.1.1 Service unavailable; Client host [203.0.113.9] blocked using zen.spamhaus.org; https://www.spamhaus.org/query/ip/203.0.113.9", "", BouncePolicy, false, "dnsbl-url"},
+		// Local command failures are not about a mailbox.
+		{"5.0.0", "Child process of address_pipe transport returned 127 (could mean unable to exec or command does not exist) from command: /usr/local/bin/tickets", "", BounceOther, false, "local-command"},
+		{"5.3.0", "Command died with status 127: \"/usr/bin/notthere\". Command output: sh: 1: /usr/bin/notthere: not found ", "", BounceOther, false, "local-command"},
+		// Microsoft 365: a recipient not in the tenant.
+		{"5.4.1", "550 5.4.1 Recipient address rejected: Access denied. AS(201806281) [BN8NAM11FT066.eop-nam11.prod.protection.outlook.com 2026-12-07T10:00:00.000Z 08DC...]", "", BounceUserUnknown, true, "ms-5.4.1-recipient-access-denied"},
+		// ...but Postfix's access-map "Access denied" under 5.7.1 is policy.
+		{"5.7.1", "554 5.7.1 <x@example.com>: Recipient address rejected: Access denied", "", BouncePolicy, false, "text-block"},
+		// 5.7.x weighed by the text.
+		{"5.7.1", "550 5.7.1 Mailbox does not exist", "", BounceUserUnknown, true, "text-user-unknown"},
+		{"5.7.1", "550 5.7.1 Invalid recipient <kim@example.net>", "", BounceUserUnknown, true, "text-user-unknown"},
+		{"5.7.13", "550 5.7.13 user account disabled", "", BounceInactive, true, "text-inactive"},
+		{"5.7.1", "550 5.7.1 Message rejected as spam by Content Filtering.", "", BounceContent, false, "text-virus"},
+		{"5.7.1", "554 5.7.1 Service unavailable; Client host [203.0.113.9] blocked using b.barracudacentral.org", "", BouncePolicy, false, ""},
+	}
+	for _, c := range cases {
+		v := ClassifyBounce(BounceInput{Status: c.status, Text: c.text, Domain: c.domain})
+		if v.Kind != c.kind || v.Hard != c.hard || (c.rule != "" && v.Rule != c.rule) {
+			t.Errorf("ClassifyBounce(%q, %q) = %v hard=%v rule=%q, want %v hard=%v rule=%q",
+				c.status, c.text, v.Kind, v.Hard, v.Rule, c.kind, c.hard, c.rule)
+		}
+		// EventClass agrees (it is what the parsers and the pipeline use).
+		ev := Event{Outcome: Bounced, Status: c.status, Response: c.text, Domain: c.domain}
+		if got := EventClass(&ev); (got == ClassHard) != c.hard {
+			t.Errorf("EventClass(%q) = %v", c.text, got)
+		}
 	}
 }

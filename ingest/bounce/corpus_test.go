@@ -260,9 +260,9 @@ func TestSoftNeverSuppresses(t *testing.T) {
 		{"5.7.1", "550 5.7.1 Unfortunately, messages from [203.0.113.9] weren't sent. (S3150)"},
 		{"5.7.606", "550 5.7.606 Access denied, banned sending IP [203.0.113.9]"},
 		{"5.7.26", "550-5.7.26 This mail has been blocked because the sender is unauthenticated. - gsmtp"},
-		{"5.7.1", "550 5.7.1 <x@corp.example>: Recipient address rejected: user unknown"},
 		{"5.7.1", "554 5.7.1 user does not exist (policy)"},
-		{"5.7.13", "550 5.7.13 User account disabled"},
+		{"5.7.1", "554 5.7.1 <x@corp.example>: Recipient address rejected: Access denied"},
+		{"5.1.8", "553 5.1.8 <b@news.example.com>: Sender address rejected: Domain not found"},
 		{"4.7.0", "421 4.7.0 [TSS04] Messages from 203.0.113.9 temporarily deferred"},
 		{"5.7.2", "553 5.7.2 [TSS09] All messages from 203.0.113.9 will be permanently deferred"},
 		{"4.1.1", "450 4.1.1 <x@corp.example>: Recipient address rejected: User unknown in local recipient table"},
@@ -270,7 +270,10 @@ func TestSoftNeverSuppresses(t *testing.T) {
 		{"5.3.4", "552 5.3.4 Message size exceeds fixed maximum message size"},
 		{"5.0.0", "550 Requested action not taken: mailbox unavailable / Reject due to policy restrictions"},
 	}
-	hard := []c{{"5.1.1", "550 5.1.1 user unknown"}}
+	// X.7.1 and X.7.13 are weighed by the words (model/bounce.go's rule).
+	hard := []c{{"5.1.1", "550 5.1.1 user unknown"},
+		{"5.7.1", "550 5.7.1 <x@corp.example>: Recipient address rejected: user unknown"},
+		{"5.7.13", "550 5.7.13 User account disabled"}}
 	for _, action := range []string{"failed", "delayed"} {
 		for i, x := range append(soft, hard...) {
 			raw := fmt.Sprintf("From: MAILER-DAEMON@mx.example\nTo: bounces@news.example.com\nDate: Mon, 2 Nov 2026 10:00:00 +0000\n"+
