@@ -1,7 +1,9 @@
 package suppress
 
 import (
+	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -53,6 +55,10 @@ type ImportOptions struct {
 	// RejectsPath receives every rejected row; default <log>.rejects.csv.
 	// Rows are appended (columns run, file, row, line, reason, raw).
 	RejectsPath string
+	// RegularOnly refuses pipes and devices as files. An owner process
+	// importing for a client sets it: it must not read its own standard
+	// input (a terminal, or /dev/null that would import 0 rows).
+	RegularOnly bool
 	// BatchSize is events per log append (one write + fsync); default 10,000.
 	BatchSize int
 	// IndexBatch is passed to the log when Import opens it.
@@ -236,6 +242,7 @@ type importer struct {
 
 	rejF        *os.File
 	rejW        *csv.Writer
+	rejSeen     map[[16]byte]struct{} // rows already in the rejects file
 	rejectsUsed bool
 }
 
@@ -287,6 +294,7 @@ type fileRun struct {
 	started  time.Time
 	lastProg time.Time
 	idx, n   int
+	size     int64 // bytes to read (uncompressed), for progress
 	nt       notes
 	cands    []cand
 }
@@ -300,17 +308,34 @@ func (im *importer) file(ctx context.Context, path string, idx, n int) (fs FileS
 			fs.Err = err.Error()
 		}
 	}()
-	fi, err := prepass(path)
+	tmp := ""
+	if im.log != nil {
+		tmp = filepath.Dir(im.log.Path()) // same disk as the log, not a small tmpfs
+	}
+	src, err := openSource(path, tmp, im.opts.RegularOnly)
+	if err != nil {
+		return fs, err
+	}
+	defer src.cleanup()
+	fi, err := prepass(src.path)
 	if err != nil {
 		return fs, err
 	}
 	fs.SHA256, fs.Encoding = fi.sha256, fi.encoding
-	f, err := os.Open(path)
+	f, err := os.Open(src.path)
 	if err != nil {
 		return fs, err
 	}
 	defer f.Close()
-	fr := &fileRun{im: im, fs: &fs, idx: idx, n: n, started: started, cr: &countingReader{r: f}}
+	fr := &fileRun{im: im, fs: &fs, idx: idx, n: n, started: started, cr: &countingReader{r: f}, size: fi.size}
+	switch {
+	case src.packed == "gzip":
+		fr.nt.add("read through gzip")
+	case strings.HasPrefix(src.packed, "zip:"):
+		fr.nt.add("read " + strconv.Quote(strings.TrimPrefix(src.packed, "zip:")) + " from the zip archive")
+	case src.packed == "pipe":
+		fr.nt.add("read from a pipe")
+	}
 	fr.m = &fileMapper{p: im.opts.Provider, list: im.opts.List, scope: scopeWithPrefix(im.opts.Provider, im.opts.Scope),
 		typ: im.opts.Type, notes: &fr.nt, emailKeys: emailKeys}
 	if fr.m.list != "" {
@@ -480,11 +505,8 @@ func (fr *fileRun) flush(done bool) error {
 }
 
 func (fr *fileRun) progress(done bool) Progress {
-	p := Progress{File: fr.fs.File, FileIndex: fr.idx, Files: fr.n, Bytes: fr.cr.n, Size: 0,
+	p := Progress{File: fr.fs.File, FileIndex: fr.idx, Files: fr.n, Bytes: fr.cr.n, Size: fr.size,
 		Rows: fr.fs.Rows, Accepted: fr.fs.Accepted, Duplicate: fr.fs.Duplicate, Rejected: fr.fs.Rejected, Done: done}
-	if st, err := os.Stat(fr.fs.File); err == nil {
-		p.Size = st.Size()
-	}
 	el := time.Since(fr.started)
 	if s := el.Seconds(); s > 0 {
 		p.Rate = float64(p.Rows) / s
@@ -770,7 +792,7 @@ func listKey(line string) (key, value string) {
 
 func (im *importer) writeReject(r Reject) error {
 	if im.rejW == nil {
-		f, err := os.OpenFile(im.opts.RejectsPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		f, err := os.OpenFile(im.opts.RejectsPath, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 		if err != nil {
 			return fmt.Errorf("rejects file: %w", err)
 		}
@@ -779,13 +801,73 @@ func (im *importer) writeReject(r Reject) error {
 			f.Close()
 			return err
 		}
+		if st.Size() > 0 {
+			if im.rejSeen, err = readRejectKeys(f); err != nil {
+				f.Close()
+				return fmt.Errorf("rejects file %s: %w", im.opts.RejectsPath, err)
+			}
+		}
 		im.rejF, im.rejW = f, csv.NewWriter(f)
 		if st.Size() == 0 {
 			im.rejW.Write([]string{"run", "file", "row", "line", "reason", "raw"})
 		}
 		im.rejectsUsed = true
 	}
-	return im.rejW.Write([]string{im.run, r.File, strconv.Itoa(r.Row), strconv.Itoa(r.Line), r.Reason, r.Raw})
+	row, line := strconv.Itoa(r.Row), strconv.Itoa(r.Line)
+	k := rejectKey(r.File, row, line, r.Raw)
+	if _, dup := im.rejSeen[k]; dup {
+		return nil // recorded by an earlier import of the same file
+	}
+	if im.rejSeen == nil {
+		im.rejSeen = map[[16]byte]struct{}{}
+	}
+	im.rejSeen[k] = struct{}{}
+	return im.rejW.Write([]string{im.run, r.File, row, line, r.Reason, r.Raw})
+}
+
+// rejectKey names a rejected row by its file's base name, row, line and text:
+// a re-import of the same export (from another directory too) finds its rows
+// there and does not write them again. The reason is left out, so a reworded
+// message in a newer cutover does not repeat the row either. 16 bytes of
+// sha256 keep a large rejects file's set small.
+func rejectKey(file, row, line, raw string) [16]byte {
+	h := sha256.New()
+	for _, s := range []string{filepath.Base(file), row, line, raw} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	var k [16]byte
+	copy(k[:], h.Sum(nil))
+	return k
+}
+
+// readRejectKeys reads the keys of the rows already in a rejects file. A row
+// it cannot parse is skipped: at worst that row is written once more.
+func readRejectKeys(f *os.File) (map[[16]byte]struct{}, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	cr := csv.NewReader(bufio.NewReaderSize(f, 64<<10))
+	cr.FieldsPerRecord = -1
+	cr.LazyQuotes = true
+	cr.ReuseRecord = true
+	seen := map[[16]byte]struct{}{}
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return seen, nil
+		}
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(rec) == 6 {
+			seen[rejectKey(rec[1], rec[2], rec[3], rec[5])] = struct{}{}
+		}
+	}
 }
 
 func (im *importer) closeRejects() error {

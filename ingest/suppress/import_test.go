@@ -261,8 +261,10 @@ func TestImportAllProviders(t *testing.T) {
 		t.Fatalf("verify: %v %v", rep, err)
 	}
 
-	// Everything again: nothing appended, everything duplicate, rejects again.
+	// Everything again (from another directory): nothing appended,
+	// everything duplicate, rejected rows counted but not written again.
 	before, _ := os.ReadFile(logPath)
+	rejBefore, _ := os.ReadFile(logPath + ".rejects.csv")
 	for ci, c := range calls {
 		paths := writeFiles(t, filepath.Join(dir, fmt.Sprint("call", ci)), c.files)
 		sum, err := Import(context.Background(), callOpts(db, c), paths, nil)
@@ -276,6 +278,9 @@ func TestImportAllProviders(t *testing.T) {
 	after, _ := os.ReadFile(logPath)
 	if string(before) != string(after) {
 		t.Fatal("re-import changed the log")
+	}
+	if rejAfter, _ := os.ReadFile(logPath + ".rejects.csv"); string(rejAfter) != string(rejBefore) {
+		t.Fatalf("re-import appended to the rejects file: %d bytes, was %d", len(rejAfter), len(rejBefore))
 	}
 }
 
