@@ -702,6 +702,14 @@ func (fr *fileRun) readList(ctx context.Context, r io.Reader) error {
 			}
 			return nil
 		}
+		if pl.long {
+			fr.fs.Rows++
+			why := fmt.Sprintf("line longer than %d bytes", maxLine)
+			if err := fr.reject(pl.n, pl.n, why, why, pl.text); err != nil {
+				return err
+			}
+			continue
+		}
 		line := strings.TrimSpace(pl.text)
 		if line == "" || line[0] == '#' {
 			fr.fs.Ignored++

@@ -203,12 +203,16 @@ type csvReader struct {
 type physLine struct {
 	text string
 	n    int
+	long bool // longer than maxLine: text is its start, the rest was skipped
 }
 
 const (
 	maxQuotedLines = 20
 	maxQuotedBytes = 64 << 10
 	maxRaw         = 500
+	// maxLine bounds one physical line held in memory: export rows are
+	// short, and a file with no line end must not be read whole.
+	maxLine = 1 << 20
 )
 
 func newCSVReader(r io.Reader) *csvReader {
@@ -223,10 +227,16 @@ func (c *csvReader) physical() (physLine, bool, error) {
 		return p, true, nil
 	}
 	b, err := c.br.ReadSlice('\n')
+	long := false
 	if err == bufio.ErrBufferFull {
 		c.long = append(c.long[:0], b...)
 		for err == bufio.ErrBufferFull {
 			b, err = c.br.ReadSlice('\n')
+			if len(c.long)+len(b) > maxLine {
+				long = true // skip to the line end, keeping only its start
+				c.long = c.long[:min(len(c.long), maxRaw*4)]
+				continue
+			}
 			c.long = append(c.long, b...)
 		}
 		b = c.long
@@ -240,7 +250,7 @@ func (c *csvReader) physical() (physLine, bool, error) {
 	b = bytes.TrimSuffix(b, []byte{'\n'})
 	b = bytes.TrimSuffix(b, []byte{'\r'})
 	c.line++
-	return physLine{text: string(b), n: c.line}, true, nil
+	return physLine{text: string(b), n: c.line, long: long}, true, nil
 }
 
 // next returns the next record; ok is false at the end.
@@ -251,6 +261,11 @@ func (c *csvReader) next() (rec csvRecord, ok bool, err error) {
 	}
 	rec.line = pl.n
 	line := pl.text
+	if pl.long {
+		rec.err = fmt.Sprintf("line longer than %d bytes", maxLine)
+		rec.raw = cut(line, maxRaw)
+		return rec, true, nil
+	}
 	if strings.TrimSpace(line) == "" {
 		rec.blank = true
 		rec.raw = line
@@ -289,7 +304,7 @@ func (c *csvReader) next() (rec csvRecord, ok bool, err error) {
 					if err != nil {
 						return rec, false, err
 					}
-					if !more || len(consumed) >= maxQuotedLines || len(c.f) > maxQuotedBytes {
+					if !more || nl.long || len(consumed) >= maxQuotedLines || len(c.f) > maxQuotedBytes {
 						// Unterminated: reject the first line, re-read the rest.
 						if more {
 							consumed = append(consumed, nl)
@@ -398,252 +413,437 @@ var wrapperKeys = map[string]bool{
 	"unsubscribes": true, "records": true, "recipients": true,
 }
 
-// lineTracker maps decoder offsets to line numbers: it keeps the chunks
-// the decoder has read until their newlines are counted. Offsets asked for
-// only grow, so memory stays at the decoder's read-ahead.
-type lineTracker struct {
-	r      io.Reader
-	chunks [][]byte
-	base   int64 // offset of chunks[0][0]
-	line   int   // line number at base
+// Bounds on one JSON value, checked while its bytes are read and before
+// anything decodes or encodes it: encoding/json recurses per nesting level
+// (a 6 MB file of a million nested objects overflowed the stack in
+// json.Marshal after 1.6 GB), and a value is held whole while decoded.
+// Provider exports nest a few levels and items are well under a kilobyte.
+const (
+	maxJSONDepth = 64
+	maxJSONItem  = 1 << 20
+)
+
+// jsonLimitError is a value over a bound; the value was skipped to its end.
+type jsonLimitError struct {
+	kind string // "nested too deep", "item too large"
+	line int
+	off  int64
 }
 
-func (t *lineTracker) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
-	if n > 0 {
-		t.chunks = append(t.chunks, append([]byte(nil), p[:n]...))
+func (e *jsonLimitError) Error() string {
+	if e.kind == "nested too deep" {
+		return fmt.Sprintf("value nested deeper than %d levels (line %d, byte %d); skipped", maxJSONDepth, e.line, e.off)
 	}
-	return n, err
+	return fmt.Sprintf("value larger than %d bytes (line %d, byte %d); skipped", maxJSONItem, e.line, e.off)
 }
 
-func (t *lineTracker) lineAt(off int64) int {
-	for len(t.chunks) > 0 && t.base < off {
-		c := t.chunks[0]
-		k := int(min(int64(len(c)), off-t.base))
-		t.line += bytes.Count(c[:k], []byte{'\n'})
-		t.base += int64(k)
-		if k == len(c) {
-			t.chunks = t.chunks[1:]
-		} else {
-			t.chunks[0] = c[k:]
+// jsonScan reads JSON text byte by byte with an explicit depth counter, so
+// no input can make it recurse or hold more than maxJSONItem bytes of one
+// value. It only finds where values start and end; encoding/json decodes a
+// value's bytes once they are known to be within the bounds.
+type jsonScan struct {
+	br   *bufio.Reader
+	off  int64 // bytes consumed
+	line int   // line of the next byte (1-based)
+	buf  []byte
+}
+
+func (s *jsonScan) readByte() (byte, error) {
+	c, err := s.br.ReadByte()
+	if err != nil {
+		return 0, err
+	}
+	s.off++
+	if c == '\n' {
+		s.line++
+	}
+	return c, nil
+}
+
+// peek skips whitespace and returns the next byte without consuming it.
+func (s *jsonScan) peek() (byte, error) {
+	for {
+		b, err := s.br.Peek(1)
+		if err != nil {
+			return 0, err
+		}
+		switch b[0] {
+		case ' ', '\t', '\r', '\n':
+			s.readByte()
+			continue
+		}
+		return b[0], nil
+	}
+}
+
+// value reads the next value (after whitespace) and returns its bytes. A
+// value deeper than maxJSONDepth or longer than max bytes is read to its
+// end without keeping it and returned as a *jsonLimitError. The end of the
+// input inside a value is io.ErrUnexpectedEOF.
+func (s *jsonScan) value(max int) ([]byte, error) {
+	c, err := s.peek()
+	if err != nil {
+		return nil, err
+	}
+	startLine, startOff := s.line, s.off
+	s.buf = s.buf[:0]
+	var over *jsonLimitError
+	seen := 0
+	keep := func(c byte) {
+		seen++
+		if over != nil {
+			return
+		}
+		if len(s.buf) >= max {
+			over = &jsonLimitError{kind: "item too large", line: startLine, off: startOff}
+			return
+		}
+		s.buf = append(s.buf, c)
+	}
+	depth, inStr, esc := 0, false, false
+	scalar := c != '{' && c != '[' && c != '"'
+	for {
+		if scalar {
+			b, err := s.br.Peek(1)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			switch b[0] {
+			case ',', ']', '}', ' ', '\t', '\r', '\n', '{', '[', '"', ':':
+				if seen == 0 { // a stray structural byte: let decoding say what is wrong
+					s.readByte()
+					keep(b[0])
+				}
+				goto done
+			}
+		}
+		c, err := s.readByte()
+		if err == io.EOF {
+			return nil, io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return nil, err
+		}
+		keep(c)
+		if scalar {
+			continue
+		}
+		switch {
+		case esc:
+			esc = false
+		case inStr:
+			switch c {
+			case '\\':
+				esc = true
+			case '"':
+				inStr = false
+			}
+		case c == '"':
+			inStr = true
+		case c == '{' || c == '[':
+			depth++
+			if depth > maxJSONDepth && over == nil {
+				over = &jsonLimitError{kind: "nested too deep", line: startLine, off: startOff}
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+		if !inStr && depth <= 0 {
+			break
 		}
 	}
-	return t.line
+done:
+	if over != nil {
+		return nil, over
+	}
+	return s.buf, nil
+}
+
+// expect consumes the byte c (after whitespace).
+func (s *jsonScan) expect(c byte) error {
+	b, err := s.peek()
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return err
+	}
+	if b != c {
+		return fmt.Errorf("invalid character %q, want %q", b, c)
+	}
+	s.readByte()
+	return nil
+}
+
+// key reads an object key.
+func (s *jsonScan) key() (string, error) {
+	raw, err := s.value(maxJSONItem)
+	if err != nil {
+		return "", err
+	}
+	var k string
+	if err := json.Unmarshal(raw, &k); err != nil {
+		return "", fmt.Errorf("object key: %v", err)
+	}
+	return k, s.expect(':')
+}
+
+// decodeBounded decodes a value already known to be within the bounds.
+func decodeBounded(raw []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return errors.New("data after the value")
+	}
+	return nil
 }
 
 // jsonStream yields the items of a JSON export: one array, one wrapper
 // object, JSON Lines (one object per line), or several of those
 // concatenated (pages saved one after another).
 type jsonStream struct {
-	dec   *json.Decoder
-	lt    *lineTracker
+	sc    *jsonScan
 	num   int
-	stack []int // 0 = top level; 1 = inside an items array
-	extra map[string]any
+	stack []int  // 1 = inside an items array; 2 = inside a wrapper object
+	obj   []byte // the top-level object being read, until it is a wrapper
 }
 
 func newJSONStream(r io.Reader) *jsonStream {
-	lt := &lineTracker{r: r, line: 1}
-	dec := json.NewDecoder(lt)
-	dec.UseNumber()
-	return &jsonStream{dec: dec, lt: lt}
+	return &jsonStream{sc: &jsonScan{br: bufio.NewReaderSize(r, 64<<10), line: 1}}
 }
 
-// itemLine gives the line where the next value starts (after whitespace
-// and a separating comma, which the decoder skips).
-func (s *jsonStream) itemLine() int {
-	off := s.dec.InputOffset()
-	// The decoder is positioned before any whitespace/comma; count what
-	// precedes the value proper.
-	line := s.lt.lineAt(off)
-	for _, c := range s.lt.chunks {
-		for _, b := range c {
-			switch b {
-			case '\n':
-				line++
-				continue
-			case ' ', '\t', '\r', ',':
-				continue
-			}
-			return line
-		}
-	}
-	return line
-}
-
-// next returns the next item; ok is false at the end. A syntax error ends
-// the stream with an error that says where.
+// next returns the next item; ok is false at the end. A syntax error in the
+// structure ends the stream with an error that says where; a bad item, or
+// one over the bounds, is an item with err set and the stream goes on.
 func (s *jsonStream) next() (it jsonItem, ok bool, err error) {
+	sc := s.sc
 	for {
-		inArray := len(s.stack) > 0
-		if inArray {
-			if !s.dec.More() {
-				if _, err := s.dec.Token(); err != nil { // ']'
-					return it, false, s.syntax(err)
-				}
+		if len(s.stack) > 0 { // in an items array
+			c, err := sc.peek()
+			if err != nil {
+				return it, false, s.syntax(eofUnexpected(err))
+			}
+			switch c {
+			case ']':
+				sc.readByte()
 				s.stack = s.stack[:len(s.stack)-1]
 				if len(s.stack) > 0 && s.stack[len(s.stack)-1] == 2 {
-					// the array was inside a wrapper object: finish it
 					if err := s.finishWrapper(); err != nil {
 						return it, false, err
 					}
 				}
 				continue
+			case ',':
+				sc.readByte()
+				continue
 			}
-			return s.decodeItem()
+			return s.item()
 		}
 		// top level
-		line := s.itemLine()
-		tok, err := s.dec.Token()
+		c, err := sc.peek()
 		if err == io.EOF {
 			return it, false, nil
 		}
 		if err != nil {
 			return it, false, s.syntax(err)
 		}
-		switch tok {
-		case json.Delim('['):
+		switch c {
+		case '[':
+			sc.readByte()
 			s.stack = append(s.stack, 1)
-		case json.Delim('{'):
-			// a wrapper, or an item of JSON Lines: read keys until an items
-			// array (wrapper) or the end (item)
-			obj := map[string]any{}
-			for s.dec.More() {
-				kt, err := s.dec.Token()
+			continue
+		case '{':
+			it, wrapper, err := s.topObject()
+			if err != nil || wrapper {
 				if err != nil {
-					return it, false, s.syntax(err)
+					return it, false, err
 				}
-				key, _ := kt.(string)
-				vt, err := s.dec.Token()
-				if err != nil {
-					return it, false, s.syntax(err)
-				}
-				if vt == json.Delim('[') && wrapperKeys[strings.ToLower(key)] {
-					s.extra = obj
-					s.stack = append(s.stack, 2, 1)
-					break
-				}
-				v, err := s.valueFrom(vt)
-				if err != nil {
-					return it, false, s.syntax(err)
-				}
-				obj[key] = v
-			}
-			if len(s.stack) > 0 {
 				continue // entered the items array of a wrapper
 			}
-			if _, err := s.dec.Token(); err != nil { // '}'
-				return it, false, s.syntax(err)
-			}
-			s.num++
-			raw, _ := json.Marshal(obj)
-			return jsonItem{obj: obj, raw: raw, num: s.num, line: line}, true, nil
-		default:
-			s.num++
-			if str, isStr := tok.(string); isStr {
-				return jsonItem{str: str, isStr: true, raw: []byte(fmt.Sprintf("%q", str)), num: s.num, line: line}, true, nil
-			}
-			return jsonItem{raw: []byte(fmt.Sprint(tok)), num: s.num, line: line, err: "not an object or a string"}, true, nil
+			return it, true, nil
 		}
+		return s.item()
 	}
 }
 
-// valueFrom builds the value that starts with token first (objects and
-// arrays token by token).
-func (s *jsonStream) valueFrom(first json.Token) (any, error) {
-	switch first {
-	case json.Delim('{'):
-		m := map[string]any{}
-		for s.dec.More() {
-			kt, err := s.dec.Token()
-			if err != nil {
-				return nil, err
-			}
-			vt, err := s.dec.Token()
-			if err != nil {
-				return nil, err
-			}
-			v, err := s.valueFrom(vt)
-			if err != nil {
-				return nil, err
-			}
-			k, _ := kt.(string)
-			m[k] = v
-		}
-		_, err := s.dec.Token()
-		return m, err
-	case json.Delim('['):
-		var a []any
-		for s.dec.More() {
-			vt, err := s.dec.Token()
-			if err != nil {
-				return nil, err
-			}
-			v, err := s.valueFrom(vt)
-			if err != nil {
-				return nil, err
-			}
-			a = append(a, v)
-		}
-		_, err := s.dec.Token()
-		return a, err
+func eofUnexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
 	}
-	return first, nil
+	return err
 }
 
-// finishWrapper reads the rest of a wrapper object after its items array
-// (paging, NextToken...).
-func (s *jsonStream) finishWrapper() error {
-	for s.dec.More() {
-		kt, err := s.dec.Token()
-		if err != nil {
-			return s.syntax(err)
-		}
-		var v any
-		if err := s.dec.Decode(&v); err != nil {
-			return s.syntax(err)
-		}
-		if key, ok := kt.(string); ok && s.extra != nil {
-			s.extra[key] = v
-		}
+// item reads one value as an item.
+func (s *jsonStream) item() (jsonItem, bool, error) {
+	line := s.sc.line
+	raw, err := s.sc.value(maxJSONItem)
+	var le *jsonLimitError
+	if errors.As(err, &le) {
+		s.num++
+		return jsonItem{num: s.num, line: line, err: le.kind, raw: []byte(le.Error())}, true, nil
 	}
-	if _, err := s.dec.Token(); err != nil { // '}'
-		return s.syntax(err)
-	}
-	s.stack = s.stack[:len(s.stack)-1]
-	return nil
-}
-
-func (s *jsonStream) decodeItem() (jsonItem, bool, error) {
-	line := s.itemLine()
-	var raw json.RawMessage
-	if err := s.dec.Decode(&raw); err != nil {
-		return jsonItem{}, false, fmt.Errorf("JSON syntax error in item %d, which starts on line %d: %v; it and the items after it were not read", s.num+1, line, err)
+	if err != nil {
+		return jsonItem{}, false, fmt.Errorf("JSON syntax error in item %d, which starts on line %d: %v; it and the items after it were not read", s.num+1, line, eofUnexpected(err))
 	}
 	s.num++
-	it := jsonItem{raw: raw, num: s.num, line: line}
-	t := bytes.TrimSpace(raw)
-	switch {
-	case len(t) > 0 && t[0] == '{':
-		d := json.NewDecoder(bytes.NewReader(t))
-		d.UseNumber()
-		if err := d.Decode(&it.obj); err != nil {
+	it := jsonItem{raw: append([]byte(nil), raw...), num: s.num, line: line}
+	switch raw[0] {
+	case '{':
+		if err := decodeBounded(raw, &it.obj); err != nil {
 			it.err = "bad object: " + err.Error()
 		}
-	case len(t) > 0 && t[0] == '"':
-		if err := json.Unmarshal(t, &it.str); err != nil {
+	case '"':
+		if err := json.Unmarshal(raw, &it.str); err != nil {
 			it.err = "bad string"
 		}
 		it.isStr = true
 	default:
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil && len(s.stack) == 0 {
+			return jsonItem{}, false, s.syntax(err)
+		}
 		it.err = "not an object or a string"
 	}
 	return it, true, nil
 }
 
+// topObject reads an object at the top level: a wrapper (it has an items
+// array under one of wrapperKeys; the stream enters it) or an item of JSON
+// Lines. The bytes are kept until it is known which, within maxJSONItem.
+func (s *jsonStream) topObject() (it jsonItem, wrapper bool, err error) {
+	sc := s.sc
+	line, off := sc.line, sc.off
+	sc.readByte() // '{'
+	s.obj = append(s.obj[:0], '{')
+	for {
+		c, err := sc.peek()
+		if err != nil {
+			return it, false, s.syntax(eofUnexpected(err))
+		}
+		if c == '}' {
+			sc.readByte()
+			break
+		}
+		if c == ',' {
+			sc.readByte()
+			s.obj = append(s.obj, ',')
+			continue
+		}
+		kraw, err := sc.value(maxJSONItem)
+		if err == nil {
+			var k string
+			if err = json.Unmarshal(kraw, &k); err == nil {
+				s.obj = append(s.obj, kraw...)
+				s.obj = append(s.obj, ':')
+				if err = sc.expect(':'); err == nil {
+					if vc, perr := sc.peek(); perr == nil && vc == '[' && wrapperKeys[strings.ToLower(k)] {
+						s.stack = append(s.stack, 2, 1)
+						sc.readByte()
+						return it, true, nil
+					}
+					var vraw []byte
+					if vraw, err = sc.value(maxJSONItem); err == nil {
+						s.obj = append(s.obj, vraw...)
+					}
+				}
+			}
+		}
+		var le *jsonLimitError
+		if errors.As(err, &le) || (err == nil && len(s.obj) > maxJSONItem) {
+			if le == nil {
+				le = &jsonLimitError{kind: "item too large", line: line, off: off}
+			}
+			// skip the rest of the object; its members are bounded too
+			if serr := s.skipMembers(); serr != nil {
+				return it, false, serr
+			}
+			s.num++
+			return jsonItem{num: s.num, line: line, err: le.kind, raw: []byte(le.Error())}, false, nil
+		}
+		if err != nil {
+			return it, false, s.syntax(eofUnexpected(err))
+		}
+	}
+	s.num++
+	s.obj = append(s.obj, '}')
+	it = jsonItem{raw: append([]byte(nil), s.obj...), num: s.num, line: line}
+	if err := decodeBounded(it.raw, &it.obj); err != nil {
+		it.err = "bad object: " + err.Error()
+	}
+	return it, false, nil
+}
+
+// skipMembers reads the rest of an object, through its '}', keeping nothing.
+func (s *jsonStream) skipMembers() error {
+	for {
+		c, err := s.sc.peek()
+		if err != nil {
+			return s.syntax(eofUnexpected(err))
+		}
+		s.sc.readByte()
+		switch c {
+		case '}':
+			return nil
+		case ',', ':':
+			continue
+		}
+		s.sc.br.UnreadByte()
+		s.sc.off--
+		if _, err := s.sc.value(0); err != nil {
+			var le *jsonLimitError
+			if !errors.As(err, &le) {
+				return s.syntax(eofUnexpected(err))
+			}
+		}
+	}
+}
+
+// finishWrapper reads the rest of a wrapper object after its items array
+// (paging, NextToken...).
+func (s *jsonStream) finishWrapper() error {
+	sc := s.sc
+	for {
+		c, err := sc.peek()
+		if err != nil {
+			return s.syntax(eofUnexpected(err))
+		}
+		if c == '}' {
+			sc.readByte()
+			break
+		}
+		if c == ',' {
+			sc.readByte()
+			continue
+		}
+		if _, err := sc.key(); err != nil {
+			return s.syntax(eofUnexpected(err))
+		}
+		// paging data: checked to be JSON within the bounds, not kept
+		raw, err := sc.value(maxJSONItem)
+		var le *jsonLimitError
+		if errors.As(err, &le) {
+			continue
+		}
+		if err != nil {
+			return s.syntax(eofUnexpected(err))
+		}
+		var v any
+		if err := decodeBounded(raw, &v); err != nil {
+			return s.syntax(err)
+		}
+	}
+	s.stack = s.stack[:len(s.stack)-1]
+	return nil
+}
+
 func (s *jsonStream) syntax(err error) error {
-	off := s.dec.InputOffset()
-	return fmt.Errorf("JSON syntax error near line %d (byte %d): %v; items after it were not read", s.lt.lineAt(off), off, err)
+	return fmt.Errorf("JSON syntax error near line %d (byte %d): %v; items after it were not read", s.sc.line, s.sc.off, err)
 }
 
 var errNoAddressColumn = errors.New("no address column")
