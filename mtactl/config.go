@@ -96,6 +96,10 @@ type PostfixInstance struct {
 	Reload      []string `toml:"reload"`   // default ["postfix", "-c", "{dir}", "reload"]
 	Postconf    []string `toml:"postconf"` // default ["postconf", "-c", "{dir}"]
 	Postmap     []string `toml:"postmap"`  // default ["postmap", "-c", "{dir}"]
+	// SuppressGroup is the group of the exported suppression map (mode
+	// 0640: it holds personal data; the MTA reads it through this group).
+	// Default "postfix"; when no such group exists here, the group of main.cf.
+	SuppressGroup string `toml:"suppress_group"`
 }
 
 // PostfixFront is the instance that splits mail between OLD and NEW.
@@ -162,6 +166,10 @@ type EximConfig struct {
 	// NoPrecheck skips "exim -bV -C TEMP" on the new file before it replaces
 	// the live one (done by default when commands run locally).
 	NoPrecheck bool `toml:"no_precheck"`
+	// SuppressGroup is the group of the exported suppression map (mode
+	// 0640: it holds personal data; the MTA reads it through this group).
+	// Default "Debian-exim", else "exim"; when no such group exists here, the group of the Exim config.
+	SuppressGroup string `toml:"suppress_group"`
 }
 
 // PMTAConfig drives PowerMTA. Split "cold-vmta" needs two blocks in the
@@ -194,6 +202,10 @@ type PMTAConfig struct {
 	// file is for lists up to this many addresses (default 100000); a larger
 	// export is refused with the count. The injector list has no limit.
 	SuppressPatternMax int `toml:"suppress_pattern_max"`
+	// SuppressGroup is the group of the exported suppression map (mode
+	// 0640: it holds personal data; the MTA reads it through this group).
+	// Default "pmta"; when no such group exists here, the group of the PowerMTA config.
+	SuppressGroup string `toml:"suppress_group"`
 }
 
 // DefaultSuppressPatternMax is the default of PMTAConfig.SuppressPatternMax.

@@ -263,7 +263,27 @@ func (p plannedFile) changed() bool {
 	if p.remove {
 		return p.cur.Exists
 	}
-	return !p.cur.Exists || !bytes.Equal(p.cur.Data, p.data)
+	return !p.cur.Exists || !bytes.Equal(p.cur.Data, p.data) || p.privacyChanged()
+}
+
+// privacyChanged: a private file exists with another mode or group.
+func (p plannedFile) privacyChanged() bool {
+	return p.mf.Private && p.cur.Exists && (p.cur.Mode != p.mf.Perm || (p.mf.SetGID && p.cur.GID != p.mf.GID))
+}
+
+// target is the file state a write must produce: a private file's mode
+// and group replace whatever the file had.
+func (p plannedFile) target() fileState {
+	st := p.cur
+	if p.mf.Private {
+		if st.Exists {
+			st.Mode = p.mf.Perm
+		}
+		if p.mf.SetGID {
+			st.GID = p.mf.GID
+		}
+	}
+	return st
 }
 
 // Empty reports whether no file changes.
@@ -769,7 +789,7 @@ func (t *txn) run(ctx context.Context) *StepError {
 			if pc, ok := p.driver.(Prechecker); ok {
 				pre = func(tmp string) error { return pc.Precheck(ctx, p.mf.Path, tmp) }
 			}
-			err = writeAtomic(p.cur, p.data, p.mf.Perm, pre)
+			err = writeAtomic(p.target(), p.data, p.mf.Perm, pre)
 		}
 		if err != nil {
 			var se *StepError
@@ -824,7 +844,10 @@ func (t *txn) fail(ctx context.Context, serr *StepError, start time.Time) (Audit
 	ae := &ApplyError{ID: t.entry.ID, Step: serr, Restored: true}
 	var items []restoreItem
 	for _, p := range t.written {
-		it := restoreItem{driver: p.driver, path: p.mf.Path, prev: p.cur, haveData: true}
+		// a private file goes back with its private mode and group
+		prev := p.target()
+		prev.Data = p.cur.Data
+		it := restoreItem{driver: p.driver, path: p.mf.Path, prev: prev, haveData: true}
 		if !p.remove {
 			it.wrote, it.wroteData = hashOf(p.data), p.data
 		}

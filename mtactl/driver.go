@@ -50,6 +50,12 @@ type ManagedFile struct {
 	Indent bool
 	// Perm is the mode of a whole file cutover creates.
 	Perm fs.FileMode
+	// Private files (personal data: the suppression map) always get Perm,
+	// and the group GID when SetGID, even when they exist with a looser
+	// mode; a mode or group that differs is a change by itself.
+	Private bool
+	SetGID  bool
+	GID     int
 	// Check looks at the operator's lines (outside the blocks) for settings
 	// that would fight cutover's, e.g. a second transport_maps.
 	Check func(lines []numberedLine) error

@@ -86,9 +86,10 @@ func writeAtomic(st fileState, data []byte, newPerm fs.FileMode, precheck func(t
 	if err := f.Chmod(perm); err != nil {
 		return err
 	}
-	if st.Exists && (st.UID != os.Geteuid() || st.GID != os.Getegid()) {
+	// UID/GID -1: a new file, or a part that stays the creator's.
+	if (st.UID >= 0 && st.UID != os.Geteuid()) || (st.GID >= 0 && st.GID != os.Getegid()) {
 		if err := f.Chown(st.UID, st.GID); err != nil {
-			return fmt.Errorf("keep owner %d:%d of %s: %w", st.UID, st.GID, st.Path, err)
+			return fmt.Errorf("set owner %d:%d of %s: %w", st.UID, st.GID, st.Path, err)
 		}
 	}
 	if _, err := f.Write(data); err != nil {

@@ -11,9 +11,12 @@ import (
 	"net/smtp"
 	"net/textproto"
 	"os"
+	"os/user"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -72,6 +75,10 @@ type WholeFile struct {
 	// -q, Exim ${lookup}); a file that builds but does not answer is not
 	// left installed.
 	Probes []string
+	// Private: Perm and (GID >= 0) the group are forced on the file even
+	// when it exists (see ManagedFile.Private).
+	Private bool
+	GID     int
 }
 
 // ApplyFiles installs whole files for one configured driver (target: its
@@ -98,7 +105,11 @@ func (c *Controller) ApplyFiles(ctx context.Context, target, action string, file
 		if perm == 0 {
 			perm = 0o644
 		}
-		pf := plannedFile{driver: fd, mf: ManagedFile{Path: f.Path, Perm: perm}, cur: st, data: f.Data}
+		mf := ManagedFile{Path: f.Path, Perm: perm, Private: f.Private}
+		if f.Private && f.GID >= 0 {
+			mf.SetGID, mf.GID = true, f.GID
+		}
+		pf := plannedFile{driver: fd, mf: mf, cur: st, data: f.Data}
 		ch.planned = append(ch.planned, pf)
 		ch.Files = append(ch.Files, FileChange{Driver: target, Path: f.Path, Changed: pf.changed(), Create: !st.Exists})
 	}
@@ -168,6 +179,13 @@ func (d *fileDriver) Build(ctx context.Context, changed []string) error {
 		}
 		if res := pb.postmap(ctx, "hash:"+pb.remote(f.Path)); res.Err != nil {
 			return stepErr(d.Name(), "build", res)
+		}
+		if f.Private {
+			// postmap gives a new .db the source's mode, but keeps an
+			// existing one's: an older world-readable map stays so
+			if err := privatize(f.Path+".db", f.Perm, f.GID); err != nil {
+				return &StepError{Driver: d.Name(), Step: "build", Err: err}
+			}
 		}
 	}
 	return nil
@@ -331,6 +349,76 @@ func (c *Controller) SuppressTarget(name, path string) (SuppressTarget, error) {
 	return t, nil
 }
 
+// SuppressPerm is the mode of the exported suppression files: they hold
+// personal data (issue 13 point 12).
+const SuppressPerm fs.FileMode = 0o640
+
+// suppressGroup resolves the group the target MTA reads its suppression
+// map through: the configured suppress_group (which must exist), else the
+// MTA's usual group, else the group of the MTA's own config file (the MTA
+// reads that one). -1 = leave the creator's group (the demo).
+func (c *Controller) suppressGroup(target string) (gid int, note string, err error) {
+	var conf, setting string
+	var defaults []string
+	for _, d := range c.drivers {
+		if d.Name() != target {
+			continue
+		}
+		switch d := d.(type) {
+		case *postfixFront:
+			conf, setting, defaults = d.in.MainCF, d.in.SuppressGroup, []string{"postfix"}
+		case *postfixDelivery:
+			conf, setting, defaults = d.in.MainCF, d.in.SuppressGroup, []string{"postfix"}
+		case *eximDriver:
+			conf, setting, defaults = d.cfg.Config, d.cfg.SuppressGroup, []string{"Debian-exim", "exim"}
+		case *pmtaDriver:
+			conf, setting, defaults = d.cfg.Config, d.cfg.SuppressGroup, []string{"pmta"}
+		default:
+			return -1, "", nil
+		}
+	}
+	if setting != "" {
+		g, err := lookupGroup(setting)
+		if err != nil {
+			return -1, "", fmt.Errorf("%s: suppress_group %q: %w", target, setting, err)
+		}
+		return g, fmt.Sprintf(", group %s", setting), nil
+	}
+	for _, name := range defaults {
+		if g, err := lookupGroup(name); err == nil {
+			return g, fmt.Sprintf(", group %s", name), nil
+		}
+	}
+	fi, err := os.Stat(conf)
+	if err != nil {
+		return -1, "", fmt.Errorf("%s: no group %s here and %v; set suppress_group (the MTA's group: the map is mode 0640)", target, strings.Join(defaults, " or "), err)
+	}
+	g := -1
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		g = int(st.Gid)
+	}
+	return g, fmt.Sprintf(", group %d of %s (no group %s here; set suppress_group)", g, conf, strings.Join(defaults, " or ")), nil
+}
+
+// privatize sets a built file's mode and group (gid -1: keep).
+func privatize(p string, perm fs.FileMode, gid int) error {
+	if err := os.Chown(p, -1, gid); err != nil {
+		return err
+	}
+	return os.Chmod(p, perm)
+}
+
+func lookupGroup(name string) (int, error) {
+	if n, err := strconv.Atoi(name); err == nil && n >= 0 {
+		return n, nil
+	}
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return -1, err
+	}
+	return strconv.Atoi(g.Gid)
+}
+
 // SuppressExportOptions configure ExportSuppressions.
 type SuppressExportOptions struct {
 	Target        string // driver name ("" = the only one)
@@ -376,7 +464,12 @@ func (c *Controller) ExportSuppressions(ctx context.Context, log *ssup.Log, opt 
 		seed = uint64(c.now().UnixNano())
 	}
 	sample := ssup.Sample(out.Result.Addresses, n, seed)
-	files := []WholeFile{{Path: t.Path, Data: main.Bytes(), Perm: 0o644}}
+	gid, gnote, err := c.suppressGroup(t.Name)
+	if err != nil {
+		return out, err
+	}
+	// Personal data: never world-readable; the MTA reads it by group.
+	files := []WholeFile{{Path: t.Path, Data: main.Bytes(), Perm: SuppressPerm, Private: true, GID: gid}}
 	switch t.Format {
 	case ssup.FormatPostfix:
 		files[0].Table = "hash"
@@ -388,7 +481,7 @@ func (c *Controller) ExportSuppressions(ctx context.Context, log *ssup.Log, opt 
 				files[0].Probes = append(files[0].Probes, k)
 			}
 		}
-		files = append(files, WholeFile{Path: t.Regexp, Data: rx.Bytes(), Perm: 0o644, Table: "regexp", Probes: rxProbes})
+		files = append(files, WholeFile{Path: t.Regexp, Data: rx.Bytes(), Perm: SuppressPerm, Private: true, GID: gid, Table: "regexp", Probes: rxProbes})
 	case ssup.FormatExim:
 		files[0].Table, files[0].Probes = "lsearch", sample
 	}
@@ -402,7 +495,7 @@ func (c *Controller) ExportSuppressions(ctx context.Context, log *ssup.Log, opt 
 		if err := ssup.WritePMTAPatternList(&rb, out.Result.Addresses, ssup.PMTAPatternOptions{Name: t.RulesName, VMTA: t.RulesVMTA, LogSeq: out.Result.LastSeq}); err != nil {
 			return out, err
 		}
-		files = append(files, WholeFile{Path: t.Rules, Data: rb.Bytes(), Perm: 0o644})
+		files = append(files, WholeFile{Path: t.Rules, Data: rb.Bytes(), Perm: SuppressPerm, Private: true, GID: gid})
 		out.Rules = len(out.Result.Addresses)
 	}
 	unchanged := true
@@ -411,7 +504,7 @@ func (c *Controller) ExportSuppressions(ctx context.Context, log *ssup.Log, opt 
 		if err != nil {
 			return out, err
 		}
-		if !st.Exists || !bytes.Equal(st.Data, f.Data) {
+		if !st.Exists || !bytes.Equal(st.Data, f.Data) || st.Mode != f.Perm || (f.GID >= 0 && st.GID != f.GID) {
 			unchanged = false
 		}
 	}
@@ -436,7 +529,7 @@ func (c *Controller) ExportSuppressions(ctx context.Context, log *ssup.Log, opt 
 		out.Unchanged = true
 		return out, nil
 	}
-	note := fmt.Sprintf("suppression export: %d addresses (log seq %d) to %s, sha256 %s", out.Result.Written, out.Result.LastSeq, t.Path, out.Result.SHA256)
+	note := fmt.Sprintf("suppression export: %d addresses (log seq %d) to %s, sha256 %s, mode %04o%s", out.Result.Written, out.Result.LastSeq, t.Path, out.Result.SHA256, SuppressPerm, gnote)
 	if t.Rules != "" {
 		note += fmt.Sprintf("; %d rcpt-to rules to %s", out.Rules, t.Rules)
 	}

@@ -89,6 +89,14 @@ func TestRealPostfixSuppress(t *testing.T) {
 	if res.Result.Written != 4 || res.Result.Regexp != 1 || len(res.Entry.Reloaded) != 1 {
 		t.Fatalf("export: %+v, entry %+v", res.Result, res.Entry)
 	}
+	// personal data: 0640 with Postfix's group (the operator's 0644 files
+	// tightened; postmap carries it to the .db), and smtpd still reads them
+	pgid := expectedGroup(t, "postfix", p.mainCF())
+	for _, f := range []string{mapPath, mapPath + ".regexp", mapPath + ".db"} {
+		if m, g := modeGroup(t, f); m != 0o640 || g != pgid {
+			t.Errorf("%s: mode %04o group %d, want 0640 group %d (postfix)", f, m, g, pgid)
+		}
+	}
 	time.Sleep(500 * time.Millisecond) // smtpd processes restart after the reload
 	if code := rcpt(t, p.addr(), "Gone@Example.com"); code < 500 {
 		t.Errorf("RCPT TO a suppressed address: %d, want 5xx", code)
@@ -169,6 +177,9 @@ func TestRealEximSuppress(t *testing.T) {
 	}
 	if res.Target.Name != "exim" || res.Result.Written != 4 || res.Entry.Result != ResultOK || len(res.Entry.Reloaded) != 0 {
 		t.Fatalf("export: %+v, entry %+v", res.Result, res.Entry)
+	}
+	if m, g := modeGroup(t, list); m != 0o640 || g != expectedGroup(t, "Debian-exim", mtactlEximConf) {
+		t.Errorf("%s: mode %04o group %d, want 0640 with Exim's group", list, m, g)
 	}
 	for _, a := range []string{"Gone@Example.com", "a.b+tag@example.net", "#hash@example.com"} {
 		if code := rcpt(t, ex.addr(), a); code < 500 {

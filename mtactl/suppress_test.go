@@ -4,9 +4,12 @@ import (
 	"errors"
 	"maps"
 	"os"
+	"os/user"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"cutover/model"
@@ -289,5 +292,101 @@ func TestPMTASuppressVerifySkipsSMTP(t *testing.T) {
 	}
 	if !v.OK || v.SMTP != "" || !strings.Contains(v.SMTPSkipped, "PowerMTA") {
 		t.Fatalf("verification %+v", v)
+	}
+}
+
+// expectedGroup is the group the export must give its files on this host:
+// name's gid when the group exists, else the MTA config file's group.
+func expectedGroup(t *testing.T, name, conf string) int {
+	t.Helper()
+	if g, err := user.LookupGroup(name); err == nil {
+		n, _ := strconv.Atoi(g.Gid)
+		return n
+	}
+	fi, err := os.Stat(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(fi.Sys().(*syscall.Stat_t).Gid)
+}
+
+func modeGroup(t *testing.T, p string) (os.FileMode, int) {
+	t.Helper()
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Mode().Perm(), int(fi.Sys().(*syscall.Stat_t).Gid)
+}
+
+// Issue 13 point 12: the exported suppression files hold personal data:
+// mode 0640 with the MTA's group, also when an earlier export left them
+// world-readable with the same bytes, and a failed export's restore keeps
+// them private; suppress_group picks the group.
+func TestSuppressExportIsPrivate(t *testing.T) {
+	c, fk, db, dir := pmtaRulesEnv(t, 0)
+	l := suppressLog(t, db, "a@example.com", "b@example.org")
+	conf := filepath.Join(dir, "pmta", "config")
+	rules := filepath.Join(dir, "pmta", "cutover-suppressed.pattern")
+	list := filepath.Join(dir, "pmta", "cutover-suppressed.txt")
+	res, err := c.ExportSuppressions(t0ctx(), l, SuppressExportOptions{}, CurrentWho("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gid := expectedGroup(t, "pmta", conf)
+	for _, p := range []string{list, rules} {
+		if m, g := modeGroup(t, p); m != 0o640 || g != gid {
+			t.Errorf("%s: mode %04o group %d, want 0640 group %d", p, m, g, gid)
+		}
+	}
+	// an export of an older cutover left the same bytes world-readable
+	for _, p := range []string{list, rules} {
+		os.Chmod(p, 0o644)
+	}
+	again, err := c.ExportSuppressions(t0ctx(), l, SuppressExportOptions{}, CurrentWho("test"))
+	if err != nil || again.Unchanged {
+		t.Fatalf("a world-readable map counted as unchanged: %+v %v", again, err)
+	}
+	for _, p := range []string{list, rules} {
+		if m, _ := modeGroup(t, p); m != 0o640 {
+			t.Errorf("%s: mode %04o after re-export", p, m)
+		}
+	}
+	// a failed export restores the old bytes, still private
+	os.Chmod(list, 0o644)
+	before := mustRead(t, list)
+	os.MkdirAll(filepath.Join(dir, "other"), 0o755)
+	l2 := suppressLog(t, openDB(t, filepath.Join(dir, "other", "other.db")), "c@example.net")
+	fk.failOn(t, "test", "error in line 1")
+	if _, err := c.ExportSuppressions(t0ctx(), l2, SuppressExportOptions{}, CurrentWho("test")); err == nil {
+		t.Fatal("export with a failing check succeeded")
+	}
+	if m, _ := modeGroup(t, list); m != 0o640 || mustRead(t, list) != before {
+		t.Errorf("after the failed export: mode %04o, %q", m, mustRead(t, list))
+	}
+	fk.clear(t, "test")
+	_ = res
+
+	// suppress_group: a named group that does not exist is an error, a
+	// numeric one is used as it is
+	cfg := Config{PMTA: &PMTAConfig{Config: conf, Split: "none", Test: fk.argv("test", "config"), Reload: fk.argv("reload"), SuppressGroup: "no-such-group-h13"}}
+	c2, err := New(cfg, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.ExportSuppressions(t0ctx(), l, SuppressExportOptions{}, CurrentWho("test")); err == nil || !strings.Contains(err.Error(), "suppress_group") {
+		t.Fatalf("unknown suppress_group: %v", err)
+	}
+	other := os.Getegid() + 1
+	cfg.PMTA.SuppressGroup = strconv.Itoa(other)
+	c3, err := New(cfg, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c3.ExportSuppressions(t0ctx(), l, SuppressExportOptions{}, CurrentWho("test")); err != nil {
+		t.Fatal(err)
+	}
+	if m, g := modeGroup(t, list); m != 0o640 || g != other {
+		t.Errorf("suppress_group %d: mode %04o group %d", other, m, g)
 	}
 }
