@@ -316,6 +316,7 @@ var (
 	ErrAddrTooLong = errors.New("too long")
 	ErrAddrQuoted  = errors.New("quoted local part (not supported)")
 	ErrAddrLiteral = errors.New("address literal domain (not supported)")
+	ErrAddrPattern = errors.New("shell or pattern character (not a literal address)")
 )
 
 // AddressError says why a text is not a usable address.
@@ -495,6 +496,35 @@ func normalizeSlow(s string) (norm, orig string, err error) {
 		orig = in
 	}
 	return norm, orig, nil
+}
+
+// CheckLiteralAddress refuses a normalized address that an MTA map, a
+// lookup command or a remote shell could read as something other than one
+// literal mailbox: shell metacharacters (` $ |), glob and regular
+// expression syntax (* ? { } ^), and a leading / ! ~ - (an Exim file name or
+// negation, an option). NormalizeAddress already refuses " ( ) , : ; < > [ \
+// and white space. ' & # % = + stay allowed: real mailboxes use them
+// (o'brien@, r&d@, SRS and tags), and commands get them as argv, quoted for
+// ssh. `/^.*$/@x.com` is refused. Existing log lines are not re-judged
+// (NormalizeAddress alone decides what a log holds); importers and exports
+// to MTAs call this.
+func CheckLiteralAddress(addr string) error {
+	local, _, ok := strings.Cut(addr, "@")
+	if !ok || local == "" {
+		return addrErr(ErrAddrNoAt, "")
+	}
+	if strings.ContainsRune("/!~-", rune(local[0])) {
+		return addrErr(ErrAddrPattern, fmt.Sprintf("leading %q", local[0]))
+	}
+	if i := strings.IndexAny(addr, "`$|*?{}^\\\"()<>;,: "); i >= 0 {
+		return addrErr(ErrAddrPattern, fmt.Sprintf("character %q", addr[i]))
+	}
+	for i := 0; i < len(addr); i++ {
+		if addr[i] < 0x21 || addr[i] == 0x7f {
+			return addrErr(ErrAddrChars, fmt.Sprintf("byte 0x%02x", addr[i]))
+		}
+	}
+	return nil
 }
 
 func isTrimmable(r rune) bool {

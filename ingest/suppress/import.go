@@ -395,6 +395,10 @@ func (fr *fileRun) emitRow(ctx context.Context, r *row, num, line int, raw strin
 		return fr.reject(num, line, "no event", "row gives no event", raw)
 	}
 	addr, orig, err := model.NormalizeAddress(cands[0].addr)
+	if err == nil {
+		// a pattern or shell syntax never reaches an MTA map (issue 13)
+		err = model.CheckLiteralAddress(addr)
+	}
 	if err != nil {
 		kind := err.Error()
 		var ae *model.AddressError
@@ -734,6 +738,10 @@ func (fr *fileRun) readList(ctx context.Context, r io.Reader) error {
 func (fr *fileRun) emitCand(ctx context.Context, c cand, n int, raw string) error {
 	fr.fs.Rows++
 	addr, orig, err := model.NormalizeAddress(c.addr)
+	if err == nil {
+		// a pattern or shell syntax never reaches an MTA map (issue 13)
+		err = model.CheckLiteralAddress(addr)
+	}
 	if err != nil {
 		kind := err.Error()
 		var ae *model.AddressError
