@@ -19,7 +19,7 @@ const (
 
 // Suppressions are the canonical log events of a report: one hard_bounce
 // per hard recipient of a bounce, one complaint per recipient of a
-// complaint. Soft bounces, deferrals ("delayed") and X.7 policy blocks give
+// complaint, one unsubscribe per recipient of an ARF opt-out. Soft bounces, deferrals ("delayed") and X.7 policy blocks give
 // none. origin says where the message was ("<path> sha256:<hex>"); the
 // recipient's index is appended.
 func (r *Report) Suppressions(origin string) []model.SuppressionEvent {
@@ -32,6 +32,9 @@ func (r *Report) Suppressions(origin string) []model.SuppressionEvent {
 		case (r.Format == FormatDSN || r.Format == FormatPlain) && rc.Hard():
 			ev.Type, ev.Source = model.SuppHardBounce, SourceDSN
 			ev.Reason = clip(joinNonEmpty(rc.Status, rc.Diagnostic), 300)
+		case r.Unsubscribe():
+			ev.Type, ev.Source = model.SuppUnsubscribe, SourceARF
+			ev.Reason = clip(joinNonEmpty(r.FeedbackType, r.UserAgent), 300)
 		case r.Complaint():
 			ev.Type, ev.Source = model.SuppComplaint, SourceARF
 			if r.Format == FormatJMRP {

@@ -91,6 +91,12 @@ func (r *Recipient) Hard() bool {
 	return r.Action == "failed" && r.Verdict.Hard
 }
 
+// Unsubscribe reports an ARF opt-out report: the recipient asks to be
+// removed, which is an unsubscribe, not a complaint.
+func (r *Report) Unsubscribe() bool {
+	return r.Format == FormatARF && r.FeedbackType == "opt-out"
+}
+
 // Complaint reports whether the report is a recipient's complaint (ARF
 // abuse/fraud/other, JMRP).
 func (r *Report) Complaint() bool {
@@ -123,6 +129,7 @@ var (
 // headers) is ErrNoRecipient; a feedback report with every recipient
 // redacted is not an error (it is counted; it names nobody).
 func Parse(raw []byte, opt ParseOptions) (*Report, error) {
+	raw = crLines(raw)
 	top := parseEntity(raw)
 	if len(top.h) == 0 {
 		return nil, ErrEmpty
@@ -254,7 +261,6 @@ func (p *parser) dsn(text string) {
 			recips = append(recips, b)
 		}
 	}
-	verp := p.verp()
 	for _, b := range recips {
 		rc := Recipient{
 			Action:     strings.ToLower(firstWord(b.get("Action"))),
@@ -280,19 +286,14 @@ func (p *parser) dsn(text string) {
 				break
 			}
 		}
-		rc.Verdict = model.ClassifyBounce(model.BounceInput{Status: rc.Status, Text: rc.Diagnostic, BounceCat: rc.BounceCat})
+		rc.Verdict = model.ClassifyBounce(model.BounceInput{Status: rc.Status, Text: rc.Diagnostic, BounceCat: rc.BounceCat, Domain: model.DomainOf(rc.Addr)})
 		r.Recipients = append(r.Recipients, rc)
 	}
-	// VERP names the one recipient of the message it came back for, even
-	// when the report gives an alias or nothing.
-	if verp != "" && len(r.Recipients) == 1 {
-		rc := &r.Recipients[0]
-		if rc.Addr != verp {
-			rc.Reported = rc.Addr
-			rc.Addr, rc.Orig, rc.From = verp, "", "verp"
-		}
-	}
 	if len(r.Recipients) == 0 {
+		// A delivery-status part with no per-recipient group: the
+		// recipients come from X-Failed-Recipients, the returned message or
+		// VERP, the reply from the text.
+		p.nobodyNamed()
 		return
 	}
 	// Blocks without an address: X-Failed-Recipients, then the returned
@@ -306,7 +307,14 @@ func (p *parser) dsn(text string) {
 	if len(missing) == 0 {
 		return
 	}
+	// The report's own fields win; VERP (the one recipient of the message
+	// it came back for) only fills in when the report names nobody.
 	addrs, from := p.fallbackAddrs()
+	if len(addrs) == 0 && len(missing) == 1 {
+		if v := p.verp(); v != "" {
+			addrs, from = []string{v}, "verp"
+		}
+	}
 	if len(addrs) == len(missing) {
 		for k, i := range missing {
 			r.Recipients[i].Addr, r.Recipients[i].From = addrs[k], from
@@ -315,10 +323,36 @@ func (p *parser) dsn(text string) {
 	kept := r.Recipients[:0]
 	for _, rc := range r.Recipients {
 		if rc.Addr != "" {
+			rc.Verdict = model.ClassifyBounce(model.BounceInput{Status: rc.Status, Text: rc.Diagnostic, BounceCat: rc.BounceCat, Domain: model.DomainOf(rc.Addr)})
 			kept = append(kept, rc)
 		}
 	}
 	r.Recipients = kept
+}
+
+// nobodyNamed fills the recipients of a report whose delivery-status part
+// names none: X-Failed-Recipients or the returned message's headers, else
+// VERP; the reply is the first one in the text, the action failed unless
+// the text says delayed.
+func (p *parser) nobodyNamed() {
+	r := p.r
+	addrs, from := p.fallbackAddrs()
+	if len(addrs) == 0 {
+		if v := p.verp(); v != "" {
+			addrs, from = []string{v}, "verp"
+		}
+	}
+	text := p.allText()
+	diag := firstReply(text)
+	action := "failed"
+	if delayedText.MatchString(r.Subject) || delayedText.MatchString(firstLines(text, 12)) {
+		action = "delayed"
+	}
+	for _, a := range addrs {
+		v := model.ClassifyBounce(model.BounceInput{Text: diag, Domain: model.DomainOf(a)})
+		r.Recipients = append(r.Recipients, Recipient{Addr: a, From: from, Action: action, Time: r.Date,
+			Diagnostic: diag, Verdict: v, Status: v.Status})
+	}
 }
 
 // fallbackAddrs are the recipients a report that names none can be
@@ -417,20 +451,47 @@ func (p *parser) plain() {
 	type hit struct {
 		addr, orig, from string
 		diag             []string
+		line             int
 	}
 	var hits []*hit
 	var cur *hit
 	quoted := false
-	for _, line := range strings.Split(text, "\n") {
+	lines := strings.Split(text, "\n")
+	end := len(lines) // where the returned message starts
+	for li, line := range lines {
 		t := strings.TrimSpace(line)
 		if isQuoteMarker(t) {
 			quoted = true // the returned message: its To: is not a failure
+			if end == len(lines) {
+				end = li
+			}
 		}
 		if quoted {
 			continue
 		}
 		if a, o, rest, ok := recipientLine(t); ok && !own[a] && !isRoleSender(a) {
-			cur = &hit{addr: a, orig: o, from: "bounce-text"}
+			if cur != nil && cur.addr == a && len(cur.diag) == 0 {
+				// The same address again ("<<< 550 <a@b>... User unknown"
+				// under "RCPT To:<a@b>"): one recipient.
+				if rest != "" {
+					cur.diag = append(cur.diag, rest)
+				}
+				continue
+			}
+			dup := false
+			for _, h := range hits {
+				if h.addr == a {
+					dup = true
+					if rest != "" && !replyLine.MatchString(strings.Join(h.diag, " ")) {
+						h.diag = append(h.diag, rest)
+					}
+				}
+			}
+			if dup {
+				cur = nil
+				continue
+			}
+			cur = &hit{addr: a, orig: o, from: "bounce-text", line: li}
 			if rest != "" {
 				cur.diag = append(cur.diag, rest)
 			}
@@ -448,6 +509,18 @@ func (p *parser) plain() {
 		}
 		cur.diag = append(cur.diag, t)
 	}
+	// Old Gmail, X3 and others give the reply in a later paragraph
+	// ("The error that the other server returned was:"): a recipient whose
+	// lines hold no reply takes the first one after it, before the returned
+	// message.
+	for _, h := range hits {
+		if replyLine.MatchString(" " + strings.Join(h.diag, " ")) {
+			continue
+		}
+		if rep := firstReply(strings.Join(lines[h.line+1:max(end, h.line+1)], "\n")); rep != "" {
+			h.diag = append(h.diag, rep)
+		}
+	}
 	if len(hits) == 0 {
 		as, from := p.fallbackAddrs()
 		diag := firstReply(text)
@@ -462,30 +535,42 @@ func (p *parser) plain() {
 		if len(rc.Diagnostic) > 1000 {
 			rc.Diagnostic = rc.Diagnostic[:1000]
 		}
-		rc.Verdict = model.ClassifyBounce(model.BounceInput{Text: rc.Diagnostic})
+		rc.Verdict = model.ClassifyBounce(model.BounceInput{Text: rc.Diagnostic, Domain: model.DomainOf(rc.Addr)})
 		rc.Status = rc.Verdict.Status
 		r.Recipients = append(r.Recipients, rc)
 	}
-	if verp != "" && len(r.Recipients) == 1 && r.Recipients[0].Addr != verp {
-		rc := &r.Recipients[0]
-		rc.Reported, rc.Addr, rc.Orig, rc.From = rc.Addr, verp, "", "verp"
-	}
+	// VERP only when the text names nobody: the bounce's own recipient line
+	// is what failed.
 	if verp != "" && len(r.Recipients) == 0 {
 		diag := firstReply(text)
-		v := model.ClassifyBounce(model.BounceInput{Text: diag})
+		v := model.ClassifyBounce(model.BounceInput{Text: diag, Domain: model.DomainOf(verp)})
 		r.Recipients = append(r.Recipients, Recipient{Addr: verp, From: "verp", Action: action, Time: r.Date,
 			Diagnostic: diag, Verdict: v, Status: v.Status})
 	}
 }
 
 // recipientLine recognises the lines bounce texts put a failed address on:
-// "<a@b>:" (qmail, Yahoo), "  a@b" (Exim), "<a@b>... User unknown"
-// (Sendmail), "a@b: 550 ..." and "Your message to a@b couldn't be
-// delivered". rest is reply text on the same line.
+// "<a@b>:" (qmail, Yahoo), "  a@b" (Exim, old Gmail), "<a@b>... User
+// unknown" (Sendmail), "a@b: 550 ..." (OpenSMTPD), "* a@b" (X3), "a@b
+// Invalid Address, ERROR_CODE :550" (Zoho), "Unknown user: a@b" (IMail),
+// and a delivery phrase before the address ("There was an error delivering
+// your mail to <a@b>." DragonFly, "Your message to a@b couldn't be
+// delivered", "undeliverable to a@b"). rest is reply text on the same line.
+// A header line ("Message-ID: <x@host>", "From: a@b") is never one.
 func recipientLine(t string) (addr, orig, rest string, ok bool) {
 	if t == "" || !strings.Contains(t, "@") {
 		return "", "", "", false
 	}
+	if m := leadIn.FindStringSubmatchIndex(t); m != nil {
+		cand := strings.Trim(t[m[2]:m[3]], "<>\"'.,;:()[]")
+		if a, o, err := model.NormalizeAddress(cand); err == nil {
+			return a, o, strings.Trim(strings.TrimLeft(t[m[3]:], ">.,;: "), "() "), true
+		}
+	}
+	if headerLike(t) {
+		return "", "", "", false
+	}
+	t = strings.TrimPrefix(strings.TrimPrefix(t, "* "), "- ")
 	cand, after := t, ""
 	switch {
 	case t[0] == '<':
@@ -500,7 +585,10 @@ func recipientLine(t string) (addr, orig, rest string, ok bool) {
 			cand, after = t[:i], strings.TrimSpace(t[i:])
 		}
 		cand = strings.TrimSuffix(cand, ":")
-		if after != "" && !replyLine.MatchString(" "+after) && !strings.HasPrefix(after, "(") {
+		if strings.ContainsAny(cand, "<>:") {
+			return "", "", "", false // "Message-ID:<x@host>", "to:<a@b>"
+		}
+		if after != "" && !replyLine.MatchString(" "+after) && !strings.HasPrefix(after, "(") && !zohoCode.MatchString(after) {
 			return "", "", "", false // prose that mentions an address
 		}
 	}
@@ -509,6 +597,32 @@ func recipientLine(t string) (addr, orig, rest string, ok bool) {
 		return "", "", "", false
 	}
 	return a, o, strings.Trim(after, "() "), true
+}
+
+var (
+	// leadIn: a delivery phrase, then the failed address.
+	leadIn = regexp.MustCompile(`(?i)(?:error delivering your mail to|could not be delivered to|couldn't be delivered to|can't be delivered to|cannot be delivered to|undeliverable to|failed to deliver to|delivery to the following recipient failed[^:]*:|unable to deliver (?:your )?(?:message|mail) to|^your message to|^unknown user:|^user unknown:|^invalid recipient:|^unknown recipient:|^recipient address rejected:|^bad recipient:|^no such user:|^mailbox unavailable:|^failed recipient:|^recipient:|^address:|^delivery failed for)\s*(<?[^\s<>@]+@[^\s<>]+>?)`)
+	// zohoCode: Zoho's "Invalid Address, ERROR_CODE :550".
+	zohoCode = regexp.MustCompile(`(?i)error_code\s*:\s*[245][0-9][0-9]`)
+	// headerName: "Name:" at the start of a line, as in a returned header.
+	headerName = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9-]*):`)
+)
+
+// headerLike reports a returned message's header line quoted in the text
+// (the returned headers are not always behind a marker).
+func headerLike(t string) bool {
+	m := headerName.FindStringSubmatch(t)
+	if m == nil {
+		return false
+	}
+	switch strings.ToLower(m[1]) {
+	case "message-id", "in-reply-to", "references", "from", "to", "cc", "bcc", "sender", "reply-to", "return-path",
+		"received", "delivered-to", "x-original-to", "resent-from", "resent-to", "list-unsubscribe", "dkim-signature",
+		"authentication-results", "arc-seal", "arc-message-signature", "arc-authentication-results", "errors-to",
+		"disposition-notification-to", "x-sender", "x-envelope-from", "envelope-from", "x-mailer", "subject", "date":
+		return true
+	}
+	return strings.HasPrefix(strings.ToLower(m[1]), "x-")
 }
 
 // firstReply is the first line of text holding an SMTP reply, with the
@@ -532,11 +646,33 @@ func firstReply(text string) string {
 
 func isQuoteMarker(t string) bool {
 	l := strings.ToLower(t)
-	return strings.HasPrefix(l, "------ this is a copy of the message") ||
-		strings.HasPrefix(l, "--- below this line is a copy of the message") ||
-		strings.HasPrefix(l, "----- original message -----") ||
-		strings.HasPrefix(l, "--- original message ---") ||
-		strings.HasPrefix(l, "------ original message")
+	for _, m := range quoteMarkers {
+		if strings.HasPrefix(l, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// quoteMarkers start the returned message in plain bounces (Exim, qmail,
+// Postfix's old text, Sendmail V5, DragonFly, IMail, OpenSMTPD, X3...).
+var quoteMarkers = []string{
+	"------ this is a copy of the message",
+	"--- below this line is a copy of the message",
+	"----- original message -----",
+	"--- original message ---",
+	"------ original message",
+	"----- unsent message follows -----",
+	"----- original message follows -----",
+	"original message follows.",
+	"message headers follow",
+	"below is a copy of the original message",
+	"------ a copy of your message follows",
+	"----- message header follows -----",
+	"--- the header of the original message is following. ---",
+	"content-type: message/rfc822",
+	"----- original message headers -----",
+	"original message headers:",
 }
 
 // quotedHeaders finds a message quoted after a marker line in a plain
@@ -598,7 +734,18 @@ func (p *parser) arf() {
 	r.SourceIP = cleanIP(h.get("Source-IP"))
 	when := firstTime(r.Date, parseDate(h.get("Arrival-Date")), parseDate(h.get("Received-Date")))
 	seen := map[string]bool{}
-	for _, v := range h.all("Original-Rcpt-To") {
+	// An opt-out report names the address to remove in Removal-Recipient
+	// (IANA Feedback Report Header Fields registry; RFC 6650 §3.1): it is an
+	// unsubscribe request, and that address comes first.
+	rcptFields := []string{"Original-Rcpt-To"}
+	if r.FeedbackType == "opt-out" {
+		rcptFields = []string{"Removal-Recipient", "Original-Rcpt-To"}
+	}
+	var rcptValues []string
+	for _, f := range rcptFields {
+		rcptValues = append(rcptValues, h.all(f)...)
+	}
+	for _, v := range rcptValues {
 		v = strings.Trim(strings.TrimSpace(v), "<>")
 		if redacted(v) {
 			r.Redacted++
@@ -664,13 +811,69 @@ func isAutoReply(h header) bool {
 // blocks of fields.
 func fieldBlocks(text string) []header {
 	var out []header
-	text = strings.ReplaceAll(text, "\r\n", "\n")
+	text = splitGroups(strings.ReplaceAll(text, "\r\n", "\n"))
 	for _, blk := range blankLine.Split(strings.TrimSpace(text), -1) {
 		if h := fieldsOf(blk); len(h) > 0 {
 			out = append(out, h)
 		}
 	}
 	return out
+}
+
+// splitGroups puts a blank line before a field that starts a new
+// per-recipient group where the sender left none: an Original-Recipient or
+// Final-Recipient after one of its kind or after the group's Action/Status
+// (RFC 3464 §2.1 asks for the blank line; some MTAs run the groups together).
+func splitGroups(text string) string {
+	lines := strings.Split(text, "\n")
+	var b strings.Builder
+	b.Grow(len(text) + 64)
+	var final, orig, rest bool // fields seen in the current group
+	for i, l := range lines {
+		name := ""
+		if j := strings.IndexByte(l, ':'); j > 0 && l[0] != ' ' && l[0] != '\t' {
+			name = strings.ToLower(strings.TrimSpace(l[:j]))
+		}
+		switch {
+		case strings.TrimSpace(l) == "":
+			final, orig, rest = false, false, false
+		case name == "original-recipient":
+			if orig || rest {
+				b.WriteByte('\n')
+				final, rest = false, false
+			}
+			orig = true
+		case name == "final-recipient":
+			if final || rest {
+				b.WriteByte('\n')
+				orig, rest = false, false
+			}
+			final = true
+		case name == "action" || name == "status":
+			rest = rest || final || orig
+		}
+		b.WriteString(l)
+		if i < len(lines)-1 {
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// crLines turns the lone CR line endings of a message written on old Macs
+// (or mangled by a gateway) into LF; CRLF and LF messages are unchanged.
+func crLines(raw []byte) []byte {
+	lone := 0
+	for i, c := range raw {
+		if c == '\r' && (i+1 == len(raw) || raw[i+1] != '\n') {
+			lone++
+		}
+	}
+	if lone == 0 || lone < bytes.Count(raw, []byte{'\n'}) {
+		return raw
+	}
+	out := bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n"))
+	return bytes.ReplaceAll(out, []byte{'\r'}, []byte{'\n'})
 }
 
 // fieldsOf parses "Name: value" lines (folded lines joined).
