@@ -213,6 +213,10 @@ var BounceRules = []BounceRule{
 	// 550 5.1.10"); a 5.5.0 that mentions a block is caught above or below.
 	{Name: "ms-5.5.0-mailbox-unavailable", Provider: "microsoft", Kind: BounceUserUnknown, Status: "5.5.0", All: []string{"requested action not taken: mailbox unavailable"}},
 
+	// Cisco Secure Email (IronPort): the LDAP accept query found no such
+	// recipient ("550 #5.1.0 Address rejected", AsyncOS user guide).
+	{Name: "cisco-5.1.0-address-rejected", Provider: "cisco", Kind: BounceUserUnknown, Status: "5.1.0", All: []string{"#5.1.0 address rejected"}},
+
 	// Yahoo and AOL (same infrastructure).
 	{Name: "yahoo-tss04-deferral", Provider: "yahoo", Kind: BounceReputation, Any: []string{"[tss04]", "[ts04]"}},
 	{Name: "yahoo-tss09-deferral", Provider: "yahoo", Kind: BounceReputation, Any: []string{"[tss09]"}},
