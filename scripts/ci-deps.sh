@@ -1,16 +1,40 @@
 #!/usr/bin/env bash
 # ci-deps.sh - packages the Go tests need besides the real MTAs (scripts/real-mta.sh):
-# tmux, for the end-to-end test that drives the real binary in a terminal (e2e_tmux_test.go;
-# it fails under CI=true without tmux). Debian 12, as root; idempotent.
+# - tmux, for the end-to-end test that drives the real binary in a terminal (e2e_tmux_test.go;
+#   it fails under CI=true without tmux);
+# - OpenSSH (server and client), sshfs and procps, for the follower's test over a real sshfs
+#   mount of a real sshd on 127.0.0.1 (ingest/follow/sshfs_test.go, build tag sshfs; it fails
+#   under CI=true without them).
+# Debian 12, as root; idempotent.
 set -euo pipefail
 
-if command -v tmux >/dev/null; then
-	echo "ci-deps: tmux already installed ($(tmux -V))" >&2
+# package -> a file it installs
+declare -A need=(
+	[tmux]=/usr/bin/tmux
+	[openssh-server]=/usr/sbin/sshd
+	[openssh-client]=/usr/bin/ssh-keygen
+	[sshfs]=/usr/bin/sshfs
+	[procps]=/usr/bin/pgrep
+)
+missing=()
+for p in "${!need[@]}"; do
+	[ -e "${need[$p]}" ] || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "ci-deps: already installed: ${!need[*]}" >&2
 	exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
 APT_OPTS=(-o Acquire::Retries=5 -o DPkg::Lock::Timeout=300)
 apt-get "${APT_OPTS[@]}" update -qq || apt-get "${APT_OPTS[@]}" update -qq
-apt-get "${APT_OPTS[@]}" install -y -qq --no-install-recommends tmux >/dev/null
-command -v tmux >/dev/null || { echo "ci-deps: ERROR: tmux still missing after apt-get install" >&2; exit 1; }
-echo "ci-deps: installed $(tmux -V)" >&2
+# policy-rc.d: do not start the Debian sshd service on port 22; the test starts its own.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+	chmod 755 /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+apt-get "${APT_OPTS[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+for p in "${!need[@]}"; do
+	[ -e "${need[$p]}" ] || { echo "ci-deps: ERROR: ${need[$p]} ($p) still missing after apt-get install" >&2; exit 1; }
+done
+echo "ci-deps: installed ${missing[*]}" >&2

@@ -105,6 +105,13 @@ func (f *Follower) readTrack(t *track, now time.Time, budget int, out []Chunk) (
 			n, err = t.r.readAt(buf[len(t.pend):], pos)
 			buf = buf[:len(t.pend)+n]
 		}
+		if plain && (err == errNoMore || pos+int64(n) >= size) {
+			// NULs at the end are bytes the client has the size of but
+			// not the data yet (NFS, sshfs): read again next time.
+			k := nulTail(buf[len(buf)-n:])
+			n -= k
+			buf = buf[:len(buf)-k]
+		}
 		if !headAgrees(t.head, pos, buf[len(buf)-n:]) {
 			putBuf(bp)
 			// The file was rewritten in place (copytruncate, then new
@@ -133,7 +140,9 @@ func (f *Follower) readTrack(t *track, now time.Time, budget int, out []Chunk) (
 		case len(out) > before:
 			// A too-long line split this read into chunks that may
 			// share buf: left to the collector.
-		case cb.own == nil && len(cb.data) > 0 && &cb.data[0] == &buf[0]:
+		case cb.own == nil && len(cb.data) > 0 && len(buf) > 0 && &cb.data[0] == &buf[0]:
+			// (buf is empty when a read at the end found nothing, after
+			// a skipped line left lines in cb: issue 13.1's panic.)
 			cb.own = bp // the pending chunk's Data starts this buffer
 		default:
 			putBuf(bp) // copied out (partial line, appended to data) or unused
@@ -153,6 +162,15 @@ func (f *Follower) readTrack(t *track, now time.Time, budget int, out []Chunk) (
 		f.gzFinished(t, now, &out)
 	}
 	return f.flushEmpty(t, now, out), read
+}
+
+// nulTail is the length of the run of NUL bytes that ends b.
+func nulTail(b []byte) int {
+	i := len(b)
+	for i > 0 && b[i-1] == 0 {
+		i--
+	}
+	return len(b) - i
 }
 
 // headAgrees reports whether b, read at pos, agrees with the part of head

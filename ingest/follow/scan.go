@@ -308,6 +308,12 @@ func (f *Follower) readHead(e *entry) error {
 		return err
 	}
 	e.head = buf[:m]
+	if !e.gz {
+		// A NUL run at the end may still become data (NFS, sshfs show
+		// the size first): only bytes that cannot change are hashed. Real
+		// NULs followed by data only make this head shorter.
+		e.head = e.head[:m-nulTail(e.head)]
+	}
 	e.gzDone = r.complete()
 	e.rd, e.rdFor = r, nil
 	return nil
@@ -443,17 +449,20 @@ func (f *Follower) pair(now time.Time) {
 	}
 	// A file that matches a cursor bound to a smaller file that is a prefix
 	// of it is the original of that copy (or a PowerMTA file that had only
-	// its header when the cursor was made): the cursor moves to it.
+	// its header when the cursor was made): the cursor moves to it. On
+	// sshfs the smaller one is often the old name still showing the
+	// rotated file from the attribute cache while the listing already has
+	// its .1 or .gz: the same content, of which the rotated name has more.
 	for _, e := range ents {
 		if e.track != nil || e.ghost != nil || e.moved || e.err != nil {
 			continue
 		}
 		for _, t := range e.shadows {
 			b := t.ent
-			if b == nil || e.gz || b.gz || e.size <= b.size || f.check(e, t, now) != vFull {
+			if b == nil || b.gz || (!e.gz && e.size <= b.size) || f.check(e, t, now) != vFull {
 				continue
 			}
-			if ok, _ := f.prefixOf(b, e); !ok {
+			if ok, _ := f.holds(e, b); !ok {
 				continue
 			}
 			b.track, t.ent = nil, nil
@@ -567,6 +576,31 @@ func (f *Follower) prefixOf(small, big *entry) (bool, error) {
 	}
 	small.prefix[big] = big.size
 	return true, nil
+}
+
+// holds reports whether big's content starts with all of small's (plain)
+// content, read byte for byte where the heads do not tell: a .gz is
+// decompressed up to small's end, never judged by its head alone here,
+// since the cursor then moves to it.
+func (f *Follower) holds(big, small *entry) (bool, error) {
+	if !big.gz {
+		return f.prefixOf(small, big)
+	}
+	if small.gz || !compatible(small.head, big.head) || len(small.head) > len(big.head) {
+		return false, nil
+	}
+	if small.size <= int64(len(small.head)) {
+		return true, nil // the head is the whole of small, and big starts with it
+	}
+	a, err := f.readTail(small, small.size)
+	if err != nil {
+		return false, err
+	}
+	b, err := f.readTail(big, small.size)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(a, b), nil
 }
 
 // readTail reads the MarkMax bytes of e's file before end.
