@@ -426,8 +426,10 @@ func (m Model) sideRow(l layout, side model.Side, p *pane) string {
 	return b.String()
 }
 
-// statusLine: window and its range, sources, warnings, database (cut from
-// the left: the file name matters more than the directory).
+// statusLine: window and its range, then by priority the warning (its key
+// words first, cut at its end), the sources, the database's warnings and its
+// path (cut from the left: the file name matters more than the directory).
+// What does not fit is cut, lowest priority first, never the window.
 func (m Model) statusLine() string {
 	sep := m.st.Dim.Render(" │ ")
 	line := m.st.Label.Render(m.window.String())
@@ -435,17 +437,47 @@ func (m Model) statusLine() string {
 		return line
 	}
 	line += " " + fmtRange(m.snap.Since, m.snap.Until)
-	if w := m.suppressWarning(m.newShare()); w != "" {
-		// Before the sources: a legal risk must not be cut off the right.
-		line += sep + m.st.Warn.Render(w)
+	if n := m.dataNote(); n != "" {
+		line += " " + m.st.Warn.Render(n)
 	}
-	line += sep + m.sourcesSummary(m.snap.Sources)
+	room := m.width - ansi.StringWidth(line)
+	src := m.sourcesSummary(m.snap.Sources)
+	srcW := ansi.StringWidth(src)
+	if w := m.suppressWarning(m.newShare()); w != "" {
+		// The warning gets what the sources leave, but at least its key
+		// words; then the sources get the rest, cut.
+		ww := max(room-3-3-min(srcW, 20), 32)
+		if ww > room-3 {
+			ww = room - 3
+		}
+		if ww > 4 {
+			t := Sanitize(w, ww)
+			line += sep + m.st.Warn.Render(t)
+			room -= 3 + ansi.StringWidth(t)
+		}
+	}
+	if room > 3+8 {
+		if srcW > room-3 {
+			src = ansi.Truncate(src, room-3, "…")
+		}
+		line += sep + src
+		room = m.width - ansi.StringWidth(line)
+	}
 	for _, w := range m.snap.Warnings {
-		line += sep + m.st.Warn.Render("! "+Sanitize(w, 60))
+		t := Sanitize("! "+w, 60)
+		if room < 3+ansi.StringWidth(t) {
+			if room >= 3+12 {
+				t = Sanitize("! "+w, room-3)
+			} else {
+				break
+			}
+		}
+		line += sep + m.st.Warn.Render(t)
+		room = m.width - ansi.StringWidth(line)
 	}
 	if m.snap.DBPath != "" {
-		if room := m.width - ansi.StringWidth(line) - 3 - 3; room >= 12 {
-			line += sep + m.st.Dim.Render("db "+SanitizePath(m.snap.DBPath, room))
+		if r := room - 3 - 3; r >= 12 {
+			line += sep + m.st.Dim.Render("db "+SanitizePath(m.snap.DBPath, r))
 		}
 	}
 	return line

@@ -99,7 +99,16 @@ type Snapshot struct {
 	Providers    []ProviderStats // any order: the UI sorts (busiest first, other last)
 	Sources      []SourceView    // for the header summary; samples may be empty
 	Warnings     []string        // shown in the header (e.g. database on NFS)
+	// DataUntil is set when the data is not live (its newest event is older
+	// than LiveWithin): the window ends at it instead of now, and the
+	// header says how old it is. Zero: live.
+	DataUntil time.Time `json:",omitempty"`
 }
+
+// LiveWithin is how recent the newest event must be for the data to count
+// as live; older, the windows end at the newest event (a backfill of last
+// week's logs shows last week, not "no traffic").
+const LiveWithin = 15 * time.Minute
 
 // ProviderStats is one mailbox provider's two sides.
 type ProviderStats struct {

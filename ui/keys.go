@@ -109,7 +109,8 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Open, k.Back, k.Sources, k.Bounces, k.Suppression, k.Help, k.Quit},
-		{k.Window, k.Win15m, k.Win1h, k.Win24h, k.WinCutover, k.Refresh, k.RatioDown, k.RatioUp},
-		{k.Slider, k.StepDown, k.StepUp, k.FineDown, k.FineUp, k.Apply, k.Cancel, k.Rollback, k.Baseline, k.Audit},
+		{k.Window, k.Win15m, k.Win1h, k.Win24h, k.WinCutover, k.Refresh, k.Filter, k.Order, k.RatioDown, k.RatioUp},
+		{k.Slider, k.StepDown, k.StepUp, k.FineDown, k.FineUp, k.Apply, k.Cancel},
+		{k.Rollback, k.Baseline, k.Audit},
 	}
 }

@@ -34,6 +34,9 @@ type Options struct {
 	// QuitCheck, when set, is asked before q or ctrl+c quits: a non-empty
 	// answer ("2 viewers attached; quit and stop following?") is asked first.
 	QuitCheck QuitCheck
+	// ASCII draws sparks, bars, borders and marks in ASCII, for a session
+	// whose locale is not UTF-8 (LANG=C); see ASCIILocale.
+	ASCII bool
 	// Renderer decides the colour profile (default: lipgloss's, on stdout,
 	// which honours NO_COLOR).
 	Renderer *lipgloss.Renderer
@@ -106,6 +109,8 @@ type Model struct {
 	ord       orderState // pane order (order.go)
 	filt      filterState
 	quitCheck QuitCheck
+	ascii     bool
+	helpScroll int
 }
 
 // New builds the cockpit over d. Run it with
@@ -126,6 +131,7 @@ func New(d Data, opt Options) Model {
 		help:   help.New(),
 
 		quitCheck: opt.QuitCheck,
+		ascii:     opt.ASCII,
 	}
 	if m.r == nil {
 		m.r = lipgloss.DefaultRenderer()
@@ -301,6 +307,8 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 			return m.tryQuit()
 		case key.Matches(msg, k.Help, k.Back, k.Quit):
 			m.showHelp = false
+		default:
+			m.helpScroll = m.scroll(msg, m.helpScroll, len(m.helpLines(max(min(m.width-4, 100), 10))), max(m.height-5, 1))
 		}
 		return m, nil
 	}
@@ -321,7 +329,7 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	}
 	switch {
 	case key.Matches(msg, k.Help):
-		m.showHelp = true
+		m.showHelp, m.helpScroll = true, 0
 		return m, nil
 	case m.ctl.c != nil && key.Matches(msg, k.Slider, k.RatioDown, k.RatioUp, k.Rollback, k.Baseline, k.Audit):
 		m, cmd, _ := m.ctlOpen(msg)

@@ -21,8 +21,11 @@ type StateData struct {
 	// Error, Path, Offset, Size), which the database cannot know; main.go
 	// maps the pipeline's statuses into it. Nil: database summaries only.
 	Live func() []SourceView
-	// CutoverStart is used by WindowCutover when the plan has no Start.
+	// CutoverStart is used by WindowCutover when the plan has no Start;
+	// without either, the first NEW event is (firstNew).
 	CutoverStart time.Time
+
+	firstNew time.Time // cached: the first NEW event does not move
 	// Suppression gives the suppression view and the header warning (a
 	// SuppressionData over the same database); nil: neither.
 	Suppression SuppressionProvider
@@ -43,6 +46,7 @@ func (d *StateData) plan() Plan {
 // the cutover window are whole hours with hour steps, so that the series
 // read hour buckets (24 keys per series, not 1440).
 func (d *StateData) windowRange(w Window, now time.Time, detail bool) (since, until time.Time, step time.Duration) {
+	now, _ = d.dataEnd(now)
 	now = now.UTC()
 	switch w {
 	case Window15m, Window1h:
@@ -60,6 +64,9 @@ func (d *StateData) windowRange(w Window, now time.Time, detail bool) (since, un
 	if start.IsZero() {
 		start = d.CutoverStart
 	}
+	if start.IsZero() {
+		start = d.firstNewEvent(until)
+	}
 	if start.IsZero() || !start.Before(until) {
 		start = until.Add(-7 * 24 * time.Hour)
 	}
@@ -72,10 +79,60 @@ func (d *StateData) windowRange(w Window, now time.Time, detail bool) (since, un
 	return since, until, time.Duration(max(hours, 1)) * time.Hour
 }
 
+// dataEnd is where windows end: now while the data is live, else the newest
+// event (history: a backfill, or sources that stopped).
+func (d *StateData) dataEnd(now time.Time) (time.Time, bool) {
+	n := d.DB.Newest()
+	if n.IsZero() || now.Sub(n) <= LiveWithin {
+		return now, false
+	}
+	return n, true
+}
+
+// firstNewEvent is the hour of the first event on the NEW side (zero when
+// none): the cutover started then, if nobody said otherwise. Day buckets
+// find the day, hour buckets the hour; found once, it is kept.
+func (d *StateData) firstNewEvent(until time.Time) time.Time {
+	if !d.firstNew.IsZero() {
+		return d.firstNew
+	}
+	first := func(since, until time.Time, step time.Duration) time.Time {
+		series, err := d.DB.Series(state.SeriesQuery{Since: since, Until: until, Step: step, Side: model.SideNew})
+		if err != nil {
+			return time.Time{}
+		}
+		var t time.Time
+		for _, pts := range series {
+			for _, p := range pts {
+				if p.Counts.Total() > 0 {
+					if t.IsZero() || p.Start.Before(t) {
+						t = p.Start
+					}
+					break
+				}
+			}
+		}
+		return t
+	}
+	until = until.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	day := first(until.Add(-90*24*time.Hour), until, 24*time.Hour)
+	if day.IsZero() {
+		return time.Time{}
+	}
+	if h := first(day, day.Add(24*time.Hour), time.Hour); !h.IsZero() {
+		day = h
+	}
+	d.firstNew = day
+	return day
+}
+
 // Snapshot implements Data.
 func (d *StateData) Snapshot(w Window, now time.Time) (*Snapshot, error) {
 	since, until, step := d.windowRange(w, now, false)
 	s := &Snapshot{Since: since, Until: until, Step: step, Plan: d.plan(), DBPath: d.DB.Path(), Warnings: d.DB.Warnings()}
+	if end, history := d.dataEnd(now); history {
+		s.DataUntil = end
+	}
 
 	rows, err := d.DB.Stats(state.Query{Since: since, Until: until})
 	if err != nil {

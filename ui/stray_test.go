@@ -138,7 +138,7 @@ func TestQuitClosesDialogsOnly(t *testing.T) {
 		{"baseline", []string{"ctrl+r"}, "everything back to OLD"},
 		{"audit", []string{"a"}, "changes, newest first"},
 		{"result", []string{"t", "right", "y"}, "✓ #4"},
-		{"help", []string{"?"}, "NEW worse than OLD"},
+		{"help", []string{"?"}, "refresh now"},
 	} {
 		for _, k := range []string{"q", "esc"} {
 			t.Run(c.name+"_"+k, func(t *testing.T) {
@@ -286,3 +286,69 @@ func TestFlashExpiresTeatest(t *testing.T) {
 }
 
 var _ = model.SideOld
+
+// Point 6: the help overlay with every control key fits 80 columns and
+// scrolls when taller than the screen.
+func TestHelpFits80(t *testing.T) {
+	m := ctlPress(ctlModel(newFakeCtl(), 80, 24), "?")
+	v := m.View()
+	checkScreen(t, v, 80, 24)
+	for _, want := range []string{"╮", "╯", "slider", "cancel", "undo", "lines 1-"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("help at 80x24 lacks %q:\n%s", want, v)
+		}
+	}
+	golden.RequireEqual(t, []byte(v))
+	for i, l := range strings.Split(v, "\n") {
+		if strings.Contains(l, "│") && !strings.HasSuffix(strings.TrimRight(l, " "), "│") {
+			t.Errorf("line %d has no right border: %q", i, l)
+		}
+	}
+	m = ctlPress(m, "G")
+	v = m.View()
+	checkScreen(t, v, 80, 24)
+	if !strings.Contains(v, "deferral on one shared scale") || !strings.Contains(v, "0% new") || strings.Contains(v, "pgup/b") {
+		t.Fatalf("G should scroll the help to its end:\n%s", v)
+	}
+	t.Run("bottom", func(t *testing.T) { golden.RequireEqual(t, []byte(v)) })
+}
+
+// Point 14: a non-UTF-8 session gets ASCII sparks, bars, borders and marks,
+// nothing outside ASCII.
+func TestASCIIMode(t *testing.T) {
+	o := opts(asciiRenderer())
+	o.ASCII, o.Control = true, newFakeCtl()
+	for _, c := range []struct {
+		name string
+		keys []string
+	}{{"cockpit", nil}, {"help", []string{"?"}}, {"detail", []string{"enter"}}, {"slider", []string{"t", "right"}}} {
+		t.Run(c.name, func(t *testing.T) {
+			m := ctlPress(modelWith(uifake.New(0), o, 80, 24), c.keys...)
+			v := m.View()
+			checkScreen(t, v, 80, 24)
+			for i, r := range v {
+				if r > 0x7e || (r < 0x20 && r != '\n') {
+					t.Fatalf("non-ASCII %q at byte %d:\n%s", r, i, v)
+				}
+			}
+			golden.RequireEqual(t, []byte(v))
+		})
+	}
+	for _, c := range []struct {
+		env  map[string]string
+		want bool
+	}{
+		{map[string]string{"LANG": "C"}, true},
+		{map[string]string{"LANG": "en_US.UTF-8"}, false},
+		{map[string]string{"LANG": "en_US.UTF-8", "LC_ALL": "C"}, true},
+		{map[string]string{"LANG": "C", "LC_CTYPE": "C.utf8"}, false},
+		{map[string]string{}, true},
+	} {
+		for _, k := range []string{"LC_ALL", "LC_CTYPE", "LANG"} {
+			t.Setenv(k, c.env[k])
+		}
+		if got := ui.ASCIILocale(); got != c.want {
+			t.Errorf("ASCIILocale() with %v = %v, want %v", c.env, got, c.want)
+		}
+	}
+}

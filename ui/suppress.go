@@ -91,7 +91,8 @@ func (v *SuppressionView) HeaderWarning(ratioNew float64) string {
 		return ""
 	}
 	if len(v.Targets) == 0 {
-		return fmt.Sprintf("NEW carries %.0f%% and the suppression list (%d addresses) is NOT VERIFIED on it: cutover suppress verify", ratioNew, v.Stats.Suppressed)
+		// Key words first: at 80 columns the end of the line is cut.
+		return fmt.Sprintf("NOT VERIFIED: suppression list (%d addresses) on NEW, which carries %.0f%%: cutover suppress verify", v.Stats.Suppressed, ratioNew)
 	}
 	for i := range v.Targets {
 		t := &v.Targets[i]
@@ -100,7 +101,10 @@ func (v *SuppressionView) HeaderWarning(ratioNew float64) string {
 		}
 	}
 	t := &v.Targets[0]
-	return fmt.Sprintf("NEW carries %.0f%%: suppression %s on %s", ratioNew, v.TargetState(t), t.Target)
+	st := v.TargetState(t)
+	word, rest, _ := strings.Cut(st, " ")
+	word = strings.TrimSuffix(word, ":")
+	return fmt.Sprintf("SUPPRESSION %s on %s: %s (NEW carries %.0f%%)", word, t.Target, rest, ratioNew)
 }
 
 // RenderSuppression is the suppression view's text: totals by type and

@@ -92,7 +92,7 @@ func TestSuppressionHeaderWarning(t *testing.T) {
 	d.v.Targets = nil // nothing verified
 	d.Plan.RatioNew = 10
 	for _, w := range []int{80, 160} {
-		if l := statusLine(t, d, w); !strings.Contains(l, "! NEW carries 10% and the suppression list") {
+		if l := statusLine(t, d, w); !strings.Contains(l, "! NOT VERIFIED: suppression list") {
 			t.Errorf("%d cols: no warning with NEW at 10%% and no verification: %q", w, l)
 		}
 	}
@@ -108,7 +108,7 @@ func TestSuppressionHeaderWarning(t *testing.T) {
 		t.Errorf("warning with a fresh verification: %q", l)
 	}
 	d.v.Targets = d.v.Targets[:1]
-	if l := statusLine(t, d, 160); !strings.Contains(l, "! NEW carries 10%: suppression FAILED") {
+	if l := statusLine(t, d, 160); !strings.Contains(l, "! SUPPRESSION FAILED on") {
 		t.Errorf("no warning for a failed verification: %q", l)
 	}
 
@@ -145,7 +145,7 @@ func TestSuppressionOverStateData(t *testing.T) {
 		t.Errorf("warning without a Suppression field: %q", l)
 	}
 	sd.Suppression = &ui.SuppressionData{DB: db, LogPath: ssup.DefaultLogPath(db.Path())}
-	if l := statusLine(t, sd, 160); !strings.Contains(l, "! NEW carries 25% and the suppression list (1 addresses) is NOT VERIFIED") {
+	if l := statusLine(t, sd, 160); !strings.Contains(l, "! NOT VERIFIED: suppression list (1 addresses) on NEW, which carries 25%") {
 		t.Errorf("no warning: %q", l)
 	}
 	sd.Plan = ratioPlan(0)

@@ -3,10 +3,12 @@ package ui
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 )
 
@@ -51,6 +53,11 @@ func (m Model) View() string {
 	}
 	if m.showHelp {
 		lines = m.overlay(lines, m.helpBox())
+	}
+	if m.ascii {
+		for i, l := range lines {
+			lines[i] = toASCII(l)
+		}
 	}
 	return strings.Join(clip(lines, w, h), "\n")
 }
@@ -130,6 +137,15 @@ func (m Model) topBar() string {
 	}
 	s, _ := build(false, false, clocks[2])
 	return s
+}
+
+// dataNote says the data is not live: "data until 11-26 19:54Z, 11d01h old".
+func (m Model) dataNote() string {
+	if m.snap == nil || m.snap.DataUntil.IsZero() {
+		return ""
+	}
+	u := m.snap.DataUntil.UTC()
+	return "data until " + u.Format("01-02 15:04") + "Z, " + fmtAgo(m.now.Sub(u)) + " old"
 }
 
 // measuredShare is NEW's share of the attempts in the window (false when
@@ -258,6 +274,9 @@ type footKey struct {
 // by rank; fitKeys drops the least useful until they fit.
 func (m Model) shortHelp() []footKey {
 	k := m.keys
+	if m.showHelp {
+		return []footKey{{k.Down, "scroll", 5}, {k.Back, "close", 9}}
+	}
 	if m.ctl.mode != ctlOff {
 		var out []footKey
 		for i, b := range m.ctlShortHelp() {
@@ -319,11 +338,53 @@ func linePos(off, n, h int) string {
 	return fmt.Sprintf("%d-%d/%d", off+1, min(off+h, n), n)
 }
 
-// helpBox is the overlay: every key from the KeyMap, then what the marks and
-// columns mean, with the thresholds in force.
+// helpBox is the overlay: every key from the KeyMap (bubbles help's full
+// form, its groups wrapped into as many rows as the width needs), then what
+// the marks and columns mean, with the thresholds in force. Taller than the
+// screen, it scrolls (m.helpScroll) and says so in its last line.
 func (m Model) helpBox() string {
+	cw := max(min(m.width-4, 100), 10) // inside the border and padding
+	lines := m.helpLines(cw)
+	// One width whatever part shows, so the box does not jump on scroll.
+	bw := 0
+	for _, l := range lines {
+		bw = max(bw, ansi.StringWidth(l))
+	}
+	avail := max(m.height-2, 3) - 2 // rows inside the border
+	if len(lines) > avail {
+		vis := max(avail-1, 1)
+		off := max(min(m.helpScroll, len(lines)-vis), 0)
+		more := fmt.Sprintf("↑/↓ scroll · lines %d-%d of %d · esc close", off+1, off+vis, len(lines))
+		lines = append(append([]string{}, lines[off:off+vis]...), m.st.Dim.Render(Sanitize(more, cw)))
+	}
+	for i, l := range lines {
+		lines[i] = l + strings.Repeat(" ", max(bw-ansi.StringWidth(l), 0))
+	}
+	return m.st.HelpBox.Render(strings.Join(lines, "\n"))
+}
+
+// helpLines is the overlay's content, each line at most cw cells.
+func (m Model) helpLines(cw int) []string {
 	hm := m.help
 	hm.ShowAll = true
+	var out []string
+	var row [][]key.Binding
+	flush := func() {
+		if len(row) > 0 {
+			out = append(out, strings.Split(hm.FullHelpView(row), "\n")...)
+			row = nil
+		}
+	}
+	for _, g := range m.keys.FullHelp() {
+		try := append(slices.Clone(row), g)
+		if len(row) > 0 && lipgloss.Width(hm.FullHelpView(try)) > cw {
+			flush()
+			out = append(out, "")
+			try = [][]key.Binding{g}
+		}
+		row = try
+	}
+	flush()
 	th := m.th
 	legend := []string{
 		"OK WARN CRIT  health against thresholds; -- too little traffic",
@@ -331,14 +392,22 @@ func (m Model) helpBox() string {
 			pct(th.Deferral.Warn), pct(th.Deferral.Crit), pct(th.HardBounce.Warn), pct(th.HardBounce.Crit),
 			pct(th.Complaint.Warn), pct(th.Complaint.Crit)),
 		fmt.Sprintf("NEW▲ / ▲  NEW worse than OLD beyond noise (z > %.2f, ≥ %d events)", th.Z, th.WorseMinEvents),
-		"rates: dlv/def/bnc/hard per attempt (held excluded), cmpl per delivered",
+		"rcpt/h  recipients attempted per hour, averaged over the window's data",
+		"rates: dlv/def/bnc/hard % of attempts (held excluded), cmpl % of delivered",
 	}
-	sparks := m.st.Dim.Render("sparks: OLD ") + m.st.SparkOld.Render("⣀⣤⣶⣿") + m.st.Dim.Render(" NEW ") +
-		m.st.SparkNew.Render("▂▄▆█") + m.st.Dim.Render(" oldest→newest, the step still filling left out;") + "\n" +
-		m.st.Dim.Render("  volume per step, each side to its own peak; deferral on one shared scale")
-	body := m.st.Label.Render("keys") + "\n" + hm.FullHelpView(m.keys.FullHelp()) + "\n\n" +
-		m.st.Dim.Render(strings.Join(legend, "\n")) + "\n" + sparks
-	return m.st.HelpBox.Render(body)
+	wrap := func(style func(...string) string, s string) {
+		for _, l := range strings.Split(ansi.Wrap(s, cw, " "), "\n") {
+			out = append(out, style(l))
+		}
+	}
+	out = append([]string{m.st.Label.Render("keys")}, out...)
+	out = append(out, "")
+	for _, l := range legend {
+		wrap(m.st.Dim.Render, l)
+	}
+	wrap(m.st.Dim.Render, "sparks: OLD "+m.st.SparkOld.Render("⣀⣤⣶⣿")+" NEW "+m.st.SparkNew.Render("▂▄▆█")+
+		" oldest→newest, the step still filling left out; volume per step, each side to its own peak; deferral on one shared scale")
+	return out
 }
 
 func pct(f float64) string {
