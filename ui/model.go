@@ -105,11 +105,11 @@ type Model struct {
 
 	supp suppressState // suppression view and header warning (suppressview.go)
 
-	fl        flashState // flash message and quit question (flash.go)
-	ord       orderState // pane order (order.go)
-	filt      filterState
-	quitCheck QuitCheck
-	ascii     bool
+	fl         flashState // flash message and quit question (flash.go)
+	ord        orderState // pane order (order.go)
+	filt       filterState
+	quitCheck  QuitCheck
+	ascii      bool
 	helpScroll int
 }
 
