@@ -43,9 +43,20 @@ const schemaVersion = 2
 const DefaultLogName = "suppressions.jsonl"
 
 // DefaultLogPath is where the canonical log lives when no path is given:
-// suppressions.jsonl in the database's directory.
+// suppressions.jsonl in the database's directory, unless another database
+// there already owns that file (see claim.go): then the log is named after
+// this database, <name>.suppressions.jsonl. A named log, once it exists,
+// stays this database's log.
 func DefaultLogPath(dbPath string) string {
-	return filepath.Join(filepath.Dir(dbPath), DefaultLogName)
+	named := namedLogPath(dbPath)
+	if _, err := os.Lstat(named); err == nil {
+		return named
+	}
+	shared := filepath.Join(filepath.Dir(dbPath), DefaultLogName)
+	if claimedByOther(shared, dbPath) != "" {
+		return named
+	}
+	return shared
 }
 
 // Errors Open returns when the index and the log disagree. Both mean the
@@ -136,8 +147,13 @@ type anchor struct {
 //
 // The file is locked (flock) so a second writer fails with ErrLogLocked.
 func Open(db *state.DB, path string, opt Options) (*Log, error) {
-	if path == "" {
+	defaulted := path == ""
+	if defaulted {
 		path = DefaultLogPath(db.Path())
+	}
+	if other := claimedByOther(path, db.Path()); other != "" {
+		return nil, fmt.Errorf("%w: %s is indexed by database %s (named in %s); a log belongs to exactly one database: give %s its own log (--log), or remove %s if %s no longer uses it",
+			ErrLogClaimed, path, other, ClaimPath(path), db.Path(), ClaimPath(path), other)
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -161,11 +177,28 @@ func Open(db *state.DB, path string, opt Options) (*Log, error) {
 		if _, serr := os.Stat(path); errors.Is(serr, os.ErrNotExist) {
 			created = true
 		}
-		// The log holds addresses (personal data): owner only.
-		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+		// The log holds addresses (personal data): owner only. Never
+		// through a planted symlink.
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND|state.NoFollow, 0o600)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open suppression log: %w", err)
+	}
+	if f != nil {
+		fi, serr := f.Stat()
+		if serr == nil && !fi.Mode().IsRegular() {
+			serr = fmt.Errorf("%s is not a regular file", path)
+		}
+		if serr == nil {
+			serr = checkIsLog(f, fi.Size(), path)
+		}
+		if serr != nil {
+			f.Close()
+			if created {
+				os.Remove(path)
+			}
+			return nil, fmt.Errorf("open suppression log: %w", serr)
+		}
 	}
 	l.f = f
 	// A reader takes no lock: it reads the log as of Open and the index as
@@ -183,6 +216,16 @@ func Open(db *state.DB, path string, opt Options) (*Log, error) {
 	if created {
 		// The new directory entry must survive a crash too.
 		syncDir(filepath.Dir(path))
+	}
+	if !opt.ReadOnly {
+		if err := writeClaim(path, db.Path()); err != nil {
+			l.closeFile()
+			return nil, err
+		}
+		if defaulted && filepath.Base(path) != DefaultLogName {
+			l.notices = append(l.notices, fmt.Sprintf("%s belongs to database %s: this database's suppression log is %s",
+				filepath.Join(filepath.Dir(path), DefaultLogName), claimOf(filepath.Join(filepath.Dir(path), DefaultLogName)), path))
+		}
 	}
 	if err := l.open(); err != nil {
 		l.closeFile()
@@ -929,7 +972,7 @@ func (l *Log) closeFile() error {
 }
 
 func writeFileSync(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|state.NoFollow, 0o600)
 	if err != nil {
 		return err
 	}

@@ -436,6 +436,11 @@ func TestLogLocked(t *testing.T) {
 	dir2 := t.TempDir()
 	db2 := openDB(t, dir2)
 	defer db2.Close()
+	if _, err := Open(db2, l.Path(), Options{}); !errors.Is(err, ErrLogClaimed) {
+		t.Fatalf("second database: %v", err)
+	}
+	// Without the claim, the lock still stops a second writer.
+	os.Remove(ClaimPath(l.Path()))
 	if _, err := Open(db2, l.Path(), Options{}); !errors.Is(err, ErrLogLocked) {
 		t.Fatalf("second writer: %v", err)
 	}
