@@ -315,11 +315,24 @@ func (db *DB) writeOwner() {
 		return
 	}
 	b = append(b, '\n')
-	tmp := OwnerPath(db.path) + ".tmp" + fmt.Sprint(os.Getpid())
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	// A fresh name with O_EXCL (CreateTemp): a symlink planted at a
+	// predictable <db>.owner.tmp<pid> made WriteFile truncate its target.
+	f, err := os.CreateTemp(filepath.Dir(db.path), filepath.Base(OwnerPath(db.path))+".tmp*")
+	if err != nil {
 		return
 	}
-	if err := os.Rename(tmp, OwnerPath(db.path)); err != nil {
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Chmod(0o644) // who holds the database is for every local user
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, OwnerPath(db.path))
+	}
+	if err != nil {
 		os.Remove(tmp)
 		return
 	}

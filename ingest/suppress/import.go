@@ -808,11 +808,16 @@ func listKey(line string) (key, value string) {
 
 func (im *importer) writeReject(r Reject) error {
 	if im.rejW == nil {
-		f, err := os.OpenFile(im.opts.RejectsPath, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+		// Appended, never truncated; never through a planted symlink, and
+		// only to a regular file (a FIFO would block the import).
+		f, err := os.OpenFile(im.opts.RejectsPath, os.O_RDWR|os.O_CREATE|os.O_APPEND|state.NoFollow, 0o600)
 		if err != nil {
 			return fmt.Errorf("rejects file: %w", err)
 		}
 		st, err := f.Stat()
+		if err == nil && !st.Mode().IsRegular() {
+			err = fmt.Errorf("rejects file %s is not a regular file", im.opts.RejectsPath)
+		}
 		if err != nil {
 			f.Close()
 			return err
