@@ -377,7 +377,7 @@ func (p *Pipeline) apply(r *round) error {
 			ev.MTA = sp.MTA
 			ev.Kind = sp.Kind
 			if ev.Domain == "" {
-				ev.Domain = model.DomainOf(ev.Recipient)
+				ev.Domain = model.DomainKey(ev.Recipient)
 			}
 			ev.ISP = p.opts.Classifier.ISP(ev.Domain)
 			p.batch.AddEvent(ev)

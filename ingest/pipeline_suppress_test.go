@@ -36,7 +36,7 @@ func syncLogs(t testing.TB, dir string) (specs []ingest.SourceSpec, want map[str
 		"t,2026-11-02 10:00:04+0000,news@s.example,slow@gmail.com,delayed,4.7.28 (x),smtp;421-4.7.28 unusual rate - gsmtp,policy-related,vmta-new,,",
 		"b,2026-11-02 10:00:05+0000,news@s.example,expired@aol.com,failed,4.4.7 (delivery time expired),smtp;421 try later,message-expired,vmta-new,,",
 		"rb,2026-11-02 10:00:06+0000,news@s.example,gone@aol.com,failed,5.0.0,smtp;554 delivery error: dd This user doesn't have a aol.com account,bad-mailbox,,,",
-		"b,2026-11-02 10:00:07+0000,news@s.example,unknown@x.example,failed,5.7.1 (delivery not authorized),smtp;550 5.7.1 <unknown@x.example>: Recipient address rejected: user unknown,bad-mailbox,vmta-new,,",
+		"b,2026-11-02 10:00:07+0000,news@s.example,unknown@x.example,failed,5.7.1 (delivery not authorized),smtp;550 5.7.1 <unknown@x.example>: Recipient address rejected: Access denied,bad-mailbox,vmta-new,,",
 		"f,2026-11-02 10:00:08+0000,,complainer@yahoo.com,,,,,,abuse,203.0.113.9",
 		"f,2026-11-02 10:00:09+0000,,happy@yahoo.com,,,,,,not-spam,203.0.113.9",
 		"f,2026-11-02 10:00:10+0000,,,,,,,,abuse,203.0.113.9",                     // no address: counted, names nobody

@@ -633,3 +633,76 @@ func asciiLower(s string) string {
 	}
 	return s
 }
+
+// DomainKey is the domain of addr as the counters key it: a host name in
+// lower case, an IDN as its A-labels (punycode), or "" when the address has
+// no usable domain (a pipe command, an address literal, garbage run into the
+// field). Such an event still counts, without a domain: a key with spaces,
+// brackets, quotes, commas, colons or control bytes would be a new pane.
+func DomainKey(addr string) string {
+	addr = strings.TrimSpace(addr)
+	addr = strings.TrimSuffix(strings.TrimPrefix(addr, "<"), ">")
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 || i == len(addr)-1 {
+		return ""
+	}
+	return HostKey(addr[i+1:])
+}
+
+// HostKey is DomainKey for a bare domain.
+func HostKey(d string) string {
+	d = strings.TrimSuffix(d, ".")
+	if d == "" || len(d) > 4*maxDomain {
+		return ""
+	}
+	ascii, upper := true, false
+	for i := 0; i < len(d); i++ {
+		switch c := d[i]; {
+		case c >= utf8.RuneSelf:
+			ascii = false
+		case 'A' <= c && c <= 'Z':
+			upper = true
+		}
+	}
+	if !ascii {
+		a, err := idnaProfile.ToASCII(d)
+		if err != nil {
+			return ""
+		}
+		d = strings.ToLower(a)
+	} else if upper {
+		d = strings.ToLower(d)
+	}
+	if !hostName(d) {
+		return ""
+	}
+	return d
+}
+
+// hostName checks a lower-case ASCII host name: labels of 1-63 letters,
+// digits, '-' (not at either end) and '_' (seen in the wild), at most 253
+// octets, a top-level label that is not all digits (an IP address is not a
+// mail domain). One label is allowed: local deliveries use such names.
+func hostName(d string) bool {
+	if len(d) == 0 || len(d) > maxDomain {
+		return false
+	}
+	start, digitsOnly := 0, true
+	for i := 0; i <= len(d); i++ {
+		if i < len(d) && d[i] != '.' {
+			c := d[i]
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+			digitsOnly = digitsOnly && '0' <= c && c <= '9'
+			continue
+		}
+		if n := i - start; n == 0 || n > maxLabel || d[start] == '-' || d[i-1] == '-' {
+			return false
+		}
+		if i < len(d) {
+			start, digitsOnly = i+1, true
+		}
+	}
+	return !digitsOnly
+}

@@ -72,7 +72,7 @@ func (r *Report) ComplaintEvents(now time.Time) []model.Event {
 	for _, rc := range r.Recipients {
 		ev := base
 		ev.Recipient = rc.Addr
-		ev.Domain = model.DomainOf(rc.Addr)
+		ev.Domain = model.DomainKey(rc.Addr)
 		if !rc.Time.IsZero() {
 			ev.Time = rc.Time
 		}

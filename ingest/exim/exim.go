@@ -143,7 +143,9 @@ func (p *Parser) ParseLine(line []byte, dst []model.Event) ([]model.Event, error
 		Outcome:   outcome,
 		Status:    p.in.Get(lex.FindCode(resp)),
 	}
-	ev.Domain = model.DomainOf(ev.Recipient)
+	if !specialTarget(rcpt) {
+		ev.Domain = model.DomainKey(ev.Recipient)
+	}
 	ev.Class = model.EventClass(&ev) // reply and code
 	return append(dst, ev), nil
 }
@@ -182,12 +184,14 @@ type fields struct {
 	errText                         []byte // text after ": "
 }
 
-// recipient prefers a real address: pipe and file deliveries log the command
-// or path first and the address in "(parent)" or "<original>", and a local
-// delivery may log only the local part.
+// recipient prefers a real address: pipe, file, :blackhole: and autoreply
+// deliveries log their target first ("|/usr/bin/cmd", "/var/mail/x",
+// ":blackhole:", ">a@x,b@y") and the recipient in "<original>" or
+// "(parent)"; a local delivery may log only the local part. When no field
+// holds an address the target itself is returned, and the event counts
+// without a domain.
 func (f *fields) recipient() []byte {
-	pipeOrFile := len(f.addr) > 0 && (f.addr[0] == '|' || f.addr[0] == '/')
-	if !pipeOrFile && bytes.IndexByte(f.addr, '@') >= 0 {
+	if !specialTarget(f.addr) && bytes.IndexByte(f.addr, '@') >= 0 {
 		return f.addr
 	}
 	if bytes.IndexByte(f.orig, '@') >= 0 {
@@ -199,25 +203,51 @@ func (f *fields) recipient() []byte {
 	return f.addr
 }
 
+// specialTarget: a pipe, a file, :blackhole: or an autoreply's recipients
+// in the address position (Exim spec, "Log line flags" and the redirect
+// router's special items).
+func specialTarget(a []byte) bool {
+	return len(a) > 0 && (a[0] == '|' || a[0] == '/' || a[0] == '>' || bytes.HasPrefix(a, []byte(":blackhole:")) || bytes.HasPrefix(a, []byte(":fail:")) || bytes.HasPrefix(a, []byte(":defer:")))
+}
+
 // parseFields splits "ADDRESS [(parent)] [<original>] R=… T=… H=host [ip]
 // … [: error text]".
 func parseFields(r []byte) (f fields) {
 	// The address. A pipe command ("|/usr/bin/x arg") may contain spaces and
 	// is followed by "(parent)".
 	var tok []byte
-	if len(r) > 0 && r[0] == '|' {
-		if k := bytes.Index(r, []byte(" (")); k >= 0 {
+	switch {
+	case len(r) > 0 && r[0] == '|':
+		// The command ends before the first " (parent)" or " <original>":
+		// the error text later on the line has parentheses of its own
+		// ("returned 127 (could mean unable to exec ...)").
+		k := bytes.Index(r, []byte(" ("))
+		if j := bytes.Index(r, []byte(" <")); j >= 0 && (k < 0 || j < k) {
+			k = j
+		}
+		if k >= 0 {
 			tok, r = r[:k], r[k+1:]
+		}
+	case bytes.HasPrefix(r, []byte(":blackhole:")):
+		// Its own trailing colon is not the error mark.
+		tok, r = r[:len(":blackhole:")], bytes.TrimPrefix(r[len(":blackhole:"):], []byte(" "))
+		f.addr = tok
+	case len(r) > 0 && r[0] == '<':
+		// A quoted local part may hold spaces and '@': "<\"a b@c\"@d>".
+		if k := closeAngle(r); k > 0 {
+			tok, r = r[:k+1], bytes.TrimPrefix(r[k+1:], []byte(" "))
 		}
 	}
 	if tok == nil {
 		tok, r = cut(r)
 	}
-	if end, ok := errMark(tok); ok {
-		f.addr, f.errText = end, r
-		return f
+	if f.addr == nil {
+		if end, ok := errMark(tok); ok {
+			f.addr, f.errText = end, r
+			return f
+		}
+		f.addr = tok
 	}
-	f.addr = tok
 	if len(r) > 0 && r[0] == '(' {
 		if k := bytes.IndexByte(r, ')'); k >= 0 {
 			f.parent, r = r[1:k], r[k+1:]
@@ -229,14 +259,22 @@ func parseFields(r []byte) (f fields) {
 		}
 	}
 	if len(r) > 0 && r[0] == '<' {
-		tok, r = cut(r)
-		end, isErr := errMark(tok)
-		if len(end) >= 2 && end[len(end)-1] == '>' {
-			f.orig = end[1 : len(end)-1]
-		}
-		if isErr {
-			f.errText = r
-			return f
+		if k := closeAngle(r); k > 0 {
+			f.orig, r = r[1:k], r[k+1:]
+			if len(r) > 0 && r[0] == ':' {
+				f.errText = bytes.TrimPrefix(r[1:], []byte(" "))
+				return f
+			}
+		} else {
+			tok, r = cut(r)
+			end, isErr := errMark(tok)
+			if len(end) >= 2 && end[len(end)-1] == '>' {
+				f.orig = end[1 : len(end)-1]
+			}
+			if isErr {
+				f.errText = r
+				return f
+			}
 		}
 	}
 	for len(r) > 0 {
@@ -284,6 +322,23 @@ func parseFields(r []byte) (f fields) {
 		}
 	}
 	return f
+}
+
+// closeAngle returns the index of the '>' that closes the "<" at r[0],
+// skipping a quoted local part ("<\"abc@def\"@dom>"); -1 if none.
+func closeAngle(r []byte) int {
+	q := false
+	for i := 1; i < len(r); i++ {
+		switch c := r[i]; {
+		case c == '\\' && q:
+			i++
+		case c == '"':
+			q = !q
+		case c == '>' && !q:
+			return i
+		}
+	}
+	return -1
 }
 
 // cut splits off the token up to the next space.

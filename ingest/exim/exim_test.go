@@ -209,3 +209,47 @@ func TestDeadSiteGiveUpIsExpired(t *testing.T) {
 		t.Errorf("outcome %v, want expired", evs[0].Outcome)
 	}
 }
+
+// Special delivery targets (Exim spec, redirect router: pipes, files,
+// :blackhole:, autoreplies) log the target first and the recipient in
+// "<original>" or "(parent)"; a quoted local part may hold '@'. The
+// recipient is the address, and every domain key is a host name or empty.
+func TestSpecialTargets(t *testing.T) {
+	pre := "2026-11-26 19:18:45 1xWezV-0002t1-2A "
+	cases := []struct {
+		line, rcpt, domain string
+		outcome            model.Outcome
+	}{
+		{"** |/usr/local/bin/tickets <support@help.example> R=tickets T=address_pipe: Child process of address_pipe transport returned 127 (could mean unable to exec or command does not exist) from command: /usr/local/bin/tickets",
+			"support@help.example", "help.example", model.Bounced},
+		{"=> |/usr/bin/procmail -d joe (joe@local.example) <joe.alias@local.example> R=userforward T=address_pipe",
+			"joe.alias@local.example", "local.example", model.Delivered},
+		{"=> /home/ann/mail/inbox <ann@files.example> R=userforward T=address_file", "ann@files.example", "files.example", model.Delivered},
+		{"=> :blackhole: <dropped@sink.example> R=system_aliases", "dropped@sink.example", "sink.example", model.Delivered},
+		{"=> >alice@away.example,bob@away.example <orig@away.example> R=vacation T=autoreply", "orig@away.example", "away.example", model.Delivered},
+		{`=> "abc@def"@quoted.example <"abc@def"@quoted.example> R=dnslookup T=remote_smtp H=mx.quoted.example [192.0.2.4] C="250 ok"`, `"abc@def"@quoted.example`, "quoted.example", model.Delivered},
+		{`** alias@Example.ORG <"abc def@x"@Example.ORG>: Unrouteable address`, "alias@Example.ORG", "example.org", model.Bounced},
+		{"=> user@BÜCHER.de R=dnslookup T=remote_smtp H=mx.xn--bcher-kva.de [192.0.2.9]", "user@BÜCHER.de", "xn--bcher-kva.de", model.Delivered},
+		// No address anywhere: counted, without a domain.
+		{"** |/usr/bin/broken R=x T=address_pipe: Child process of address_pipe transport returned 1", "|/usr/bin/broken", "", model.Bounced},
+		{"=> user@[192.0.2.7] R=literal T=remote_smtp H=[192.0.2.7]", "user@[192.0.2.7]", "", model.Delivered},
+	}
+	for _, c := range cases {
+		p := New(Options{Location: time.UTC})
+		evs, err := p.ParseLine([]byte(pre+c.line), nil)
+		if err != nil || len(evs) != 1 {
+			t.Errorf("%s: %v %+v", c.line, err, evs)
+			continue
+		}
+		ev := evs[0]
+		if ev.Recipient != c.rcpt || ev.Domain != c.domain || ev.Outcome != c.outcome {
+			t.Errorf("%s:\n got rcpt %q domain %q %v\nwant rcpt %q domain %q %v", c.line, ev.Recipient, ev.Domain, ev.Outcome, c.rcpt, c.domain, c.outcome)
+		}
+	}
+	// The failed pipe is no dead mailbox.
+	p := New(Options{Location: time.UTC})
+	evs, _ := p.ParseLine([]byte(pre+cases[0].line), nil)
+	if len(evs) == 1 && evs[0].Class == model.ClassHard {
+		t.Errorf("failed pipe classed hard: %+v", evs[0])
+	}
+}

@@ -170,7 +170,7 @@ func (p *Parser) ParseLine(line []byte, dst []model.Event) ([]model.Event, error
 		return dst, ingest.Reject("no recipient")
 	}
 	p.common(line, &ev, rcpt)
-	ev.Domain = model.DomainOf(ev.Recipient)
+	ev.Domain = model.DomainKey(ev.Recipient)
 	if outcome != model.Delivered {
 		// v4 logged "success" on d records: meaningless there.
 		ev.BounceCat = p.istr(line, cBounceCat)
@@ -221,7 +221,7 @@ func (p *Parser) queueRecord(line []byte, dst []model.Event) ([]model.Event, err
 	}
 	dom, vmta := p.queue(line)
 	if dom == "" {
-		return dst, ingest.Reject("tq record without queue")
+		return dst, ingest.Reject("tq record without a queue domain (empty or not a host name)")
 	}
 	ev.Domain = dom
 	p.common(line, &ev, nil)
@@ -242,12 +242,12 @@ func (p *Parser) feedback(line []byte, dst []model.Event) ([]model.Event, error)
 	}
 	if rcpt := trim(p.raw(line, cRcpt)); len(rcpt) > 0 {
 		ev.Recipient = string(rcpt)
-		ev.Domain = model.DomainOf(ev.Recipient)
+		ev.Domain = model.DomainKey(ev.Recipient)
 	}
 	if ev.Domain == "" {
 		// Redacting FBLs drop the address; the reported domain still tells
 		// which provider complained.
-		ev.Domain = strings.ToLower(p.istr(line, cReportedDomain))
+		ev.Domain = model.HostKey(p.istr(line, cReportedDomain))
 	}
 	if ip := p.raw(line, cSourceIP); string(ip) != "0.0.0.0" {
 		ev.SourceIP = p.intern.Get(trim(ip))
@@ -266,7 +266,7 @@ func (p *Parser) queue(line []byte) (domain, vmta string) {
 	if i := bytes.LastIndexByte(q, '/'); i >= 0 {
 		d, v = q[:i], q[i+1:]
 	}
-	return strings.ToLower(p.intern.Get(d)), p.intern.Get(v)
+	return model.HostKey(p.intern.Get(d)), p.intern.Get(v)
 }
 
 // time reads timeLogged, or timeQueued when a trimmed record-fields list has

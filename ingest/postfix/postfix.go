@@ -326,7 +326,7 @@ func (w *scanner) scan(off int, line []byte) {
 		Status:    w.in.Get(d.dsn),
 	})
 	ev := &w.evs[len(w.evs)-1]
-	ev.Domain = model.DomainOf(ev.Recipient)
+	ev.Domain = model.DomainKey(ev.Recipient)
 	ev.Class = model.EventClass(ev) // reply and code
 	w.recs = append(w.recs, scanned{off: off, n: n, op: opEvent, classic: hd.classic, ts: hd.ts, ev: len(w.evs) - 1})
 }
@@ -394,7 +394,7 @@ func (p *Parser) expire(s *scanned, dst []model.Event) ([]model.Event, error) {
 			Relay:     r.relay,
 			QueueID:   q,
 			Recipient: r.addr,
-			Domain:    model.DomainOf(r.addr),
+			Domain:    model.DomainKey(r.addr),
 			Outcome:   model.Expired,
 			Status:    r.status,
 			Class:     model.ClassFor(model.Expired, r.status),

@@ -24,6 +24,13 @@ func CheckEvent(t testing.TB, ev model.Event) {
 			t.Fatalf("field with a line break: %q", s)
 		}
 	}
+	// A domain key is a host name or nothing (issue 12): a byte outside
+	// host-name characters would make a pane of garbage.
+	for i := 0; i < len(ev.Domain); i++ {
+		if c := ev.Domain[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			t.Fatalf("domain key %q has byte %q", ev.Domain, c)
+		}
+	}
 	if ev.Time.IsZero() {
 		t.Fatalf("zero time in %+v", ev)
 	}
