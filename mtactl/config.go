@@ -259,6 +259,24 @@ func (c Config) withDefaults() (Config, error) {
 			seenDomain[d] = p
 		}
 	}
+	prefixes := map[string][]string{"mtactl": c.SSH}
+	if p := c.Postfix; p != nil && p.Front != nil {
+		prefixes["postfix.front"] = p.Front.SSH
+	}
+	if p := c.Postfix; p != nil && p.Delivery != nil {
+		prefixes["postfix.delivery"] = p.Delivery.SSH
+	}
+	if c.Exim != nil {
+		prefixes["exim"] = c.Exim.SSH
+	}
+	if c.PMTA != nil {
+		prefixes["pmta"] = c.PMTA.SSH
+	}
+	for _, where := range sortedKeys(prefixes) {
+		if sh := shellPrefix(prefixes[where]); sh != "" {
+			errs = append(errs, fmt.Errorf("%s: ssh prefix %q runs commands through a shell (%s): give an argv prefix such as [\"ssh\", \"mta1\"] or [\"sudo\", \"-n\"]", where, prefixes[where], sh))
+		}
+	}
 	if c.Postfix == nil && c.Exim == nil && c.PMTA == nil && c.Demo == nil {
 		errs = append(errs, errors.New("no driver configured ([mtactl.postfix], [mtactl.exim], [mtactl.pmta] or [mtactl.demo])"))
 	}

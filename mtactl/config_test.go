@@ -3,7 +3,9 @@ package mtactl
 import (
 	"context"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -137,5 +139,39 @@ func TestRunnerTimeoutAndOutput(t *testing.T) {
 	se := stepErr("exim", "validate", res)
 	if !strings.Contains(se.Error(), "exim: validate failed (sh -c echo out; echo err >&2; exit 3): exit status 3\n  err\n  out") {
 		t.Fatalf("StepError %q", se.Error())
+	}
+}
+
+// Issue 13 point 7: commands get an argv for every prefix. ssh anywhere in
+// the prefix (behind env, sudo, timeout) joins the arguments into a remote
+// shell line, so they are quoted there too; a stand-in ssh that does what
+// sshd does (hand the joined line to sh -c) proves an address with shell
+// syntax stays one literal argument. A prefix that is a shell is refused.
+func TestEveryPrefixKeepsArgv(t *testing.T) {
+	dir := t.TempDir()
+	ssh := filepath.Join(dir, "ssh")
+	if err := os.WriteFile(ssh, []byte("#!/bin/sh\nshift\nexec sh -c \"$*\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pwned := filepath.Join(dir, "pwned")
+	key := "x$(touch " + pwned + ")`touch " + pwned + "`;touch " + pwned + "@example.com"
+	for _, prefix := range [][]string{{ssh, "mta1"}, {"env", "LC_ALL=C", ssh, "mta1"}, {"timeout", "30", ssh, "mta1"}} {
+		r := &runner{prefix: prefix}
+		res := r.run(context.Background(), []string{"printf", "%s", key})
+		if res.Err != nil || res.Stdout != key {
+			t.Errorf("prefix %q: %q, %v (want the key back, literally)", prefix, res.Stdout, res.Err)
+		}
+		if _, err := os.Stat(pwned); err == nil {
+			t.Fatalf("prefix %q: the key ran as shell code", prefix)
+		}
+	}
+	for _, prefix := range [][]string{{"sh", "-c"}, {"sudo", "bash", "-c"}, {"su", "root", "-c"}} {
+		_, err := Config{Demo: &DemoConfig{File: "x"}, SSH: prefix}.withDefaults()
+		if err == nil || !strings.Contains(err.Error(), "through a shell") {
+			t.Errorf("prefix %q accepted: %v", prefix, err)
+		}
+	}
+	if _, err := (Config{PMTA: &PMTAConfig{Split: "none", SSH: []string{"sudo", "-n", "ssh", "mta1"}}}).withDefaults(); err != nil {
+		t.Errorf("an argv prefix refused: %v", err)
 	}
 }

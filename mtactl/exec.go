@@ -34,20 +34,38 @@ func (r cmdResult) Output() string {
 }
 
 // argv builds the real argument vector. ssh joins its arguments into one
-// remote shell command line, so each one is quoted for that shell; other
-// prefixes (sudo, env) pass argv through untouched.
+// remote shell command line, so each one is quoted for that shell, wherever
+// ssh sits in the prefix (["sudo", "-n", "ssh", "mta1"], ["timeout", "30",
+// "ssh", "mta1"]); other prefixes (sudo, env) pass argv through untouched.
+// A prefix that is itself a shell is refused by the config (shellPrefix).
 func (r *runner) argv(args []string) []string {
 	if len(r.prefix) == 0 {
 		return args
 	}
 	out := slices.Clone(r.prefix)
-	if filepath.Base(r.prefix[0]) == "ssh" {
+	if slices.ContainsFunc(r.prefix, func(a string) bool { return filepath.Base(a) == "ssh" }) {
 		for _, a := range args {
 			out = append(out, shellQuote(a))
 		}
 		return out
 	}
 	return append(out, args...)
+}
+
+// shells are programs that would read the command as shell text.
+var shells = []string{"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "busybox", "su", "eval", "xargs"}
+
+// shellPrefix returns the element of a command prefix that would run the
+// command through a local shell (["sh", "-c"], ["su", "-c"]), or "".
+// cutover hands every command over as an argv, and data (addresses,
+// paths) travels in it: a local shell would re-split and expand it.
+func shellPrefix(prefix []string) string {
+	for _, a := range prefix {
+		if slices.Contains(shells, filepath.Base(a)) {
+			return a
+		}
+	}
+	return ""
 }
 
 // shellQuote quotes s for a POSIX shell; plain words are left readable.

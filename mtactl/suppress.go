@@ -21,6 +21,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"cutover/model"
 	"cutover/state"
 	ssup "cutover/state/suppress"
 )
@@ -530,6 +531,9 @@ func (c *Controller) ExportSuppressions(ctx context.Context, log *ssup.Log, opt 
 		return out, nil
 	}
 	note := fmt.Sprintf("suppression export: %d addresses (log seq %d) to %s, sha256 %s, mode %04o%s", out.Result.Written, out.Result.LastSeq, t.Path, out.Result.SHA256, SuppressPerm, gnote)
+	if n := len(out.Result.Refused); n > 0 {
+		note += fmt.Sprintf("; %d not literal addresses left out (shell or pattern syntax), first %q", n, out.Result.Refused[0])
+	}
 	if t.Rules != "" {
 		note += fmt.Sprintf("; %d rcpt-to rules to %s", out.Rules, t.Rules)
 	}
@@ -591,7 +595,10 @@ type SuppressVerification struct {
 	RulesDuplicate []string `json:"rules_duplicate,omitempty"`
 	RulesBad       []string `json:"rules_bad,omitempty"` // lines that are no such rule, another list name or VirtualMTA
 	Problems       []string `json:"problems,omitempty"`
-	OK             bool     `json:"ok"`
+	// Refused are log addresses with shell or pattern syntax, never
+	// exported to an MTA (model.CheckLiteralAddress); not in Count.
+	Refused []string `json:"refused,omitempty"`
+	OK      bool     `json:"ok"`
 }
 
 // Stale reports whether a verification no longer proves the log: new
@@ -624,6 +631,15 @@ func (c *Controller) VerifySuppressions(ctx context.Context, log *ssup.Log, opt 
 	if err != nil {
 		return nil, err
 	}
+	// Not literal addresses are never exported (ExportResult.Refused):
+	// neither expected in the file nor looked up or probed.
+	want = slices.DeleteFunc(want, func(a string) bool {
+		if model.CheckLiteralAddress(a) != nil {
+			v.Refused = append(v.Refused, a)
+			return true
+		}
+		return false
+	})
 	v.LogSeq, v.Count = log.LastSeq(), len(want)
 	have, err := readTarget(t.Format, t.Path)
 	if err != nil {

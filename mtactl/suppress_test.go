@@ -97,7 +97,11 @@ func pmtaRulesEnv(t *testing.T, max int) (*Controller, *fake, *state.DB, string)
 	return c, fk, db, dir
 }
 
-var pmtaRuleAddrs = []string{"a.b+tag@example.com", "user@xn--bcher-kva.example", "x{y}|z$@example.org", "#hash@example.com"}
+var pmtaRuleAddrs = []string{"a.b+tag@example.com", "user@xn--bcher-kva.example", "o'brien&co@example.org", "#hash@example.com", pmtaRefused}
+
+// pmtaRefused is not a literal address (shell and pattern syntax): never
+// exported, never a rule (issue 13 point 7).
+const pmtaRefused = "x{y}|z$@example.org"
 
 // TestPMTASuppressRules: with suppress_pattern_list the export installs the
 // injector list and the rule file in one apply (one pmta test config, one
@@ -111,7 +115,8 @@ func TestPMTASuppressRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	rules := filepath.Join(dir, "pmta", "cutover-suppressed.pattern")
-	if res.Target.Rules != rules || res.Rules != 4 || len(res.Entry.Files) != 2 || len(res.Entry.Reloaded) != 1 {
+	if res.Target.Rules != rules || res.Rules != 4 || len(res.Entry.Files) != 2 || len(res.Entry.Reloaded) != 1 ||
+		!slices.Equal(res.Result.Refused, []string{pmtaRefused}) || !strings.Contains(strings.Join(res.Entry.Notes, ";"), "1 not literal addresses left out") {
 		t.Fatalf("export %+v", res)
 	}
 	if got := strings.Join(fk.calls(t), "|"); got != "test config|reload" {
@@ -123,7 +128,7 @@ func TestPMTASuppressRules(t *testing.T) {
 		"\nrcpt-to /^\\x23hash@example\\.com$/ virtual-mta=blackhole\n",
 		"\nrcpt-to /^a\\.b\\+tag@example\\.com$/ virtual-mta=blackhole\n",
 		"\nrcpt-to /^user@xn--bcher-kva\\.example$/ virtual-mta=blackhole\n",
-		"\nrcpt-to /^x\\{y\\}\\|z\\$@example\\.org$/ virtual-mta=blackhole\n",
+		"\nrcpt-to /^o\\x27brien&co@example\\.org$/ virtual-mta=blackhole\n",
 		"\n</pattern-list>\n",
 	} {
 		if !strings.Contains(body, want) {

@@ -88,6 +88,11 @@ type ExportResult struct {
 	// Unrepresented are addresses not written anywhere (Postfix, no
 	// PostfixRegexp); the error is then ErrUnrepresentable.
 	Unrepresented []string
+	// Refused are addresses not written to an MTA format because they are
+	// not literal addresses (model.CheckLiteralAddress: shell or pattern
+	// syntax, e.g. from a log written before importers refused them). A
+	// CSV report keeps them.
+	Refused []string
 }
 
 const defaultRejectText = "5.7.1 Recipient address suppressed"
@@ -127,6 +132,10 @@ func (l *Log) Export(w io.Writer, opt ExportOptions) (ExportResult, error) {
 	err := l.Entries(func(e Entry) error {
 		if !e.Suppressed(opt.IncludeBlocks) {
 			res.Skipped++
+			return nil
+		}
+		if opt.Format != FormatCSV && model.CheckLiteralAddress(e.Addr) != nil {
+			res.Refused = append(res.Refused, e.Addr)
 			return nil
 		}
 		types := typeList(e.Types, opt.IncludeBlocks)
