@@ -698,6 +698,8 @@ func (c *Controller) Apply(ctx context.Context, ch *Change, who Who, opt ApplyOp
 	if err := c.st.begin(&snap, &entry); err != nil {
 		return AuditEntry{}, fmt.Errorf("mtactl: record snapshot: %w", err)
 	}
+	inProgress.Store(c.db.Path()+"#"+entry.ID, true)
+	defer inProgress.Delete(c.db.Path() + "#" + entry.ID)
 
 	tx := &txn{c: c, ch: ch, entry: &entry, changed: changed, drivers: drivers}
 	if serr := tx.run(ctx); serr != nil {

@@ -260,3 +260,62 @@ func TestFailedApplyKeepsEditMadeAfterWrite(t *testing.T) {
 		t.Fatalf("audit %+v", ent)
 	}
 }
+
+// An apply still running in this process is never settled by a second
+// Controller on the same database; a dead apply is settled even when its
+// pid is ours (a container's next run gets the same pid).
+func TestSettleOnlyDeadApplies(t *testing.T) {
+	e := newPMTAEnv(t)
+	e.fake.sleepOn(t, "reload", 2*time.Second)
+	ch, _ := e.c.Plan(model.Desired{}.WithRatio(30, ""))
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.c.Apply(t0ctx(), ch, CurrentWho("first"), ApplyOptions{})
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(strings.Join(e.fake.calls(t), "|"), "reload") {
+		if time.Now().After(deadline) {
+			t.Fatal("no reload")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	written := mustRead(t, e.conf)
+	c2, err := New(e.cfg, e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ent, _ := c2.Entry("1"); ent.Result != ResultPending || mustRead(t, e.conf) != written {
+		t.Fatalf("a running apply was settled: %+v", ent)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	e.fake.clear(t, "reload")
+	after30 := mustRead(t, e.conf)
+
+	// a dead apply with our pid
+	e.db.Close()
+	crashApply(t, e.cfg, e.fake, e.dbp, 75)
+	db, err := state.Open(e.dbp, state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st := store{db}
+	ent, err := st.entry("2")
+	if err != nil || ent.Result != ResultPending {
+		t.Fatalf("%+v %v", ent, err)
+	}
+	ent.Who.PID = os.Getpid()
+	if err := st.finish(&ent, nil); err != nil {
+		t.Fatal(err)
+	}
+	c3, err := New(e.cfg, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ent, _ := c3.Entry("2"); ent.Result != ResultFailed || mustRead(t, e.conf) != after30 {
+		t.Fatalf("a dead apply with our pid was not settled: %+v", ent)
+	}
+}

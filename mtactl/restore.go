@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -161,8 +162,9 @@ func (c *Controller) reconcile(ctx context.Context) error {
 	for i := range hist {
 		e := hist[i]
 		// Only this process can be applying on this database (bbolt's
-		// lock): a pending entry of another pid is a dead apply.
-		if e.Result != ResultPending || (e.Who.PID == me.PID && e.Who.Host == me.Host) {
+		// lock), so a pending entry not in progress here is a dead apply
+		// (not judged by pid: a container gives the next run the same).
+		if e.Result != ResultPending || applying(c.db.Path(), e.ID) {
 			continue
 		}
 		if err := c.reconcileEntry(ctx, &e, me); err != nil {
@@ -170,6 +172,14 @@ func (c *Controller) reconcile(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// inProgress holds "<db path>#<id>" of the applies running in this process.
+var inProgress sync.Map
+
+func applying(db, id string) bool {
+	_, ok := inProgress.Load(db + "#" + id)
+	return ok
 }
 
 func (c *Controller) reconcileEntry(ctx context.Context, e *AuditEntry, me Who) error {
