@@ -2,6 +2,7 @@ package suppress
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,5 +44,22 @@ func TestImportFilesNoFollowAndLogCheck(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(notes + ".torn*"); len(m) != 0 {
 		t.Fatalf("torn copies: %v", m)
+	}
+}
+
+// Issue 13 point 14: an import that rejects every row (here: a SendGrid
+// export given as Postmark) is an error, with the count; one good row is not.
+func TestImportAllRejectedFails(t *testing.T) {
+	dir := t.TempDir()
+	db := openDB(t, dir)
+	p := filepath.Join(dir, "x.json")
+	os.WriteFile(p, []byte(`[{"created":1,"reason":"x"},{"created":2,"reason":"y"}]`), 0o600)
+	sum, err := Import(context.Background(), ImportOptions{DB: db, Provider: SendGrid, List: "bounces", Now: testNow}, []string{p}, nil)
+	if !errors.Is(err, ErrAllRejected) || sum.Rejected != 2 || !strings.Contains(err.Error(), "all 2 rows") {
+		t.Fatalf("all rejected: %v (rejected %d)", err, sum.Rejected)
+	}
+	os.WriteFile(p, []byte(`[{"created":1,"reason":"x"},{"email":"a@example.com","created":2}]`), 0o600)
+	if _, err := Import(context.Background(), ImportOptions{DB: db, Provider: SendGrid, List: "bounces", Now: testNow}, []string{p}, nil); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -149,6 +149,9 @@ const (
 	keepRejects  = 20
 )
 
+// ErrAllRejected is Import's error when it read rows and rejected every one.
+var ErrAllRejected = errors.New("every row was rejected")
+
 // Import reads provider export files into the canonical suppression log.
 // Every row either gives events (appended, or counted as duplicates when the
 // log has them) or is rejected with its file, row and reason into the
@@ -221,6 +224,11 @@ func Import(ctx context.Context, opts ImportOptions, files []string, progress fu
 	sum.LastSeq = log.LastSeq()
 	if n := sum.ByType[model.SuppBlock]; n > 0 {
 		sum.Notes = append(sum.Notes, fmt.Sprintf("%d SendGrid block events recorded as type \"block\": blocks are reputation or temporary failures, NOT hard bounces; they are not exported to the MTA unless asked (IncludeBlocks)", n))
+	}
+	if sum.Rows > 0 && sum.Rejected == sum.Rows {
+		// Nothing usable: the wrong --provider, a file that is not an
+		// export... The command must not succeed.
+		errs = append(errs, fmt.Errorf("%w: all %d rows, nothing was imported (reasons in %s)", ErrAllRejected, sum.Rows, sum.RejectsPath))
 	}
 	sum.Elapsed = time.Since(start)
 	err = errors.Join(errs...)

@@ -240,8 +240,8 @@ func TestReimportRejectsOnce(t *testing.T) {
 	}
 	other := filepath.Join(dir, "other.csv")
 	os.WriteFile(other, []byte("email,created,status,reason\n#junk,1,5.1.1,x\n"), 0o644)
-	if _, err := Import(context.Background(), opts, []string{other}, nil); err != nil {
-		t.Fatal(err)
+	if _, err := Import(context.Background(), opts, []string{other}, nil); !errors.Is(err, ErrAllRejected) {
+		t.Fatalf("an import of only rejected rows: %v", err) // issue 13 point 14: not a success
 	}
 	if r := size(first.RejectsPath); r <= r0 {
 		t.Fatalf("another file's rejected row not written (%d bytes)", r)
