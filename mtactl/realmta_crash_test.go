@@ -3,7 +3,9 @@
 package mtactl
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -123,4 +125,71 @@ func TestRealPostfixRollbackAfterCrashedApply(t *testing.T) {
 	inject(t, front.addr(), "rb-", n)
 	got := sk.waitTotal(t, n, 2*time.Minute)
 	checkShare(t, "live front after the rollback", len(got[pfOther]), n, 0.30)
+}
+
+// Issue 13 point 5 with a real Postfix front: the operator edits main.cf
+// (outside cutover's block) while the reload stalls, then the reload
+// fails. cutover must not put the snapshot over the edit: main.cf keeps it,
+// the conflict is reported with the diff, and Postfix is not reloaded
+// again (it stays on its current config).
+func TestRealPostfixFailedReloadKeepsOperatorEdit(t *testing.T) {
+	requireRealMTA(t)
+	t.Parallel()
+	base := newBase(t, "conflict")
+	sk := startSink(t, pfOld, pfOther)
+	hop := func(ip string) string { return fmt.Sprintf("[%s]:%d", ip, sk.Port) }
+	front := startPostfix(t, base, "front", hop(pfOld))
+	fk := newFake(t)
+	cfg := Config{
+		Providers: map[string][]string{"gmail": {"gmail.com"}},
+		Throttle:  model.ThrottlePolicy{Warm: true},
+		Postfix: &PostfixConfig{Front: &PostfixFront{PostfixInstance: PostfixInstance{ConfigDir: front.Conf, MaillogFile: front.Log,
+			Reload: fk.argv("reload", "--", "postfix", "-c", front.Conf, "reload")},
+			OldNexthop: hop(pfOld), NewNexthop: hop(pfOther)}},
+	}
+	db := openDB(t, filepath.Join(base, "cutover.db"))
+	c, err := New(cfg, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, _ := c.Plan(model.Desired{}.WithRatio(30, ""))
+	if _, err := c.Apply(t0ctx(), ch, CurrentWho("ratio set 30"), ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fk.sleepOn(t, "reload", 2*time.Second)
+	fk.failOnce(t, "reload", "postfix/postfix-script: fatal: reload timed out\n") // a second reload would be real
+	os.Remove(filepath.Join(fk.dir, "calls"))
+	reloads := countIn(t, front.Log, "reload -- version")
+	ch, err = c.Plan(c.Current().WithRatio(50, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Apply(t0ctx(), ch, CurrentWho("ratio set 50"), ApplyOptions{})
+		done <- err
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(strings.Join(fk.calls(t), "|"), "reload") {
+		if time.Now().After(deadline) {
+			t.Fatal("no reload")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	edited := mustRead(t, front.mainCF()) + "smtp_helo_timeout = 123s\n"
+	mustWrite(t, front.mainCF(), edited)
+	err = <-done
+	var ae *ApplyError
+	if !errors.As(err, &ae) || ae.Restored || len(ae.Conflicts) != 1 || !strings.Contains(err.Error(), "+smtp_helo_timeout = 123s") {
+		t.Fatalf("err %v", err)
+	}
+	if mustRead(t, front.mainCF()) != edited {
+		t.Fatal("the restore overwrote the operator's edit")
+	}
+	if v := strings.TrimSpace(realmtatest.Run(t, "postconf", "-c", front.Conf, "-h", "smtp_helo_timeout")); v != "123s" {
+		t.Errorf("postconf -h smtp_helo_timeout = %q", v)
+	}
+	if n := countIn(t, front.Log, "reload -- version"); n != reloads {
+		t.Errorf("Postfix reloaded %d times after the failed reload; it must stay on its current config", n-reloads)
+	}
 }
