@@ -4,7 +4,11 @@
 #   it fails under CI=true without tmux);
 # - OpenSSH (server and client), sshfs and procps, for the follower's test over a real sshfs
 #   mount of a real sshd on 127.0.0.1 (ingest/follow/sshfs_test.go, build tag sshfs; it fails
-#   under CI=true without them).
+#   under CI=true without them);
+# - knot (authoritative) + knot-dnsutils, unbound (caching resolver), python3-spf (pyspf),
+#   python3-dnspython and python3-dkim for the DNS lab tests (ingest/dnsq/realdns_test.go,
+#   build tag realdns; they fail under CI=true without them). policy-rc.d keeps Debian from
+#   starting knot/unbound services on port 53: the tests start their own on 127.0.0.1:2231x.
 # Debian 12, as root; idempotent.
 set -euo pipefail
 
@@ -15,6 +19,12 @@ declare -A need=(
 	[openssh-client]=/usr/bin/ssh-keygen
 	[sshfs]=/usr/bin/sshfs
 	[procps]=/usr/bin/pgrep
+	[knot]=/usr/sbin/knotd
+	[knot-dnsutils]=/usr/bin/kdig
+	[unbound]=/usr/sbin/unbound
+	[python3-spf]=/usr/lib/python3/dist-packages/spf.py
+	[python3-dnspython]=/usr/lib/python3/dist-packages/dns/resolver.py
+	[python3-dkim]=/usr/lib/python3/dist-packages/dkim/__init__.py
 )
 missing=()
 for p in "${!need[@]}"; do
@@ -27,7 +37,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 APT_OPTS=(-o Acquire::Retries=5 -o DPkg::Lock::Timeout=300)
 apt-get "${APT_OPTS[@]}" update -qq || apt-get "${APT_OPTS[@]}" update -qq
-# policy-rc.d: do not start the Debian sshd service on port 22; the test starts its own.
+# policy-rc.d: do not start the Debian sshd/knot/unbound services; the tests start their own.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
 	printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
 	chmod 755 /usr/sbin/policy-rc.d

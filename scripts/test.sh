@@ -20,3 +20,7 @@ go test -race -count=1 -timeout 15m -tags realmta ./ingest/realmta/... ./mtactl/
 #    except under CI=true.
 echo "== go test -race -count=2 -tags sshfs -run SSHFS ./ingest/follow/ (real sshd + sshfs, ~3.5 min)"
 go test -race -count=2 -timeout 15m -tags sshfs -run SSHFS ./ingest/follow/
+
+# 4. real DNS servers (issue 16): knot + unbound on 127.0.0.1, pyspf and python3-dkim as oracles.
+echo "== go test -race -count=1 -tags realdns ./ingest/dnsq/ (real knot + unbound, pyspf, python3-dkim, ~30 s)"
+go test -race -count=1 -timeout 5m -tags realdns -run RealDNS ./ingest/dnsq/
