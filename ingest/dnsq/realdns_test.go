@@ -284,19 +284,19 @@ func mustObserve(t *testing.T, c *dnsq.Client) []auth.Obs {
 func TestRealDNSSPFAgainstPyspf(t *testing.T) {
 	l := startLab(t, "")
 	cases := [][2]string{
-		{"203.0.113.10", "example.test"},  // own ip4 first: pass, 0 lookups
-		{"198.51.100.7", "example.test"},  // in the first include
-		{"192.0.2.200", "example.test"},   // in the nested include
-		{"10.9.9.9", "example.test"},      // stranger: fail
+		{"203.0.113.10", "example.test"}, // own ip4 first: pass, 0 lookups
+		{"198.51.100.7", "example.test"}, // in the first include
+		{"192.0.2.200", "example.test"},  // in the nested include
+		{"10.9.9.9", "example.test"},     // stranger: fail
 		{"192.0.2.200", "nested.example.test"},
 		{"10.9.9.9", "nested.example.test"}, // softfail
 		{"192.0.2.9", "void.example.test"},  // 3 void lookups: permerror
 		{"192.0.2.9", "two-void.example.test"},
 		{"192.0.2.9", "badinc.example.test"}, // include without a record: permerror
 		{"198.51.100.202", "mxs.example.test"},
-		{"198.51.100.1", "many.example.test"},  // first of 11 includes: pass
-		{"10.9.9.9", "many.example.test"},      // 11th lookup: permerror
-		{"10.9.9.9", "none.example.test"},      // no record at all
+		{"198.51.100.1", "many.example.test"}, // first of 11 includes: pass
+		{"10.9.9.9", "many.example.test"},     // 11th lookup: permerror
+		{"10.9.9.9", "none.example.test"},     // no record at all
 	}
 	var in strings.Builder
 	for _, c := range cases {
