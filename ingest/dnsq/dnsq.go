@@ -164,8 +164,10 @@ func convert(rr dns.RR) auth.RR {
 	case *dns.NS:
 		out.Data = auth.Canon(v.Ns)
 	case *dns.TXT:
-		out.Strings = append([]string(nil), v.Txt...)
-		out.Data = strings.Join(v.Txt, "")
+		for _, t := range v.Txt {
+			out.Strings = append(out.Strings, unescapeTXT(t))
+		}
+		out.Data = strings.Join(out.Strings, "")
 	case *dns.SOA:
 		out.Data, out.Serial = auth.Canon(v.Ns), v.Serial
 	default:
@@ -371,3 +373,32 @@ func cnameTarget(resp *dns.Msg, fqdn string) string {
 	}
 	return want
 }
+
+// unescapeTXT turns miekg/dns's presentation form of a character-string
+// (\DDD for bytes outside printable ASCII, \X for a quoted X) back into the
+// octets that were on the wire.
+func unescapeTXT(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 >= len(s) {
+			b = append(b, s[i])
+			continue
+		}
+		if i+3 < len(s) && isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) {
+			n := int(s[i+1]-'0')*100 + int(s[i+2]-'0')*10 + int(s[i+3]-'0')
+			if n < 256 {
+				b = append(b, byte(n))
+				i += 3
+				continue
+			}
+		}
+		b = append(b, s[i+1])
+		i++
+	}
+	return string(b)
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
