@@ -78,8 +78,16 @@ func TestPlanGolden(t *testing.T) {
 	if _, err := dnsq.Plan(context.Background(), c, cfg, dnsq.PlanOptions{Phase: "later"}); err == nil {
 		t.Fatal("unknown phase accepted")
 	}
-	if _, err := dnsq.Plan(context.Background(), c, cfg, dnsq.PlanOptions{Flatten: []string{"esp.test"}}); err == nil {
-		t.Fatal("--flatten must not be accepted silently")
+	// --flatten NAME replaces that include only, and says what it costs.
+	p, err = dnsq.Plan(context.Background(), c, cfg, dnsq.PlanOptions{Phase: "dual", Flatten: []string{"esp.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := p.Items[0]; it.Proposed != "v=spf1 ip4:203.0.113.10 ip4:198.51.100.0/24 ~all" || !strings.Contains(it.Note, "no longer followed") {
+		t.Fatalf("flattened: %+v", it)
+	}
+	if _, err := dnsq.Plan(context.Background(), c, cfg, dnsq.PlanOptions{Flatten: []string{"other.test"}}); err == nil {
+		t.Fatal("--flatten of a name the record does not include was accepted")
 	}
 	// With the step-down flag, p=reject → p=quarantine is proposed.
 	p, _ = dnsq.Plan(context.Background(), c, cfg, dnsq.PlanOptions{Phase: "dual", AllowStepdown: true})

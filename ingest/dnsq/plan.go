@@ -56,9 +56,6 @@ func Plan(ctx context.Context, c *Client, cfg Config, opt PlanOptions) (*PlanRep
 	default:
 		return nil, fmt.Errorf("--phase %q: want pre, dual, post or all", phase)
 	}
-	if len(opt.Flatten) > 0 {
-		return nil, fmt.Errorf("--flatten is not implemented yet: cutover never flattens silently; use a dedicated MAIL FROM subdomain instead")
-	}
 	ips, _ := cfg.IPs()
 	low, _ := cfg.TTLLowDuration()
 	lowS := uint32(low.Seconds())
@@ -140,6 +137,26 @@ func Plan(ctx context.Context, c *Client, cfg Config, opt PlanOptions) (*PlanRep
 					note += "; over the limit: use " + p.Alternatives[0].Name
 				}
 			}
+		}
+		if len(opt.Flatten) > 0 && !s.newName {
+			// Only on request, per include named; the cost is stated.
+			flat, fl, err := auth.Flatten(ctx, c, s.name, s.proposed, opt.Flatten)
+			if err != nil {
+				return nil, err
+			}
+			for _, f := range fl {
+				for _, ch := range f.Chain {
+					item(PlanItem{Phase: "dual", Name: ch.Name, Type: "TXT", Action: "add", Proposed: ch.Data, TTL: lowS,
+						Note: "chained record of the flattened include:" + f.Include})
+				}
+				note += fmt.Sprintf("; flattened include:%s (%d terms, answers sha256 %s): %s", f.Include, len(f.Terms), f.Hash[:16], f.Cost)
+			}
+			for i := range spf {
+				if spf[i].name == s.name {
+					spf[i].proposed = flat
+				}
+			}
+			s.proposed = flat
 		}
 		item(PlanItem{Phase: "dual", Name: s.name, Type: "TXT", Action: action, Current: s.current, Proposed: s.proposed, TTL: lowS, Note: note})
 	}

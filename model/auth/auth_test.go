@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -116,4 +117,66 @@ func FuzzParsers(f *testing.F) {
 		_ = SplitInsideToken([]string{s, s})
 		_ = expandMacros(s, netip.MustParseAddr("2001:db8::1"), "d.test", "l@d.test", "h")
 	})
+}
+
+func TestFlatten(t *testing.T) {
+	r := mapResolver{
+		"ex.test TXT":     {"v=spf1 ip4:192.0.2.1 ~include:esp.test include:keep.test -all"},
+		"esp.test TXT":    {"v=spf1 ip4:198.51.100.0/25 a:h.esp.test include:e2.esp.test ~all"},
+		"h.esp.test A":    {"203.0.113.5"},
+		"e2.esp.test TXT": {"v=spf1 ip6:2001:db8::/32 -all"},
+		"keep.test TXT":   {"v=spf1 ip4:192.0.2.200 -all"},
+		"exc.test TXT":    {"v=spf1 -ip4:198.51.100.7 ip4:198.51.100.0/24 -all"},
+		"exrec.test TXT":  {"v=spf1 include:exc.test -all"},
+	}
+	ctx := context.Background()
+	got, fl, err := Flatten(ctx, r, "ex.test", r["ex.test TXT"][0], []string{"esp.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "v=spf1 ip4:192.0.2.1 ~ip4:198.51.100.0/25 ~ip4:203.0.113.5 ~ip6:2001:db8::/32 include:keep.test -all"
+	if got != want || len(fl) != 1 || fl[0].Saved != 2 || fl[0].Hash == "" || !strings.Contains(fl[0].Cost, "no longer followed") {
+		t.Fatalf("got %q %+v\nwant %q", got, fl, want)
+	}
+	// Every IP evaluates the same before and after (qualifiers preserved).
+	for _, ip := range []string{"192.0.2.1", "198.51.100.9", "203.0.113.5", "2001:db8::1", "192.0.2.200", "10.0.0.1"} {
+		a := Evaluate(ctx, r, netip.MustParseAddr(ip), "ex.test", "", "")
+		b := Evaluate(ctx, WithRecord(r, "ex.test", got), netip.MustParseAddr(ip), "ex.test", "", "")
+		if a.Result != b.Result {
+			t.Errorf("%s: %s before, %s flattened", ip, a.Result, b.Result)
+		}
+	}
+	// An exception inside the include cannot be flattened.
+	if _, _, err := Flatten(ctx, r, "exrec.test", r["exrec.test TXT"][0], []string{"exc.test"}); err == nil || !strings.Contains(err.Error(), "exception") {
+		t.Fatalf("exception flattened: %v", err)
+	}
+	if _, _, err := Flatten(ctx, r, "ex.test", r["ex.test TXT"][0], []string{"nope.test"}); err == nil {
+		t.Fatal("flattening a name the record does not include")
+	}
+}
+
+func TestFlattenChainsLongRecords(t *testing.T) {
+	var ips []string
+	for i := 0; i < 60; i++ {
+		ips = append(ips, fmt.Sprintf("ip4:198.51.%d.0/24", i))
+	}
+	r := mapResolver{"big.test TXT": {"v=spf1 " + strings.Join(ips, " ") + " -all"}}
+	got, fl, err := Flatten(context.Background(), r, "ex.test", "v=spf1 include:big.test -all", []string{"big.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := fl[0].Chain
+	if len(chain) < 2 || !strings.HasPrefix(got, "v=spf1 include:_spf1.ex.test include:_spf2.ex.test") {
+		t.Fatalf("%q %d chained", got, len(chain))
+	}
+	n := 0
+	for _, c := range chain {
+		if len(c.Data) > 255 {
+			t.Fatalf("chained record of %d octets", len(c.Data))
+		}
+		n += strings.Count(c.Data, "ip4:")
+	}
+	if n != 60 {
+		t.Fatalf("%d terms in the chain, want 60", n)
+	}
 }
