@@ -191,9 +191,12 @@ type fields struct {
 // holds an address the target itself is returned, and the event counts
 // without a domain.
 func (f *fields) recipient() []byte {
-	if !specialTarget(f.addr) && bytes.IndexByte(f.addr, '@') >= 0 {
+	if !specialTarget(f.addr) && bytes.IndexByte(f.addr, '@') >= 0 &&
+		(bytes.Count(f.addr, []byte("@")) == 1 || bytes.IndexByte(f.orig, '@') < 0) {
 		return f.addr
 	}
+	// "abc@def@dom <\"abc@def\"@dom>": Exim logs a quoted local part
+	// unquoted first; the original keeps the quotes.
 	if bytes.IndexByte(f.orig, '@') >= 0 {
 		return f.orig
 	}
@@ -262,7 +265,7 @@ func parseFields(r []byte) (f fields) {
 		if k := closeAngle(r); k > 0 {
 			f.orig, r = r[1:k], r[k+1:]
 			if len(r) > 0 && r[0] == ':' {
-				f.errText = bytes.TrimPrefix(r[1:], []byte(" "))
+				f.errText = trimTimes(bytes.TrimPrefix(r[1:], []byte(" ")))
 				return f
 			}
 		} else {

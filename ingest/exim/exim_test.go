@@ -253,3 +253,12 @@ func TestSpecialTargets(t *testing.T) {
 		t.Errorf("failed pipe classed hard: %+v", evs[0])
 	}
 }
+
+func TestQuotedLocalPartLoggedUnquoted(t *testing.T) {
+	// As the real Exim 4.96 of TestEximSpecialTargets logs it.
+	p := New(Options{Location: time.UTC})
+	evs, err := p.ParseLine([]byte(`2026-12-07 21:47:27 1xagYR-0008Ka-0i ** abc@def@local.example <"abc@def"@local.example>: Unrouteable address DT=0s`), nil)
+	if err != nil || len(evs) != 1 || evs[0].Recipient != `"abc@def"@local.example` || evs[0].Domain != "local.example" || evs[0].Response != "Unrouteable address" {
+		t.Fatalf("%v %+v", err, evs)
+	}
+}
