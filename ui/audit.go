@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"cutover/mtactl"
 )
 
@@ -24,6 +26,14 @@ func (m Model) auditBody(h int) []string {
 		return append(out, " "+m.st.Dim.Render("loading…"))
 	case len(s.hist) == 0:
 		return append(out, " "+m.st.Dim.Render("no changes yet"))
+	}
+	if s.full {
+		lines := m.auditFull()
+		e := s.hist[s.histSel]
+		out[0] = " " + m.st.Label.Render("audit entry #"+Sanitize(e.ID, 12)) + m.st.Dim.Render(fmt.Sprintf("  %d of %d · esc back to the list", s.histSel+1, len(s.hist)))
+		dh := max(h-1, 0)
+		off := max(min(s.detailSc, len(lines)-dh), 0)
+		return append(out, lines[off:min(off+dh, len(lines))]...)
 	}
 	listH := max(min(len(s.hist), (h-1)/3), 1)
 	top := max(min(s.histSel-listH/2, len(s.hist)-listH), 0)
@@ -48,6 +58,29 @@ func (m Model) auditBody(h int) []string {
 	off := max(min(s.detailSc, len(det)-dh), 0)
 	for _, l := range det[off:min(off+dh, len(det))] {
 		out = append(out, " "+Sanitize(l, w))
+	}
+	return out
+}
+
+// auditFull is the selected entry for the full view: its summary and every
+// detail line wrapped to the width, nothing cut.
+func (m Model) auditFull() []string {
+	s := m.ctl
+	if len(s.hist) == 0 {
+		return nil
+	}
+	w := max(m.width-2, 8)
+	e := s.hist[min(s.histSel, len(s.hist)-1)]
+	var out []string
+	for _, l := range append([]string{e.Summary(), ""}, auditDetail(e)...) {
+		l = Sanitize(l, 1<<20)
+		indent := len(l) - len(strings.TrimLeft(l, " "))
+		for i, part := range strings.Split(ansi.Wrap(l, w-indent, " ,/"), "\n") {
+			if i > 0 {
+				part = strings.Repeat(" ", indent+2) + strings.TrimLeft(part, " ")
+			}
+			out = append(out, " "+ansi.Truncate(part, w, ""))
+		}
 	}
 	return out
 }

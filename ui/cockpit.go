@@ -53,13 +53,15 @@ const (
 	sigWant  = 48 // wide: the response column gets this before sparks pass sparkMin
 )
 
-func computeLayout(w, points int) layout {
+// computeLayout: nameW is the longest provider name; the wide layout's name
+// column is at least 9 cells ("microsoft") and grows to 20 to show it whole.
+func computeLayout(w, points, nameW int) layout {
 	// Fixed cells after the prefix: side label, numbers (the last ends in a
 	// ▲ slot), a space before the sparks and one between, a space and a
 	// 4-cell mark.
 	const fixed = 3 + numW + 2 + 5
 	if w >= 110 {
-		l := layout{wide: true, pre: 12, paneH: 2, points: points} // names: 9 cells, "microsoft"
+		l := layout{wide: true, pre: 3 + min(max(nameW, 9), 20), paneH: 2, points: points}
 		rest := w - (l.pre + fixed)
 		l.setSparks(min(max((rest-1-sigWant)/2, sparkMin), sparkMax))
 		l.sigW = max(rest-2*l.sparkW-1, 0)
@@ -160,7 +162,11 @@ func (m Model) sparkPoints() int {
 // relayout recomputes what depends on the size: sparks, detail and sources
 // lines, scroll bounds.
 func (m *Model) relayout() {
-	m.lay = computeLayout(m.width, m.sparkPoints())
+	nameW := 0
+	for _, p := range m.panes {
+		nameW = max(nameW, ansi.StringWidth(p.name))
+	}
+	m.lay = computeLayout(m.width, m.sparkPoints(), nameW)
 	if m.total != nil {
 		m.drawSparks(m.total)
 	}
@@ -171,7 +177,7 @@ func (m *Model) relayout() {
 	bh := m.bodyHeight()
 	if m.view == viewDetail && m.detail != nil {
 		m.detailLines = m.detailBody(m.width)
-		m.detailScroll = max(min(m.detailScroll, len(m.detailLines)-bh), 0)
+		m.detailScroll = max(min(m.detailScroll, len(m.detailLines)-detailPinned-(bh-detailPinned)), 0)
 	}
 	m.relayoutBounces()
 	m.relayoutSuppression()

@@ -106,6 +106,8 @@ type ctlState struct {
 	histSel  int
 	histLoad bool
 	detailSc int
+	// full shows the selected audit entry alone, wrapped, not cut.
+	full bool
 }
 
 // ctlMsg is every message of the control views.
@@ -179,7 +181,7 @@ func (m Model) ctlOpen(msg tea.KeyMsg) (Model, tea.Cmd, bool) {
 	case key.Matches(msg, k.Baseline):
 		return m, m.ctlLoadOpen("baseline", cur), true
 	case key.Matches(msg, k.Audit):
-		m.ctl.mode, m.ctl.histSel, m.ctl.detailSc, m.ctl.histLoad = ctlAudit, 0, 0, true
+		m.ctl.mode, m.ctl.histSel, m.ctl.detailSc, m.ctl.histLoad, m.ctl.full = ctlAudit, 0, 0, true, false
 		return m, m.ctlLoadHistory(), true
 	}
 	return m, nil, false
@@ -311,7 +313,20 @@ func (m Model) ctlKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	}
 	switch s.mode {
 	case ctlAudit:
+		if s.full {
+			switch {
+			case key.Matches(msg, k.Cancel, k.Back, k.Quit, k.Open):
+				s.full, s.detailSc = false, 0
+			default:
+				s.detailSc = m.scroll(msg, s.detailSc, len(m.auditFull()), max(m.bodyHeight()-1, 1))
+			}
+			return m, nil
+		}
 		switch {
+		case key.Matches(msg, k.Open):
+			if len(s.hist) > 0 {
+				s.full, s.detailSc = true, 0
+			}
 		case key.Matches(msg, k.Cancel, k.Back, k.Audit, k.Quit):
 			s.mode = ctlOff // a dialog: q closes it, never the cockpit
 		case key.Matches(msg, k.Help):
@@ -420,7 +435,10 @@ func (m Model) ctlShortHelp() []key.Binding {
 	case ctlResult:
 		return []key.Binding{key.NewBinding(key.WithKeys("esc"), key.WithHelp("any key", "close")), k.Down}
 	case ctlAudit:
-		return []key.Binding{k.Down, k.PageDown, k.Refresh, k.Cancel}
+		if m.ctl.full {
+			return []key.Binding{k.Down, key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "list"))}
+		}
+		return []key.Binding{k.Down, key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "full entry")), k.PageDown, k.Refresh, k.Cancel}
 	case ctlApplying:
 		return []key.Binding{key.NewBinding(key.WithKeys(""), key.WithHelp("applying…", "wait for the MTAs"))}
 	}

@@ -372,7 +372,7 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 			m.view = viewCockpit
 			return m, nil
 		}
-		m.detailScroll = m.scroll(msg, m.detailScroll, len(m.detailLines), m.bodyHeight())
+		m.detailScroll = m.scroll(msg, m.detailScroll, max(len(m.detailLines)-detailPinned, 0), max(m.bodyHeight()-detailPinned, 1))
 	case viewSources:
 		if key.Matches(msg, k.Back) {
 			m.view = viewCockpit

@@ -352,3 +352,59 @@ func TestASCIIMode(t *testing.T) {
 		}
 	}
 }
+
+// Point 8: enter in the audit view opens the whole entry, wrapped; esc goes
+// back to the list.
+func TestAuditFullEntry(t *testing.T) {
+	f := newFakeCtl()
+	long := "a very long note that goes on past the eighty columns of the terminal so that the list cuts it, ending in THE-END"
+	f.hist[2].Notes = []string{long}
+	f.hist[2].Who.Command = "cutover ratio set --reason 'ramp after the morning review with the postmaster team' 30"
+	m := ctlPress(ctlModel(f, 80, 24), "a")
+	if v := m.View(); strings.Contains(v, "THE-END") {
+		t.Fatalf("fixture: the note should be cut in the list:\n%s", v)
+	}
+	m = ctlPress(m, "enter")
+	v := m.View()
+	checkScreen(t, v, 80, 24)
+	for _, want := range []string{"audit entry #3", "from 192.0.2.7 apply 15% new -> 30% new: ok", "postmaster team", "THE-END"} {
+		if !strings.Contains(strings.Join(strings.Fields(v), " "), want) {
+			t.Errorf("full entry lacks %q:\n%s", want, v)
+		}
+	}
+	golden.RequireEqual(t, []byte(v))
+	m, quit := step(t, m, "esc")
+	if v := m.View(); quit || !strings.Contains(v, "3 changes, newest first") {
+		t.Fatalf("esc should go back to the list:\n%s", v)
+	}
+}
+
+// Point 9: provider names are not cut (a name column as wide as the longest
+// name, up to 20 cells, at least 9), and the detail keeps the provider's
+// name and the OLD/NEW rows pinned while its body scrolls.
+func TestNamesNotCut(t *testing.T) {
+	d := uifake.New(0)
+	d.Providers = append(d.Providers, "orange-wanadoo-fr")
+	for _, size := range [][2]int{{80, 60}, {160, 48}} {
+		m := modelWith(d, opts(asciiRenderer()), size[0], size[1])
+		v := m.View()
+		checkScreen(t, v, size[0], size[1])
+		for _, name := range []string{"microsoft", "orange-wanadoo-fr"} {
+			if !strings.Contains(v, name+" ") {
+				t.Errorf("%dx%d: %q cut:\n%s", size[0], size[1], name, v)
+			}
+		}
+	}
+	m := modelWith(d, opts(asciiRenderer()), 80, 24)
+	m = ctlPress(m, "enter", "G")
+	v := m.View()
+	checkScreen(t, v, 80, 24)
+	lines := strings.Split(v, "\n")
+	if !strings.HasPrefix(lines[1], " google ") || !strings.Contains(lines[3], "OLD") || !strings.Contains(lines[4], "NEW") {
+		t.Errorf("detail scrolled to its end lost its pinned head:\n%s", v)
+	}
+	if !strings.Contains(v, "by") || strings.Contains(v, "recipients per") {
+		t.Errorf("G should scroll the body to the breakdown:\n%s", v)
+	}
+	golden.RequireEqual(t, []byte(v))
+}

@@ -27,7 +27,7 @@ func (m Model) View() string {
 	case viewCockpit:
 		body = m.cockpitBody(bh)
 	case viewDetail:
-		body = m.scrolled(m.detailLines, m.detailScroll, bh, "loading "+Sanitize(m.detailISP, 40)+"…")
+		body = m.detailView(bh)
 	case viewSources:
 		body = m.scrolled(m.sourceLines, m.sourcesScroll, bh, "loading sources…")
 	case viewBounces:
@@ -60,6 +60,19 @@ func (m Model) View() string {
 		}
 	}
 	return strings.Join(clip(lines, w, h), "\n")
+}
+
+// detailPinned is how many of the detail's first lines stay put while the
+// rest scrolls: the provider's name and window, the column heads and the
+// OLD and NEW rows, so a scrolled detail still says whose it is.
+const detailPinned = 4
+
+func (m Model) detailView(bh int) []string {
+	if m.detailLines == nil || len(m.detailLines) <= detailPinned || bh <= detailPinned {
+		return m.scrolled(m.detailLines, m.detailScroll, bh, "loading "+Sanitize(m.detailISP, 40)+"…")
+	}
+	body := append([]string{}, m.detailLines[:detailPinned]...)
+	return append(body, m.scrolled(m.detailLines[detailPinned:], m.detailScroll, bh-detailPinned, "")...)
 }
 
 func (m Model) scrolled(lines []string, off, h int, empty string) []string {
@@ -227,7 +240,7 @@ func (m Model) footer() string {
 			pos = fmt.Sprintf("%d/%d", m.sel+1, n)
 		}
 	case viewDetail:
-		pos = linePos(m.detailScroll, len(m.detailLines), m.bodyHeight())
+		pos = linePos(m.detailScroll, max(len(m.detailLines)-detailPinned, 0), max(m.bodyHeight()-detailPinned, 1))
 	case viewSources:
 		pos = linePos(m.sourcesScroll, len(m.sourceLines), m.bodyHeight())
 	case viewBounces:
