@@ -19,6 +19,8 @@ type KeyMap struct {
 	// Suppression is the suppression log and verification view; disabled
 	// (and hidden from help) when the Data has no SuppressionProvider.
 	Suppression key.Binding
+	// DNS is the dns check view; disabled without Options.DNS.
+	DNS key.Binding
 
 	Window     key.Binding // cycle through windows
 	Win15m     key.Binding
@@ -70,6 +72,7 @@ func DefaultKeyMap() KeyMap {
 		Bounces: key.NewBinding(key.WithKeys("B"), key.WithHelp("B", "bounces")),
 
 		Suppression: key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "suppression")),
+		DNS:         key.NewBinding(key.WithKeys("D"), key.WithHelp("D", "dns checks"), key.WithDisabled()),
 
 		Window:     key.NewBinding(key.WithKeys("w", "tab"), key.WithHelp("w", "next window")),
 		Win15m:     key.NewBinding(key.WithKeys("1"), key.WithHelp("1", "15 min")),
@@ -108,7 +111,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Open, k.Back, k.Sources, k.Bounces, k.Suppression, k.Help, k.Quit},
+		{k.Open, k.Back, k.Sources, k.Bounces, k.Suppression, k.DNS, k.Help, k.Quit},
 		{k.Window, k.Win15m, k.Win1h, k.Win24h, k.WinCutover, k.Refresh, k.Filter, k.Order, k.RatioDown, k.RatioUp},
 		{k.Slider, k.StepDown, k.StepUp, k.FineDown, k.FineUp, k.Apply, k.Cancel},
 		{k.Rollback, k.Baseline, k.Audit},

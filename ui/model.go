@@ -40,6 +40,9 @@ type Options struct {
 	// Renderer decides the colour profile (default: lipgloss's, on stdout,
 	// which honours NO_COLOR).
 	Renderer *lipgloss.Renderer
+	// DNS is the owner's latest dns check: the header word and the D view
+	// (dnsview.go); nil without a [dns] section.
+	DNS DNSSource
 }
 
 type viewID uint8
@@ -51,6 +54,7 @@ const (
 	viewBounces // bounces.go
 	// viewSuppression is suppressview.go.
 	viewSuppression
+	viewDNS // dnsview.go
 )
 
 // Model is the cockpit's root bubbletea model.
@@ -105,6 +109,8 @@ type Model struct {
 
 	supp suppressState // suppression view and header warning (suppressview.go)
 
+	dns dnsState // dns check header word and view (dnsview.go)
+
 	fl         flashState // flash message and quit question (flash.go)
 	ord        orderState // pane order (order.go)
 	filt       filterState
@@ -156,6 +162,8 @@ func New(d Data, opt Options) Model {
 	m.help.Styles = m.st.Help
 	m.initControl(opt)
 	m.initSuppression(d)
+	m.dns.src = opt.DNS
+	m.keys.DNS.SetEnabled(opt.DNS != nil)
 	m.now = m.clock()
 	m.startWall, m.startClock = time.Now(), m.now
 	return m
@@ -356,6 +364,8 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.openBounces()
 	case m.supp.p != nil && key.Matches(msg, k.Suppression):
 		return m.openSuppression()
+	case m.dns.src != nil && m.view != viewDNS && key.Matches(msg, k.DNS):
+		return m.openDNS()
 	case key.Matches(msg, k.Sources):
 		if m.view != viewSources {
 			m.view, m.sourcesScroll = viewSources, 0
@@ -383,6 +393,8 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.bouncesKey(msg)
 	case viewSuppression:
 		return m.suppressionKey(msg)
+	case viewDNS:
+		return m.dnsKey(msg)
 	}
 	return m, nil
 }

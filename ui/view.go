@@ -34,6 +34,8 @@ func (m Model) View() string {
 		body = m.scrolled(m.bounces.lines, m.bounces.scroll, bh, "loading bounces…")
 	case viewSuppression:
 		body = m.scrolled(m.supp.lines, m.supp.scroll, bh, "loading suppression state…")
+	case viewDNS:
+		body = m.scrolled(m.dnsLines(), m.dns.scroll, bh, "no dns check yet")
 	}
 	if m.ctl.mode != ctlOff {
 		body = m.ctlBody(bh)
@@ -126,7 +128,7 @@ func (m Model) topBar() string {
 		slider = fmt.Sprintf("OLD %s %s NEW %s", fmtRatio(100-r), ratioBar(r, barW), fmtRatio(r))
 	}
 	clocks := m.clocks()
-	title := m.st.Title.Render(" cutover ") + m.ctlBadge()
+	title := m.st.Title.Render(" cutover ") + m.ctlBadge() + m.dnsBadge()
 	build := func(withSteps, withStep bool, clock string) (string, int) {
 		left := title + " "
 		if withStep || plan.Unmanaged { // "not managed" is never dropped
