@@ -196,6 +196,7 @@ type Chunk struct {
 type LongLine struct {
 	Offset int64 // where the line starts
 	Length int64 // its length including "\n"
+	Line   int64 // its number in the file, from 1
 }
 
 // Follower follows one source. See the package doc.
@@ -213,6 +214,8 @@ type Follower struct {
 	last     *track
 	lastPath string
 	pending  []Chunk // Done cursors to deliver
+	// unmatched are the globs the last listing found no file for.
+	unmatched []string
 
 	srcErr   error
 	errSince time.Time
@@ -273,6 +276,7 @@ func New(opts Options, cursors []state.Cursor) *Follower {
 		t.c = c
 		t.lastKey = c.Key()
 		t.path = c.Path
+		t.logTime = c.LastLine
 	}
 	f.startEnd = opts.StartAtEnd && len(f.tracks) == 0
 	f.status = SourceStatus{Source: opts.Source, State: Waiting}
@@ -400,6 +404,28 @@ func (f *Follower) Account(c *Chunk, events, rejected int64) {
 	// earlier one: later chunks may already have been made.
 	c.Cursor.Events = c.ev0 + c.t.accEv
 	c.Cursor.Rejected = c.rej0 + c.t.accRej
+}
+
+// LogTime records the newest time the caller found in c's lines (the log's
+// own clock), so that the cursor's LastLine, and later cursors of the same
+// file, show when the log says its last line was written, never when the
+// follower read it. Call it before taking c.Cursor, in Poll's order, like
+// Account; a zero ts changes nothing.
+func (f *Follower) LogTime(c *Chunk, ts time.Time) {
+	if c.t == nil {
+		if ts.After(c.Cursor.LastLine) {
+			c.Cursor.LastLine = ts
+		}
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ts.After(c.t.logTime) {
+		c.t.logTime = ts
+	}
+	if c.t.logTime.After(c.Cursor.LastLine) {
+		c.Cursor.LastLine = c.t.logTime
+	}
 }
 
 // Release hands the chunk's buffer back for later reads, once nothing

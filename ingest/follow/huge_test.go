@@ -51,7 +51,8 @@ func TestHugeLineDefaults(t *testing.T) {
 			if s.counts["after"] != 1 || (tc.before != "" && s.counts["one"] != 1) {
 				t.Fatalf("after=%d one=%d", s.counts["after"], s.counts["one"])
 			}
-			if len(s.long) != 1 || s.long[0].Offset != int64(len(tc.before)) || s.long[0].Length != int64(tc.size+1) {
+			if len(s.long) != 1 || s.long[0].Offset != int64(len(tc.before)) || s.long[0].Length != int64(tc.size+1) ||
+				s.long[0].Line != int64(strings.Count(tc.before, "\n"))+1 {
 				t.Fatalf("too long: %+v", s.long)
 			}
 			c := s.cursors()[0]

@@ -300,7 +300,7 @@ func (f *Follower) skipped(t *track, mark []byte, start, n int64, cb *builder, n
 	t.c.Lines++
 	t.c.Rejected++
 	cb.progress = true
-	*out = append(*out, f.chunk(t, now, nil, []LongLine{{Offset: start, Length: n}}))
+	*out = append(*out, f.chunk(t, now, nil, []LongLine{{Offset: start, Length: n, Line: t.c.Lines}}))
 }
 
 // chunk makes a chunk of t's current cursor.
@@ -319,7 +319,6 @@ func (f *Follower) chunk(t *track, now time.Time, data []byte, long []LongLine) 
 	f.last, f.lastPath = t, t.path
 	if len(data) > 0 {
 		t.c.Done = false // found again and still growing
-		t.c.LastLine = now
 		f.lastData = now
 	}
 	t.c.Source, t.c.Path = f.opts.Source, t.path
@@ -330,6 +329,7 @@ func (f *Follower) chunk(t *track, now time.Time, data []byte, long []LongLine) 
 	f.mu.Lock()
 	ch.Cursor.Events += t.accEv
 	ch.Cursor.Rejected += t.accRej
+	ch.Cursor.LastLine = t.logTime
 	f.mu.Unlock()
 	if k := t.c.Key(); k != t.lastKey {
 		ch.PrevKey = t.lastKey

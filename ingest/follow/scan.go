@@ -19,9 +19,11 @@ type track struct {
 	mark    []byte       // the <= MarkMax bytes before c.Offset
 	markOK  bool         // mark is known (else only c.Marker is)
 	lastKey string       // key of the cursor last delivered or loaded
-	// accEv and accRej are the parser's counts Account added (f.mu: the
-	// pipeline accounts a chunk on another goroutine than Poll's).
+	// accEv and accRej are the parser's counts Account added, logTime the
+	// newest log time LogTime saw (f.mu: the pipeline accounts a chunk on
+	// another goroutine than Poll's).
 	accEv, accRej int64
+	logTime       time.Time
 
 	ent       *entry // listing entry it is bound to this scan
 	path      string // where it was last seen
@@ -168,11 +170,14 @@ func (e *entry) dropReader() {
 // cursors. An error means the listing failed and nothing was changed.
 func (f *Follower) scan(now time.Time) error {
 	seen := map[string]bool{}
-	var paths []string
+	var paths, unmatched []string
 	for _, g := range f.opts.Globs {
 		ps, err := glob(f.fs, g)
 		if err != nil {
 			return err
+		}
+		if len(ps) == 0 {
+			unmatched = append(unmatched, g)
 		}
 		for _, p := range ps {
 			if !seen[p] {
@@ -181,6 +186,7 @@ func (f *Follower) scan(now time.Time) error {
 			}
 		}
 	}
+	f.unmatched = unmatched
 	for p, e := range f.ents {
 		if !seen[p] {
 			f.dropEntry(e)
@@ -704,6 +710,12 @@ func (f *Follower) bind(e *entry, t *track) {
 		}
 		t.r = e.rd
 		e.rd, e.rdFor = nil, nil
+	}
+	if t.lastKey != "" && t.c.Path != e.path {
+		// Renamed (mail.log.2.gz now .3.gz): the stored cursor is
+		// committed again under the path the file has now, even when
+		// nothing is left to read in it, so `sources` names it.
+		t.emit = true
 	}
 	t.orphan, t.err = false, nil
 	t.ent, e.track = e, t

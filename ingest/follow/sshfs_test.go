@@ -418,10 +418,6 @@ func sshfsScenario(t *testing.T, mountOpts string, seesOutage bool) {
 	}
 }
 
-func exists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
 
 func toSet(ls []string) map[string]bool {
 	m := map[string]bool{}

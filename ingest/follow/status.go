@@ -2,6 +2,7 @@ package follow
 
 import (
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -21,7 +22,11 @@ const (
 type SourceStatus struct {
 	Source    string
 	State     State
-	LastError string    // the current error (names the path), "" when healthy
+	LastError string // the current error (names the path), "" when healthy
+	// Warning names the globs that match no file ("no file matches
+	// /var/log/mail.log*"): a typo or a missing mount reads as a warning,
+	// not as a silent "waiting". "" when every glob matches.
+	Warning   string
 	Since     time.Time // when the current error began
 	NextRetry time.Time // when a failing listing is tried again
 	LastScan  time.Time // last successful listing
@@ -68,6 +73,9 @@ func (f *Follower) CaughtUp() bool {
 
 func (f *Follower) publish(now time.Time) {
 	s := SourceStatus{Source: f.opts.Source, LastScan: f.lastScan, LastData: f.lastData}
+	if len(f.unmatched) > 0 && f.srcErr == nil {
+		s.Warning = "no file matches " + strings.Join(f.unmatched, ", ")
+	}
 	caught := f.scanned && f.srcErr == nil
 	busy := false
 	var fileErr *FileStatus
