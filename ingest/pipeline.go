@@ -83,6 +83,9 @@ type Pipeline struct {
 	mu        sync.Mutex
 	published []follow.SourceStatus
 	pubTotal  Summary
+	// noted is each source's error or warning as last given to the
+	// database (SourceStat.LastError), so it is written when it changes.
+	noted map[string]string
 }
 
 type source struct {
@@ -320,10 +323,8 @@ func (p *Pipeline) finish(out *parsed) {
 	s.fol.Release(c)
 	// Per-file event and reject totals ride on the cursor (cutover sources).
 	s.fol.Account(c, out.sum.Events, out.sum.Rejected-int64(len(c.TooLong)))
+	s.fol.LogTime(c, out.lastTime) // LAST LINE is the log's clock
 	out.cursor = c.Cursor
-	if !out.lastTime.IsZero() {
-		out.cursor.LastLine = out.lastTime
-	}
 	if s.stateful != nil {
 		out.delta = s.stateful.TakeDelta()
 	}
@@ -393,7 +394,8 @@ func (p *Pipeline) apply(r *round) error {
 			p.batch.SetParserState(sp.Name, it.delta)
 		}
 		p.batch.AddSourceStat(state.SourceStat{Source: sp.Name, Kind: sp.Kind, Side: sp.Side.String(),
-			Lines: it.sum.Lines, Events: it.sum.Events, Rejected: it.sum.Rejected, LastLine: it.lastTime, Updated: time.Now().UTC()})
+			Lines: it.sum.Lines, Events: it.sum.Events, Rejected: it.sum.Rejected, LastLine: it.lastTime, Updated: time.Now().UTC(),
+			LastError: p.noted[sp.Name]})
 		p.supp = append(p.supp, it.supp...)
 		if it.evbuf != nil {
 			// The batch keeps no pointer into events (keys and samples are
@@ -407,6 +409,29 @@ func (p *Pipeline) apply(r *round) error {
 		if p.pending >= p.opts.CommitEvents {
 			if err := p.Commit(); err != nil {
 				return err
+			}
+		}
+	}
+	// A source's error or warning (a glob matching nothing) is kept with
+	// its summary when it changes, for `sources` and `status` without a
+	// running owner.
+	for _, st := range r.statuses {
+		msg := st.LastError
+		if msg == "" && st.Warning != "" {
+			msg = "warning: " + st.Warning
+		}
+		if p.noted == nil {
+			p.noted = map[string]string{}
+		}
+		if old, ok := p.noted[st.Source]; ok && old == msg || !ok && msg == "" {
+			continue
+		}
+		p.noted[st.Source] = msg
+		for _, src := range p.sources {
+			if src.spec.Name == st.Source {
+				p.batch.AddSourceStat(state.SourceStat{Source: st.Source, Kind: src.spec.Kind, Side: src.spec.Side.String(),
+					LastError: msg, Updated: time.Now().UTC()})
+				p.pending++
 			}
 		}
 	}
@@ -486,6 +511,12 @@ func (p *Pipeline) reader(ctx context.Context, out chan<- round, idle time.Durat
 	defer close(out)
 	for ctx.Err() == nil {
 		r := p.readRound()
+		if untilCaughtUp && r.err == nil {
+			// A backfill cannot wait for a file it may not read (or a
+			// directory that fails): it would never catch up. It fails
+			// at once, naming the path; what it committed stays.
+			r.err = backfillBlocked(r.statuses)
+		}
 		// Always delivered: the followers have moved past its lines, so
 		// the writer applies it even when stopping (see drive).
 		out <- r
@@ -502,6 +533,16 @@ func (p *Pipeline) reader(ctx context.Context, out chan<- round, idle time.Durat
 			}
 		}
 	}
+}
+
+// backfillBlocked is the first source error of a round, if any.
+func backfillBlocked(sts []follow.SourceStatus) error {
+	for _, st := range sts {
+		if st.LastError != "" && (st.State == follow.Stale || st.State == follow.Unreachable) {
+			return fmt.Errorf("source %s: %s", st.Source, st.LastError)
+		}
+	}
+	return nil
 }
 
 // drive applies rounds from the reader until it stops or ctx is done, and

@@ -418,7 +418,6 @@ func sshfsScenario(t *testing.T, mountOpts string, seesOutage bool) {
 	}
 }
 
-
 func toSet(ls []string) map[string]bool {
 	m := map[string]bool{}
 	for _, l := range ls {
