@@ -314,7 +314,7 @@ var (
 	ErrAddrDomain  = errors.New("bad domain")
 	ErrAddrChars   = errors.New("space, control or invalid character")
 	ErrAddrTooLong = errors.New("too long")
-	ErrAddrQuoted  = errors.New("quoted local part (not supported)")
+	ErrAddrQuoted  = errors.New("bad quoted local part")
 	ErrAddrLiteral = errors.New("address literal domain (not supported)")
 	ErrAddrPattern = errors.New("shell or pattern character (not a literal address)")
 )
@@ -456,7 +456,7 @@ func normalizeSlow(s string) (norm, orig string, err error) {
 		return "", "", addrErr(ErrAddrChars, "invalid UTF-8")
 	}
 	if a[0] == '"' {
-		return "", "", addrErr(ErrAddrQuoted, "")
+		return normalizeQuoted(in, a)
 	}
 	at := -1
 	for i, r := range a {
@@ -502,8 +502,9 @@ func normalizeSlow(s string) (norm, orig string, err error) {
 // lookup command or a remote shell could read as something other than one
 // literal mailbox: shell metacharacters (` $ |), glob and regular
 // expression syntax (* ? { } ^), and a leading / ! ~ - (an Exim file name or
-// negation, an option). NormalizeAddress already refuses " ( ) , : ; < > [ \
-// and white space. ' & # % = + stay allowed: real mailboxes use them
+// negation, an option). NormalizeAddress refuses " ( ) , : ; < > [ \ and
+// white space outside a quoted local part; a quoted one ("a b"@x) is kept
+// in the log but refused here. ' & # % = + stay allowed: real mailboxes use them
 // (o'brien@, r&d@, SRS and tags), and commands get them as argv, quoted for
 // ssh. `/^.*$/@x.com` is refused. Existing log lines are not re-judged
 // (NormalizeAddress alone decides what a log holds); importers and exports
@@ -705,4 +706,81 @@ func hostName(d string) bool {
 		}
 	}
 	return !digitsOnly
+}
+
+// normalizeQuoted handles an RFC 5321 quoted local part ("neko..nyaan"@x):
+// the canonical address keeps it quoted, because that is the mailbox the
+// MTAs see in RCPT TO (an unquoted neko..nyaan@x matches nothing there),
+// unless its content is a plain dot-atom, which RFC 5321 §4.1.2 makes the
+// same mailbox as the unquoted form ("abc"@x is abc@x). The content is
+// lowercased like every address; only '"' and '\' stay escaped.
+func normalizeQuoted(in, a string) (norm, orig string, err error) {
+	var content strings.Builder
+	end := -1
+	for i := 1; i < len(a); i++ {
+		c := a[i]
+		switch {
+		case c == '\\':
+			if i+1 >= len(a) || a[i+1] < 0x20 || a[i+1] == 0x7f {
+				return "", "", addrErr(ErrAddrQuoted, "bad quoted pair")
+			}
+			i++
+			content.WriteByte(a[i])
+		case c == '"':
+			end = i
+		case c < 0x20 || c == 0x7f:
+			return "", "", addrErr(ErrAddrChars, fmt.Sprintf("%U", rune(c)))
+		default:
+			content.WriteByte(c)
+		}
+		if end >= 0 {
+			break
+		}
+	}
+	if end < 0 || end+1 >= len(a) || a[end+1] != '@' {
+		return "", "", addrErr(ErrAddrQuoted, "no closing quote before '@'")
+	}
+	local := content.String()
+	if local == "" {
+		return "", "", addrErr(ErrAddrLocal, "empty")
+	}
+	for _, r := range local {
+		if r >= 0x80 && (unicode.IsControl(r) || unicode.Is(unicode.Cf, r)) {
+			return "", "", addrErr(ErrAddrChars, fmt.Sprintf("%U", r))
+		}
+	}
+	local = lowerLocal(local)
+	if !dotAtom(local) {
+		local = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(local) + `"`
+	}
+	if len(local) > maxLocal+2 {
+		return "", "", addrErr(ErrAddrTooLong, "local part over 64 octets")
+	}
+	d, err := normalizeDomain(a[end+2:])
+	if err != nil {
+		return "", "", err
+	}
+	norm = local + "@" + d
+	if len(norm) > maxAddress {
+		return "", "", addrErr(ErrAddrTooLong, "address over 254 octets")
+	}
+	if norm != in {
+		orig = in
+	}
+	return norm, orig, nil
+}
+
+// dotAtom reports an RFC 5322 dot-atom local part (UTF-8 allowed, RFC 6531).
+func dotAtom(l string) bool {
+	if l == "" || l[0] == '.' || l[len(l)-1] == '.' || strings.Contains(l, "..") {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		c := l[i]
+		if c >= 0x80 || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0 {
+			continue
+		}
+		return false
+	}
+	return true
 }

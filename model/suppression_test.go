@@ -27,6 +27,15 @@ func TestNormalizeAddress(t *testing.T) {
 		{"john..doe@gmail.com", "john..doe@gmail.com", ""}, // real, lenient
 		{"a+tag@sub.b-c.co.uk", "a+tag@sub.b-c.co.uk", ""},
 		{"#hash@b.com", "#hash@b.com", ""},
+		// RFC 5321 quoted local parts stay quoted (RCPT TO carries them so),
+		// unless the content is a dot-atom (then it is the same mailbox).
+		{`"neko..nyaan"@example.org`, `"neko..nyaan"@example.org`, ""},
+		{`"Neko..Nyaan"@Example.ORG`, `"neko..nyaan"@example.org`, `"Neko..Nyaan"@Example.ORG`},
+		{`"a b"@c.com`, `"a b"@c.com`, ""},
+		{`"abc@def"@c.com`, `"abc@def"@c.com`, ""},
+		{`"a\"q"@c.com`, `"a\"q"@c.com`, ""},
+		{`"abc"@c.com`, "abc@c.com", `"abc"@c.com`},
+		{`<"x y"@c.com>`, `"x y"@c.com`, `<"x y"@c.com>`},
 		{"x@my_host.example.com", "x@my_host.example.com", ""},
 		// NFD local part becomes NFC (e + combining acute -> é)
 		{"re\u0301sume\u0301@b.com", "résumé@b.com", "re\u0301sume\u0301@b.com"},
@@ -61,7 +70,9 @@ func TestNormalizeAddress(t *testing.T) {
 		{"a@b..com", ErrAddrDomain},
 		{"a@-b.com", ErrAddrDomain},
 		{"a,b@c.com", ErrAddrLocal},
-		{`"a b"@c.com`, ErrAddrQuoted},
+		{`"a b@c.com`, ErrAddrQuoted},
+		{`"a"b@c.com`, ErrAddrQuoted},
+		{`"a\`+"\x01"+`"@c.com`, ErrAddrQuoted},
 		{strings.Repeat("x", 65) + "@b.com", ErrAddrTooLong},
 		{"x@" + strings.Repeat("a", 64) + ".com", ErrAddrDomain},
 		{"x@" + strings.Repeat(strings.Repeat("a", 60)+".", 5) + "com", ErrAddrTooLong},
@@ -96,7 +107,7 @@ func TestNormalizeIdempotent(t *testing.T) {
 }
 
 func FuzzNormalizeAddress(f *testing.F) {
-	for _, s := range []string{"a@b.com", "A.B+c@Sub.Example.COM", "a@b_c.d-e.f", "a@-b.com", "a@b.1", "<A@B.com>", "gmail.com", "#02232014", "x@Bücher.de", `"a"@b`, "a@[1.2.3.4]", "\ufeffa@b.c"} {
+	for _, s := range []string{"a@b.com", "A.B+c@Sub.Example.COM", "a@b_c.d-e.f", "a@-b.com", "a@b.1", "<A@B.com>", "gmail.com", "#02232014", "x@Bücher.de", `"a"@b`, "a@[1.2.3.4]", "\ufeffa@b.c", `"abc@def"@x.example`, `"a\"b"@x.example`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -110,7 +121,9 @@ func FuzzNormalizeAddress(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if n == "" || strings.Count(n, "@") != 1 || !utf8.ValidString(n) || len(n) > maxAddress {
+		// One '@' outside a quoted local part ("abc@def"@x holds two).
+		at := strings.LastIndexByte(n, '@')
+		if n == "" || at <= 0 || (strings.Count(n, "@") != 1 && n[0] != '"') || !utf8.ValidString(n) || len(n) > maxAddress {
 			t.Fatalf("%q -> bad norm %q", s, n)
 		}
 		if n != strings.ToLower(n) {

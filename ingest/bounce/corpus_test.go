@@ -298,3 +298,20 @@ func TestSoftNeverSuppresses(t *testing.T) {
 		}
 	}
 }
+
+// A quoted local part keeps its quotes wherever the report names it: the
+// canonical address is the mailbox RCPT TO carried.
+func TestQuotedLocalPart(t *testing.T) {
+	raw := "From: MAILER-DAEMON@mx.example\nTo: bounces@news.example.com\nX-Failed-Recipients: \"neko..nyaan\"@example.org\nDate: Mon, 2 Nov 2026 10:00:00 +0000\nSubject: Undelivered Mail Returned to Sender\n" +
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: text/plain\n\nfailed\n\n--b\nContent-Type: message/delivery-status\n\n" +
+		"Reporting-MTA: dns; mx.example\n\n%s--b--\n"
+	for _, group := range []string{
+		"Final-Recipient: rfc822; \"neko..nyaan\"@example.org\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 <\"neko..nyaan\"@example.org>: Recipient address rejected: User unknown\n",
+		"", // only X-Failed-Recipients names it
+	} {
+		r, err := Parse([]byte(fmt.Sprintf(raw, group)), ParseOptions{})
+		if err != nil || len(r.Recipients) != 1 || r.Recipients[0].Addr != `"neko..nyaan"@example.org` {
+			t.Fatalf("%v %s", err, r)
+		}
+	}
+}

@@ -959,6 +959,18 @@ func addrList(v string) []string {
 	var out []string
 	if list, err := mail.ParseAddressList(decodeWords(v)); err == nil {
 		for _, a := range list {
+			// net/mail unquotes a quoted local part ("neko..nyaan"@x comes
+			// back as neko..nyaan@x, a mailbox that matches nothing):
+			// quote it again and let NormalizeAddress decide whether the
+			// quotes are needed.
+			at := strings.LastIndexByte(a.Address, '@')
+			if at > 0 {
+				q := `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(a.Address[:at]) + `"` + a.Address[at:]
+				if n, _, err := model.NormalizeAddress(q); err == nil {
+					out = append(out, n)
+					continue
+				}
+			}
 			if n, _, err := model.NormalizeAddress(a.Address); err == nil {
 				out = append(out, n)
 			}
