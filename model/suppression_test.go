@@ -72,7 +72,7 @@ func TestNormalizeAddress(t *testing.T) {
 		{"a,b@c.com", ErrAddrLocal},
 		{`"a b@c.com`, ErrAddrQuoted},
 		{`"a"b@c.com`, ErrAddrQuoted},
-		{`"a\`+"\x01"+`"@c.com`, ErrAddrQuoted},
+		{`"a\` + "\x01" + `"@c.com`, ErrAddrQuoted},
 		{strings.Repeat("x", 65) + "@b.com", ErrAddrTooLong},
 		{"x@" + strings.Repeat("a", 64) + ".com", ErrAddrDomain},
 		{"x@" + strings.Repeat(strings.Repeat("a", 60)+".", 5) + "com", ErrAddrTooLong},
