@@ -152,6 +152,10 @@ func (r *Runner) Run(ctx context.Context) {
 	defer t.Stop()
 	for {
 		rep, err := Check(ctx, r.Client, r.Config, r.Opt)
+		if err == nil && r.Opt.DB != nil && !r.Opt.DB.ReadOnly() {
+			// status, /metrics and the cockpit read the stored report.
+			err = SaveReport(r.Opt.DB, rep)
+		}
 		r.mu.Lock()
 		if err == nil {
 			r.latest = rep

@@ -3,12 +3,14 @@ package dnsq_test
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"cutover/ingest/dnsq"
 	"cutover/model/auth"
+	"cutover/state"
 )
 
 func TestRenderStripsControlSequences(t *testing.T) {
@@ -52,4 +54,43 @@ func TestRenderSPFAndRunner(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+func TestReportStoredAndSamples(t *testing.T) {
+	_, c, cfg := labDomain(t, true)
+	db, err := state.Open(filepath.Join(t.TempDir(), "c.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if rep, err := dnsq.LoadReport(db); rep != nil || err != nil {
+		t.Fatalf("before any check: %v %v", rep, err)
+	}
+	cfg.DNSBLZones = []string{"bl.test"}
+	r := &dnsq.Runner{Client: c, Config: cfg, Opt: dnsq.Options{DB: db}, Every: time.Hour}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	var rep *dnsq.Report
+	for deadline := time.Now().Add(10 * time.Second); rep == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if rep, err = dnsq.LoadReport(db); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	<-done
+	if rep == nil {
+		_, err := r.Latest()
+		t.Fatalf("the runner stored no report: %v", err)
+	}
+	got := map[string]float64{}
+	for _, s := range rep.Samples() {
+		got[s.Name+"{"+strings.Join(s.Values, ",")+"}"] = s.Value
+	}
+	for k, v := range map[string]float64{"spf_lookups{example.test,rfc}": 1, "spf_lookups{example.test,strict}": 1,
+		"dnsbl_listed{203.0.113.10,bl.test}": 0, "dns_check{dkim}": 0} {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v; all: %v", k, g, ok, v, got)
+		}
+	}
 }

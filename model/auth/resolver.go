@@ -166,6 +166,17 @@ func (s Severity) String() string {
 // MarshalText writes the severity's word (JSON output).
 func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads a word MarshalText wrote (a stored report).
+func (s *Severity) UnmarshalText(b []byte) error {
+	for _, v := range []Severity{OK, Info, Warn, Crit, Unknown} {
+		if string(b) == v.String() {
+			*s = v
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown severity %q", b)
+}
+
 // Worse returns the more severe of a and b. Crit outranks Unknown: a known
 // failure is worse than not knowing.
 func Worse(a, b Severity) Severity {

@@ -122,3 +122,31 @@ func Load(db *state.DB, name, typ string) (obs []auth.Obs, damaged int, err erro
 	})
 	return obs, damaged, err
 }
+
+var latestKey = []byte("\x00latest-report") // sorts before every name key
+
+// PutLatest stores the newest `dns check` report (JSON made by the caller):
+// the owner's runner writes it, status, /metrics and the cockpit read it.
+func PutLatest(db *state.DB, report []byte) error {
+	return db.Update(func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucket)
+		if err != nil {
+			return err
+		}
+		return b.Put(latestKey, report)
+	})
+}
+
+// Latest returns the stored report (nil when none).
+func Latest(db *state.DB) ([]byte, error) {
+	var out []byte
+	err := db.View(func(tx *bbolt.Tx) error {
+		if b := tx.Bucket(bucket); b != nil {
+			if v := b.Get(latestKey); v != nil {
+				out = append([]byte(nil), v...)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
