@@ -51,6 +51,9 @@ type KeyMap struct {
 	Apply    key.Binding
 	Cancel   key.Binding
 
+	// TakeOver opens the database here when its owner is gone (owner.go).
+	TakeOver key.Binding
+
 	Help key.Binding
 	Quit key.Binding
 }
@@ -97,8 +100,9 @@ func DefaultKeyMap() KeyMap {
 		Apply:    key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "apply"), key.WithDisabled()),
 		Cancel:   key.NewBinding(key.WithKeys("n", "N", "esc"), key.WithHelp("n", "cancel"), key.WithDisabled()),
 
-		Help: key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
-		Quit: key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		TakeOver: key.NewBinding(key.WithKeys("O"), key.WithHelp("O", "take ownership (owner gone)")),
+		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}
 }
 

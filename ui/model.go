@@ -43,6 +43,10 @@ type Options struct {
 	// DNS is the owner's latest dns check: the header word and the D view
 	// (dnsview.go); nil without a [dns] section.
 	DNS DNSSource
+	// TakeOver, when set, is offered (key O) while the Data's owner is gone
+	// (OwnerLink): it is called and the program quits, for the caller to
+	// open the database itself.
+	TakeOver func()
 }
 
 type viewID uint8
@@ -117,6 +121,8 @@ type Model struct {
 	quitCheck  QuitCheck
 	ascii      bool
 	helpScroll int
+
+	own ownerState // owner.go
 }
 
 // New builds the cockpit over d. Run it with
@@ -164,6 +170,7 @@ func New(d Data, opt Options) Model {
 	m.initSuppression(d)
 	m.dns.src = opt.DNS
 	m.keys.DNS.SetEnabled(opt.DNS != nil)
+	m.initOwner(opt)
 	m.now = m.clock()
 	m.startWall, m.startClock = time.Now(), m.now
 	return m
@@ -274,6 +281,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m *Model) apply(msg loadedMsg) {
 	m.applySuppression(msg.supp, msg.suppErr, msg.suppLoaded)
 	m.err = msg.err
+	if msg.err == nil {
+		m.own.lastOK = m.own.now()
+	}
 	if msg.err != nil {
 		return // keep showing the last good data, with the error in the footer
 	}
@@ -303,6 +313,9 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	}
 	if m.filt.typing {
 		return m.filterKey(msg)
+	}
+	if ok, mm, cmd := m.ownerKey(msg); ok {
+		return mm, cmd
 	}
 	k := m.keys
 	if m.ctl.mode != ctlOff {

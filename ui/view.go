@@ -43,6 +43,7 @@ func (m Model) View() string {
 	if m.showHelp {
 		body = nil // the overlay is modal: nothing shows around it
 	}
+	body = m.ownerBody(body, bh)
 	if len(body) > bh {
 		body = body[:bh]
 	}

@@ -49,6 +49,7 @@ type Client struct {
 	welcome  Welcome
 	offset   time.Duration // owner's clock minus ours
 	down     error         // why we are disconnected
+	downAt   time.Time     // since when (zero while attached)
 	closed   bool
 	lastPlan ui.Plan
 
@@ -152,7 +153,7 @@ func (c *Client) connect(ctx context.Context) (net.Conn, *bufio.Reader, Welcome,
 func (c *Client) install(conn net.Conn, w Welcome) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.conn, c.welcome, c.down = conn, w, nil
+	c.conn, c.welcome, c.down, c.downAt = conn, w, nil, time.Time{}
 }
 
 // loop reads answers and pushes; when the connection drops it fails the
@@ -160,9 +161,12 @@ func (c *Client) install(conn net.Conn, w Welcome) {
 func (c *Client) loop(conn net.Conn, br *bufio.Reader) {
 	defer c.wg.Done()
 	for {
-		err := c.read(br)
+		err := c.read(conn, br)
 		c.mu.Lock()
 		c.conn = nil
+		if c.downAt.IsZero() {
+			c.downAt = time.Now()
+		}
 		for id, ch := range c.pending {
 			ch <- result{err: fmt.Errorf("%w: %v", ErrOwnerGone, err)}
 			delete(c.pending, id)
@@ -187,10 +191,22 @@ func (c *Client) loop(conn net.Conn, br *bufio.Reader) {
 	}
 }
 
-func (c *Client) read(br *bufio.Reader) error {
+func (c *Client) read(conn net.Conn, br *bufio.Reader) error {
+	c.mu.Lock()
+	hb := time.Duration(c.welcome.HeartbeatMS) * time.Millisecond
+	c.mu.Unlock()
 	for {
+		if hb > 0 {
+			// Any frame proves the owner runs; 3 beats of silence mean it
+			// stopped (SIGSTOP, a wedged host) with its socket still open.
+			conn.SetReadDeadline(time.Now().Add(3 * hb))
+		}
 		line, err := br.ReadBytes('\n')
 		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return fmt.Errorf("no word from the owner for %s", 3*hb)
+			}
 			return err
 		}
 		var f Frame
@@ -199,6 +215,9 @@ func (c *Client) read(br *bufio.Reader) error {
 		}
 		if f.Op == OpChanged {
 			c.changed()
+			continue
+		}
+		if f.Op == OpAlive {
 			continue
 		}
 		c.mu.Lock()
@@ -293,6 +312,17 @@ func (c *Client) Welcome() Welcome {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.welcome
+}
+
+// OwnerDown implements ui.OwnerLink: since when the owner has been
+// unreachable (zero while attached) and why.
+func (c *Client) OwnerDown() (time.Time, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn != nil || c.closed {
+		return time.Time{}, nil
+	}
+	return c.downAt, c.down
 }
 
 // Connected reports whether the client is attached now, and why not.

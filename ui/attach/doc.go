@@ -20,6 +20,7 @@
 //	viewer → owner  {"id":2,"op":"snapshot","body":{"window":2,"now":"…"}}
 //	owner → viewer  {"id":2,"now":"…","body":{…ui.Snapshot…}}
 //	owner → viewer  {"op":"changed"}                      (push: new data committed; coalesced)
+//	owner → viewer  {"op":"alive"}                        (push every Welcome.heartbeat_ms)
 //	owner → viewer  {"id":3,"err":"…","code":"read_only"} (a refused or failed request)
 //
 // hello must come first. Requests are answered in order, one at a time per
@@ -43,7 +44,9 @@
 // A viewer that dies mid-frame only ends its own session: the owner drops a
 // partial line, a write that fails or stalls past WriteTimeout closes that
 // connection, and pushes never block the ingest writer. A Client reconnects
-// with backoff when the owner goes away; meanwhile its calls fail fast with
-// ErrOwnerGone ("owner gone, reconnecting"), which the cockpit shows in its
-// footer.
+// with backoff when the owner goes away, or stops answering (no frame for 3
+// heartbeats: a stopped process keeps its socket open); meanwhile its calls
+// fail fast with ErrOwnerGone ("owner gone, reconnecting") and OwnerDown
+// says since when: the cockpit shows a banner over greyed numbers and
+// offers to take ownership.
 package attach

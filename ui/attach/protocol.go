@@ -40,6 +40,7 @@ const (
 	OpControlPlan    = "control.plan"
 	OpControlApply   = "control.apply"
 	OpChanged        = "changed" // push
+	OpAlive          = "alive"   // push: the owner's heartbeat (Welcome.HeartbeatMS)
 
 	// Suppressions. The owner registers these with Server.Handle (cutover's
 	// owner_import.go); suppress.info is what Client.SuppressionInfo asks.
@@ -145,6 +146,10 @@ type Welcome struct {
 	Control    bool             `json:"control"`   // the owner has an mtactl Controller
 	Peer       Peer             `json:"peer"`
 	Thresholds model.Thresholds `json:"thresholds"`
+	// HeartbeatMS is how often the owner pushes "alive" (0: never, an older
+	// owner). A viewer that hears nothing for 3 beats treats the owner as
+	// gone: a stopped or wedged owner keeps its socket open.
+	HeartbeatMS int `json:"heartbeat_ms,omitempty"`
 }
 
 // SnapshotReq asks for ui.Data.Snapshot.

@@ -50,6 +50,10 @@ type Server struct {
 	// WriteTimeout drops a viewer that does not read for this long (a
 	// stopped ssh session) instead of queueing for it; default 10s.
 	WriteTimeout time.Duration
+	// Heartbeat is how often every viewer gets an "alive" push, so that it
+	// sees within 3 beats that this process stopped; default 500ms,
+	// negative: none.
+	Heartbeat time.Duration
 
 	mu       sync.Mutex
 	ln       *Listener
@@ -284,6 +288,12 @@ func (sess *Session) writer() {
 		}
 		return bw.Flush() == nil
 	}
+	var beat <-chan time.Time
+	if hb := sess.srv.heartbeat(); hb > 0 {
+		t := time.NewTicker(hb)
+		defer t.Stop()
+		beat = t.C
+	}
 	for {
 		var o outFrame
 		select {
@@ -292,6 +302,8 @@ func (sess *Session) writer() {
 		case o = <-sess.out:
 		case <-sess.changed:
 			o.f = Frame{Op: OpChanged}
+		case <-beat:
+			o.f = Frame{Op: OpAlive}
 		}
 		if !write(o.f) || o.last {
 			// A dead or stuck viewer, or a refusal: end only this session.
@@ -446,7 +458,17 @@ func (sess *Session) hello(raw json.RawMessage) (Welcome, error) {
 	sess.Hello = h
 	sess.readOnly = h.ReadOnly
 	return Welcome{Version: Version, Owner: s.Owner, ReadOnly: sess.readOnly, Control: s.Control != nil,
-		Peer: sess.Peer, Thresholds: s.Thresholds}, nil
+		Peer: sess.Peer, Thresholds: s.Thresholds, HeartbeatMS: int(s.heartbeat() / time.Millisecond)}, nil
+}
+
+func (s *Server) heartbeat() time.Duration {
+	switch {
+	case s.Heartbeat < 0:
+		return 0
+	case s.Heartbeat == 0:
+		return 500 * time.Millisecond
+	}
+	return s.Heartbeat
 }
 
 func clip(s string) string {
