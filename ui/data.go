@@ -224,6 +224,7 @@ type SourceView struct {
 type RejectSample struct {
 	Path   string
 	Offset int64
+	Line   int64 // from 1; 0 when unknown
 	Reason string
 	Text   string
 }

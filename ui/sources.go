@@ -84,7 +84,11 @@ func (m Model) sourcesBody(w int) []string {
 				}
 				break
 			}
+			// The line number names the line; the byte offset finds it.
 			head := fmt.Sprintf("  rejected @%d %s: ", r.Offset, Sanitize(r.Reason, 40))
+			if r.Line > 0 {
+				head = fmt.Sprintf("  rejected line %d (@%d) %s: ", r.Line, r.Offset, Sanitize(r.Reason, 40))
+			}
 			out = append(out, m.st.Warn.Render(Sanitize(head, w))+Sanitize(r.Text, max(w-len(head), 1)))
 		}
 	}

@@ -336,7 +336,7 @@ func (d *StateData) sources(samples bool) ([]SourceView, error) {
 				if j == 5 {
 					break
 				}
-				v.Samples = append(v.Samples, RejectSample{Path: r.Path, Offset: r.Offset, Reason: r.Reason, Text: r.Text})
+				v.Samples = append(v.Samples, RejectSample{Path: r.Path, Offset: r.Offset, Line: r.Line, Reason: r.Reason, Text: r.Text})
 			}
 		}
 	}

@@ -45,7 +45,7 @@ func fillDB(t *testing.T, now time.Time) *state.DB {
 	add(5, model.SideNew, "microsoft", model.Delivered, "2.0.0", "250 ok")
 	add(3, model.SideOld, "google", model.Held, "4.4.1", "delivery temporarily suspended")
 	b.AddSourceStat(state.SourceStat{Source: "pmta-new", Kind: "pmta", Side: "new", Lines: 20, Events: 19, Rejected: 1, LastLine: now.Add(-time.Minute)})
-	b.AddReject(state.Reject{Source: "pmta-new", Path: "/x/acct.csv", Offset: 42, Text: "garbage\x1b[2J", Reason: "fields", Seen: now})
+	b.AddReject(state.Reject{Source: "pmta-new", Path: "/x/acct.csv", Offset: 42, Line: 3, Text: "garbage\x1b[2J", Reason: "fields", Seen: now})
 	b.SetCursor(state.Cursor{Source: "pmta-new", Path: "/x/acct.csv", FPLen: 10, FPHash: 1, Offset: 100, Size: 150, Updated: now})
 	if err := db.Commit(b); err != nil {
 		t.Fatal(err)
@@ -137,7 +137,7 @@ func TestStateData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(srcs[0].Samples) != 1 || srcs[0].Samples[0].Offset != 42 {
+	if len(srcs[0].Samples) != 1 || srcs[0].Samples[0].Offset != 42 || srcs[0].Samples[0].Line != 3 {
 		t.Errorf("samples %+v", srcs[0].Samples)
 	}
 

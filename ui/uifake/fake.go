@@ -97,7 +97,7 @@ func Sources() []ui.SourceView {
 			Since: Now.Add(-42 * time.Second), Offset: 12_345_678, Size: 12_400_000, LastLine: Now.Add(-44 * time.Second),
 			Lines: 312_001, Events: 311_950, Rejected: 3,
 			Samples: []ui.RejectSample{
-				{Path: "/var/log/pmta/acct-2026-11-27-0001.csv", Offset: 1234, Reason: "want 18 fields, got 3", Text: "d,2026-11-27\x1b]0;owned\x07,\x1b[31mred"},
+				{Path: "/var/log/pmta/acct-2026-11-27-0001.csv", Offset: 1234, Line: 7, Reason: "3 fields where the header has 18 (torn or truncated record)", Text: "d,2026-11-27\x1b]0;owned\x07,\x1b[31mred"},
 				{Path: "/var/log/pmta/acct-2026-11-27-0001.csv", Offset: 98765, Reason: "bad timestamp", Text: "d,yesterday,a@b"},
 			}},
 		{Name: "exim-relay", Kind: "exim", Side: "old", Path: "/mnt/relay/var/log/exim4/mainlog", State: ui.SourceUnreachable,
