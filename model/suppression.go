@@ -104,7 +104,7 @@ type SuppressionEvent struct {
 	Source   string    // provider:list, e.g. "sendgrid:spam_reports"
 	Scope    string    // account | group:123 | stream:outbound | domain:mg.example.com | ...
 	Reason   string    // provider's text, untrusted
-	Origin   string    // "<file> sha256:<hex>:<row>" or "<log file>:<offset>"
+	Origin   string    // "<file> sha256:<16 hex>:<row>" (import), "<path> sha256:<hex>" (bounce), "<log file>:<offset>"
 	Prev     string    // hex sha256 of the previous line's bytes (without "\n")
 }
 

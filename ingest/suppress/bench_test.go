@@ -58,6 +58,7 @@ func BenchmarkImport1M(b *testing.B) {
 	b.ResetTimer()
 	var peak atomic.Uint64
 	var cpu time.Duration
+	var logB, dbB float64
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		d := filepath.Join(dir, fmt.Sprint("run", i))
@@ -82,6 +83,14 @@ func BenchmarkImport1M(b *testing.B) {
 			b.Fatalf("accepted %d rejected %d dup %d; want %d %d %d", sum.Accepted, sum.Rejected, sum.Duplicate, valid, junk, dups)
 		}
 		db.Close()
+		// Sizes on disk per event (every event here is one address): the
+		// log line, and the database (the index is all it holds).
+		if st, err := os.Stat(sum.LogPath); err == nil {
+			logB = float64(st.Size()) / float64(sum.Accepted)
+		}
+		if st, err := os.Stat(db.Path()); err == nil {
+			dbB = float64(st.Size()) / float64(sum.Accepted)
+		}
 		b.StartTimer()
 	}
 	b.StopTimer()
@@ -90,6 +99,8 @@ func BenchmarkImport1M(b *testing.B) {
 	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MB")
 	// CPU time (user+system) is steadier than wall time on a shared machine.
 	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric(logB, "log-B/event")
+	b.ReportMetric(dbB, "db-B/addr")
 }
 
 func cpuTime() time.Duration {

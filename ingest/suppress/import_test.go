@@ -2,7 +2,9 @@ package suppress
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -205,6 +207,10 @@ func TestImportAllProviders(t *testing.T) {
 	if alice[0].Orig != "Alice@Example.COM" || !strings.Contains(alice[0].Reason, `"unnecessary" spaces`) ||
 		!strings.HasPrefix(alice[0].Origin, "sendgrid_bounces.csv sha256:") || !strings.HasSuffix(alice[0].Origin, ":2") {
 		t.Errorf("alice[0] %+v", alice[0])
+	}
+	// The origin names the file by the first 16 hex digits of its sha256.
+	if sum := sha256.Sum256([]byte(sgBounces)); alice[0].Origin != "sendgrid_bounces.csv sha256:"+hex.EncodeToString(sum[:])[:16]+":2" {
+		t.Errorf("origin %q", alice[0].Origin)
 	}
 	if alice[2].TS != time.Date(2014, 12, 6, 8, 34, 48, 0, time.UTC) {
 		t.Errorf("naive time read as %v", alice[2].TS)

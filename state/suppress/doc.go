@@ -7,7 +7,7 @@
 //
 //	{"v":1,"seq":1,"type":"unsubscribe","addr":"a@b.com","orig":"A@B.com","ts":"2015-01-01T01:01:01Z",
 //	 "recorded":"2026-11-02T10:00:00Z","source":"sparkpost:suppression_list","scope":"type:non_transactional",
-//	 "reason":"...","origin":"export.json sha256:<hex>:17","prev":"<64 hex>"}
+//	 "reason":"...","origin":"export.json sha256:<16 hex>:17","prev":"<64 hex>"}
 //
 // It is append-only: a batch is written with one write and fsynced before
 // anything else happens; lines are never rewritten. seq counts lines from 1
