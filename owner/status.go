@@ -1,13 +1,10 @@
-package main
+package owner
 
 import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -19,24 +16,24 @@ import (
 	"cutover/ui/attach"
 )
 
-// opStatus is the socket op that has the owner build the status report.
-const opStatus = "status"
+// OpStatus is the socket op that has the owner build the status report.
+const OpStatus = "status"
 
-type statusReq struct {
+type StatusRequest struct {
 	Window time.Duration `json:"window"`
 }
 
 // Exit codes of `cutover status`, as monitoring plugins use them.
 const (
-	statusExitOK      = 0
-	statusExitWarn    = 1
-	statusExitCrit    = 2
-	statusExitUnknown = 3 // no answer: usage error, database unreadable, owner refuses
+	StatusExitOK      = 0
+	StatusExitWarn    = 1
+	StatusExitCrit    = 2
+	StatusExitUnknown = 3 // no answer: usage error, database unreadable, owner refuses
 )
 
-// statusReport is `cutover status --json`; the keys are a contract with
+// StatusReport is `cutover status --json`; the keys are a contract with
 // scripts. Rates are fractions (0.012 = 1.2 %).
-type statusReport struct {
+type StatusReport struct {
 	Status    string            `json:"status"` // OK | WARN | CRIT: the worst below
 	ExitCode  int               `json:"exit_code"`
 	Reasons   []string          `json:"reasons"` // every WARN/CRIT finding, worst first
@@ -51,14 +48,14 @@ type statusReport struct {
 	RatioNew  *int              `json:"ratio_new"` // percent to NEW; null when unknown
 	PerISP    map[string]int    `json:"ratio_per_isp,omitempty"`
 	Throttles map[string]string `json:"throttles,omitempty"`
-	Last      *statusChange     `json:"last_change"`
-	Old       statusSide        `json:"old"`
-	New       statusSide        `json:"new"`
-	Providers []statusProvider  `json:"providers"`
-	Sources   []statusSource    `json:"sources"`
+	Last      *StatusChange     `json:"last_change"`
+	Old       StatusSide        `json:"old"`
+	New       StatusSide        `json:"new"`
+	Providers []StatusProvider  `json:"providers"`
+	Sources   []StatusSource    `json:"sources"`
 }
 
-type statusSide struct {
+type StatusSide struct {
 	Counts     state.Counts `json:"counts"`
 	Attempts   uint64       `json:"attempts"`
 	PerHour    float64      `json:"per_hour"` // attempts per hour over the window
@@ -70,15 +67,15 @@ type statusSide struct {
 	Health     string       `json:"health"`         // OK | WARN | CRIT | none (too little traffic)
 }
 
-type statusProvider struct {
+type StatusProvider struct {
 	ISP      string     `json:"isp"`
 	Health   string     `json:"health"`
 	NewWorse []string   `json:"new_worse,omitempty"` // metrics where NEW is worse than OLD beyond noise
-	Old      statusSide `json:"old"`
-	New      statusSide `json:"new"`
+	Old      StatusSide `json:"old"`
+	New      StatusSide `json:"new"`
 }
 
-type statusSource struct {
+type StatusSource struct {
 	Name     string    `json:"name"`
 	Kind     string    `json:"kind"`
 	Side     string    `json:"side"`
@@ -91,7 +88,7 @@ type statusSource struct {
 	Error    string    `json:"error,omitempty"`
 }
 
-type statusChange struct {
+type StatusChange struct {
 	ID     string    `json:"id"`
 	Time   time.Time `json:"time"`
 	Action string    `json:"action"`
@@ -102,8 +99,8 @@ type statusChange struct {
 	Error  string    `json:"error,omitempty"`
 }
 
-// statusInput is what a report is built from, in the owner or directly.
-type statusInput struct {
+// StatusInput is what a report is built from, in the owner or directly.
+type StatusInput struct {
 	DB         *state.DB
 	Sources    func(now time.Time) ([]ui.SourceView, error)
 	Control    attach.Controller // nil: ratio from Plan, no last change
@@ -127,15 +124,15 @@ type finding struct {
 	msg string
 }
 
-func sideStatus(t model.Tally, hours float64, th model.Thresholds) (statusSide, model.Verdict) {
+func sideStatus(t model.Tally, hours float64, th model.Thresholds) (StatusSide, model.Verdict) {
 	r := t.Rates()
 	v := th.Judge(t)
-	return statusSide{Counts: state.Counts(t), Attempts: r.Attempts, PerHour: float64(r.Attempts) / hours,
+	return StatusSide{Counts: state.Counts(t), Attempts: r.Attempts, PerHour: float64(r.Attempts) / hours,
 		Delivered: r.Delivered, Deferred: r.Deferred, Bounced: r.Bounced, HardBounce: r.HardBounce,
 		Complaint: r.Complaint, Health: healthName(v.Overall)}, v
 }
 
-// buildStatus computes the report. "Worst" is the most severe of:
+// BuildStatus computes the report. "Worst" is the most severe of:
 //   - each provider's health on each side (model.Thresholds.Judge: deferral,
 //     hard-bounce and complaint rates against warn/crit levels; too little
 //     traffic is no mark, not OK-or-worse);
@@ -145,7 +142,7 @@ func sideStatus(t model.Tally, hours float64, th model.Thresholds) (statusSide, 
 //   - no owner following the sources: WARN (the counts stopped);
 //   - the last MTA config change failed: WARN if the previous files were
 //     restored, CRIT if not (the MTA may run a broken config); pending: WARN.
-func buildStatus(in statusInput) (*statusReport, error) {
+func BuildStatus(in StatusInput) (*StatusReport, error) {
 	th := in.Thresholds.WithDefaults()
 	if in.Window <= 0 {
 		in.Window = time.Hour
@@ -153,7 +150,7 @@ func buildStatus(in statusInput) (*statusReport, error) {
 	until := in.Now.UTC().Truncate(time.Minute).Add(time.Minute)
 	since := until.Add(-in.Window)
 	hours := in.Window.Hours()
-	rep := &statusReport{Generated: in.Now.UTC(), Window: in.Window.String(), Since: since, Until: until,
+	rep := &StatusReport{Generated: in.Now.UTC(), Window: in.Window.String(), Since: since, Until: until,
 		DB: in.DB.Path(), Followed: in.Owned, Reasons: []string{}}
 	var finds []finding
 	add := func(h model.Health, format string, a ...any) {
@@ -186,7 +183,7 @@ func buildStatus(in statusInput) (*statusReport, error) {
 		}
 		totOld.Add(p.old)
 		totNew.Add(p.new)
-		sp := statusProvider{ISP: isp}
+		sp := StatusProvider{ISP: isp}
 		var vo, vn model.Verdict
 		sp.Old, vo = sideStatus(p.old, hours, th)
 		sp.New, vn = sideStatus(p.new, hours, th)
@@ -195,7 +192,7 @@ func buildStatus(in statusInput) (*statusReport, error) {
 		for _, sv := range []struct {
 			side string
 			v    model.Verdict
-			s    statusSide
+			s    StatusSide
 		}{{"OLD", vo, sp.Old}, {"NEW", vn, sp.New}} {
 			for _, m := range []struct {
 				what string
@@ -205,7 +202,7 @@ func buildStatus(in statusInput) (*statusReport, error) {
 			}{{"deferral", sv.v.Deferral, sv.s.Deferred, th.Deferral}, {"hard bounce", sv.v.HardBounce, sv.s.HardBounce, th.HardBounce},
 				{"complaint", sv.v.Complaint, sv.s.Complaint, th.Complaint}} {
 				if m.h >= model.HealthWarn {
-					add(m.h, "%s %s: %s rate %s (warn %s, crit %s)", name, sv.side, m.what, pctStr(m.rate), pctStr(m.lv.Warn), pctStr(m.lv.Crit))
+					add(m.h, "%s %s: %s rate %s (warn %s, crit %s)", name, sv.side, m.what, PctStr(m.rate), PctStr(m.lv.Warn), PctStr(m.lv.Crit))
 				}
 			}
 		}
@@ -229,7 +226,7 @@ func buildStatus(in statusInput) (*statusReport, error) {
 	rep.Old, _ = sideStatus(totOld, hours, th)
 	rep.New, _ = sideStatus(totNew, hours, th)
 	// Busiest first, "other" last: the order of the cockpit's panes.
-	slices.SortFunc(rep.Providers, func(a, b statusProvider) int {
+	slices.SortFunc(rep.Providers, func(a, b StatusProvider) int {
 		if (a.ISP == "other") != (b.ISP == "other") {
 			if a.ISP == "other" {
 				return 1
@@ -248,7 +245,7 @@ func buildStatus(in statusInput) (*statusReport, error) {
 			return nil, err
 		}
 		for _, v := range srcs {
-			s := statusSource{Name: v.Name, Kind: v.Kind, Side: v.Side, State: v.State.String(), Since: v.Since,
+			s := StatusSource{Name: v.Name, Kind: v.Kind, Side: v.Side, State: v.State.String(), Since: v.Since,
 				LagBytes: max(v.Size-v.Offset, 0), LastLine: v.LastLine, Lines: v.Lines, Rejected: v.Rejected, Error: v.Error}
 			if !in.Owned {
 				s.State = "not followed"
@@ -288,7 +285,7 @@ func buildStatus(in statusInput) (*statusReport, error) {
 		}
 		if len(hist) > 0 {
 			e := hist[len(hist)-1]
-			rep.Last = &statusChange{ID: e.ID, Time: e.Time, Action: e.Action, From: e.From.String(), To: e.To.String(),
+			rep.Last = &StatusChange{ID: e.ID, Time: e.Time, Action: e.Action, From: e.From.String(), To: e.To.String(),
 				Result: e.Result, Who: e.Who.String(), Error: e.Error}
 			switch {
 			case e.Result == mtactl.ResultPending:
@@ -313,14 +310,14 @@ func buildStatus(in statusInput) (*statusReport, error) {
 	rep.Status = worst.String()
 	switch worst {
 	case model.HealthCrit:
-		rep.ExitCode = statusExitCrit
+		rep.ExitCode = StatusExitCrit
 	case model.HealthWarn:
-		rep.ExitCode = statusExitWarn
+		rep.ExitCode = StatusExitWarn
 	}
 	return rep, nil
 }
 
-func pctStr(f float64) string {
+func PctStr(f float64) string {
 	switch p := f * 100; {
 	case p == 0:
 		return "0%"
@@ -331,187 +328,21 @@ func pctStr(f float64) string {
 	}
 }
 
-// cmdStatus returns the process exit code itself: 0/1/2 are the health
-// marks, so errors must not reuse 1 or 2 (main's mapping would).
-func cmdStatus(args []string) int {
-	fs := newFlags("status")
-	asJSON := fs.Bool("json", false, "print the report as JSON (keys: status, exit_code, reasons, providers, sources, ratio_new, last_change...)")
-	window := fs.Duration("window", time.Hour, "compare over this window, ending now")
-	cfgPath := fs.String("config", "", "config file (database path, [mtactl] for the ratio when no owner runs)")
-	dbPath := fs.String("db", "", "database file (instead of --config)")
-	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, `usage: cutover status [--json] [--window 1h] [--config FILE | --db FILE]
-
-One screen for a shell, a pager or a monitoring check: per provider OLD vs NEW
-volumes, rates and health marks, the sources, the current ratio and the last
-config change. Asks the running owner over <db>.sock, or reads the database
-read-only when no owner runs.
-
-Exit status: 0 all OK, 1 WARN, 2 CRIT, 3 unknown (error). The status is the
-worst of: any provider's health on either side (deferral, hard-bounce and
-complaint rates against the thresholds; too little traffic is no mark), NEW
-worse than OLD beyond noise (WARN), a stale or unreachable source (WARN), no
-owner following the sources (WARN), and a failed last config change (WARN
-when the previous files were restored, CRIT when not).`)
-		fs.PrintDefaults()
-	}
-	if err := parseFlags(fs, args); err != nil {
-		return statusExitUnknown
-	}
-	if (*cfgPath == "") == (*dbPath == "") || fs.NArg() > 0 || *window <= 0 {
-		fs.Usage()
-		return statusExitUnknown
-	}
-	rep, err := statusReportFor(*cfgPath, *dbPath, *window)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "cutover status: %v\n", err)
-		return statusExitUnknown
-	}
-	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			return statusExitUnknown
-		}
-	} else if err := writeStatusText(os.Stdout, rep); err != nil {
-		return statusExitUnknown
-	}
-	return rep.ExitCode
-}
-
-// statusReportFor asks the owner when one answers on the socket, else opens
-// the database read-only.
-func statusReportFor(cfgPath, dbPath string, window time.Duration) (*statusReport, error) {
-	allowNet := false
-	var settings ownerSettings
-	if cfgPath != "" {
-		cfg, st, err := loadServeConfig(cfgPath)
-		if err != nil {
-			return nil, err
-		}
-		dbPath, allowNet, settings = cfg.Database.Path, cfg.Database.AllowNetworkFS, st
-	}
-	sock := attach.SocketPath(dbPath)
-	cl, derr := dialOwner(dbPath, true, "status", nil)
-	if derr == nil {
-		defer cl.Close()
-		var rep statusReport
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := cl.Call(ctx, opStatus, statusReq{Window: window}, &rep); err != nil {
-			return nil, fmt.Errorf("owner on %s: %w", sock, err)
-		}
-		w := cl.Welcome()
-		rep.Attached, rep.Owner = true, &w.Owner
-		return &rep, nil
-	}
-	if errors.Is(derr, os.ErrPermission) {
-		return nil, fmt.Errorf("%s: %w (the owner allows its own user, root and the [control] group)", sock, derr)
-	}
-	db, err := openDB(dbPath, allowNet, true)
-	if err != nil {
-		var le *state.LockedError
-		if errors.As(err, &le) {
-			return nil, fmt.Errorf("%v (and nothing answers on %s: %v)", err, sock, shortDialErr(derr))
-		}
+// handleStatus is OpStatus: the report built by the owner, with its
+// sources' live states.
+func (o *Owner) handleStatus(ctx context.Context, s *attach.Session, body json.RawMessage) (any, error) {
+	var req StatusRequest
+	if err := json.Unmarshal(body, &req); err != nil {
 		return nil, err
 	}
-	defer db.Close()
-	in := statusInput{DB: db, Sources: ui.NewStateData(db).Sources, Window: window, Now: time.Now()}
-	if settings.MTACtl != nil {
-		if ctl, err := mtactl.New(*settings.MTACtl, db); err == nil {
-			in.Control = ctl
-		}
+	now := time.Now()
+	if o.opts.Clock != nil {
+		now = o.opts.Clock()
 	}
-	return buildStatus(in)
-}
-
-func writeStatusText(w io.Writer, r *statusReport) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "cutover status: %s   window %s, %s → %s UTC\n", r.Status, r.Window,
-		r.Since.UTC().Format("2006-01-02 15:04"), r.Until.UTC().Format("15:04"))
-	db := "db " + ui.SanitizePath(r.DB, 60)
-	switch {
-	case r.Owner != nil:
-		db += fmt.Sprintf("  (owner: %s pid %d, user %s)", ui.Sanitize(r.Owner.Command, 12), r.Owner.PID, ui.Sanitize(r.Owner.User, 16))
-	case !r.Followed:
-		db += "  (no owner running)"
+	var ctl attach.Controller
+	if o.Control != nil {
+		ctl = o.Control
 	}
-	b.WriteString(db + "\n")
-	ratio := "ratio unknown (no [mtactl] configured)"
-	if r.RatioNew != nil {
-		ratio = fmt.Sprintf("ratio %d%% NEW", *r.RatioNew)
-	}
-	if l := r.Last; l != nil {
-		ratio += fmt.Sprintf(" · last change #%s %s %s %s→%s %s by %s", ui.Sanitize(l.ID, 10), l.Time.UTC().Format("2006-01-02 15:04"),
-			ui.Sanitize(l.Action, 10), ui.Sanitize(l.From, 20), ui.Sanitize(l.To, 20), ui.Sanitize(l.Result, 10), ui.Sanitize(l.Who, 40))
-	}
-	b.WriteString(ratio + "\n\n")
-
-	fmt.Fprintf(&b, "%-14s %-4s %8s %6s %6s %6s %6s %6s  %s\n", "PROVIDER", "SIDE", "RCPT/H", "DELIV", "DEFER", "BOUNCE", "HARD", "COMPL", "HEALTH")
-	row := func(name, side string, s statusSide, mark string) {
-		if s.Attempts == 0 && s.Counts.Complaints == 0 && s.Counts.Held == 0 {
-			fmt.Fprintf(&b, "%-14s %-4s %8s %6s %6s %6s %6s %6s  %s\n", name, side, "-", "", "", "", "", "", mark)
-			return
-		}
-		fmt.Fprintf(&b, "%-14s %-4s %8.0f %6s %6s %6s %6s %6s  %s\n", name, side, s.PerHour, pctStr(s.Delivered),
-			pctStr(s.Deferred), pctStr(s.Bounced), pctStr(s.HardBounce), pctStr(s.Complaint), mark)
-	}
-	mark := func(h string) string {
-		if h == "none" {
-			return "--"
-		}
-		return h
-	}
-	for _, p := range r.Providers {
-		name := ui.Sanitize(p.ISP, 14)
-		row(name, "OLD", p.Old, mark(p.Old.Health))
-		nm := mark(p.New.Health)
-		if len(p.NewWorse) > 0 {
-			nm += " NEW▲ " + strings.Join(p.NewWorse, ",")
-		}
-		row("", "NEW", p.New, nm)
-	}
-	if len(r.Providers) == 0 {
-		b.WriteString("(no traffic in the window)\n")
-	} else {
-		row("all", "OLD", r.Old, "")
-		row("", "NEW", r.New, "")
-	}
-	if len(r.Sources) > 0 {
-		b.WriteString("\nSOURCES\n")
-		for _, s := range r.Sources {
-			last := "-"
-			if !s.LastLine.IsZero() {
-				last = s.LastLine.UTC().Format("01-02 15:04:05")
-			}
-			line := fmt.Sprintf("  %-16s %-7s %-3s %-12s lag %-9s last %s  rejected %d", ui.Sanitize(s.Name, 16), ui.Sanitize(s.Kind, 7),
-				ui.Sanitize(s.Side, 3), s.State, fmtBytes(s.LagBytes), last, s.Rejected)
-			b.WriteString(line + "\n")
-			if s.Error != "" {
-				b.WriteString("    " + ui.Sanitize(s.Error, 76) + "\n")
-			}
-		}
-	}
-	if len(r.Reasons) > 0 {
-		b.WriteString("\nWHY " + r.Status + "\n")
-		for _, m := range r.Reasons {
-			b.WriteString("  " + ui.Sanitize(m, 200) + "\n")
-		}
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-func fmtBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return BuildStatus(StatusInput{DB: o.DB, Sources: o.Data.Sources, Control: ctl, Plan: o.Data.Plan, Thresholds: o.Thresholds,
+		Window: req.Window, Now: now, Owned: true})
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -42,19 +42,9 @@ func newMtaEnv(t *testing.T, reload string) mtaEnv {
 func (e mtaEnv) run(t *testing.T, input string, tty bool, args ...string) (string, error) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	o := mtaIO{in: bufio.NewReader(strings.NewReader(input)), out: &out, err: &errb, tty: tty}
+	o := cmdIO{in: bufio.NewReader(strings.NewReader(input)), out: &out, err: &errb, tty: tty}
 	args = append(args, "--config", e.cfg)
-	var err error
-	switch args[0] {
-	case "ratio":
-		err = runRatio(o, args[1:])
-	case "throttle":
-		err = runThrottle(o, args[1:])
-	case "rollback":
-		err = runRollback(o, args[1:])
-	case "history":
-		err = runHistory(o, args[1:])
-	}
+	err := run(o, args)
 	return out.String() + errb.String(), err
 }
 

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -21,7 +21,7 @@ import (
 // re-executes itself), so SIGKILL hits a real cutover process.
 func TestMain(m *testing.M) {
 	if os.Getenv("CUTOVER_TEST_RUN_MAIN") == "1" {
-		os.Exit(run(os.Args[1:]))
+		os.Exit(Execute(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }
@@ -292,7 +292,7 @@ func concatLogs(t *testing.T, dir string) []byte {
 func TestPowerMTAHandCounted(t *testing.T) {
 	// One database per file: the files span 2007-2019 and per-domain day
 	// buckets are kept 400 days behind the newest event.
-	files, _ := filepath.Glob("testdata/pmta/acct-*.csv")
+	files, _ := filepath.Glob("../testdata/pmta/acct-*.csv")
 	if len(files) != 6 {
 		t.Fatalf("want 6 sample files, have %v", files)
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -63,7 +63,7 @@ func buildCutover(t *testing.T) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, goBin, append(args, ".")...).CombinedOutput()
+	out, err := exec.CommandContext(ctx, goBin, append(args, "cutover")...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"cutover/ingest"
 	"cutover/ingest/bounce"
 	"cutover/model"
+	"cutover/owner"
 	"cutover/state"
 	"cutover/state/suppress"
 )
@@ -130,8 +131,8 @@ func TestBouncesWatchCorpus(t *testing.T) {
 	dir := t.TempDir()
 	md := filepath.Join(dir, "Maildir")
 	os.MkdirAll(filepath.Join(md, "new"), 0o700)
-	files, _ := filepath.Glob("ingest/bounce/testdata/corpus/*.eml")
-	bad, _ := filepath.Glob("ingest/bounce/testdata/malformed/*.eml")
+	files, _ := filepath.Glob("../ingest/bounce/testdata/corpus/*.eml")
+	bad, _ := filepath.Glob("../ingest/bounce/testdata/malformed/*.eml")
 	for i, f := range append(files, bad...) {
 		b, _ := os.ReadFile(f)
 		os.WriteFile(filepath.Join(md, "new", fmt.Sprintf("1793600000.M%dP1.test", i)), b, 0o600)
@@ -169,7 +170,7 @@ func TestBouncesWatchCorpus(t *testing.T) {
 func TestBouncesStdin(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "c.db")
-	msg, _ := os.ReadFile("ingest/bounce/testdata/corpus/01-postfix-user-unknown.eml")
+	msg, _ := os.ReadFile("../ingest/bounce/testdata/corpus/01-postfix-user-unknown.eml")
 	pipe := func(args ...string) (int, string) {
 		cmd := cutoverCmd(append([]string{"bounces", "watch", "--stdin", "--db", db}, args...)...)
 		cmd.Stdin = bytes.NewReader(msg)
@@ -459,7 +460,7 @@ func TestOwnerBounces(t *testing.T) {
 	acct := filepath.Join(dir, "acct.csv")
 	os.WriteFile(acct, []byte("type,timeLogged,orig,rcpt,dsnAction,dsnStatus,dsnDiag,bounceCat,vmta\n"+
 		"b,2026-11-02 10:00:00+0000,n@s.example,synced@corp.example,failed,5.1.1,smtp;550 5.1.1 user unknown,bad-mailbox,v\n"), 0o644)
-	parser, _ := newParser("pmta", time.UTC)
+	parser, _ := owner.NewParser("pmta", time.UTC)
 	pl, err := ingest.NewPipeline(db, []ingest.SourceSpec{{Name: "acct", Kind: "pmta", Side: model.SideNew, MTA: "pmta", Globs: []string{acct}, Parser: parser}}, ingest.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -470,7 +471,7 @@ func TestOwnerBounces(t *testing.T) {
 	done := make(chan error, 2)
 	go func() { done <- pl.Run(ctx, 10*time.Millisecond) }()
 	go func() {
-		done <- runOwnerBounces(ctx, db, pl, BouncesConfig{Maildir: md, Side: "new", Poll: "10ms"}, nil, func(string, ...any) {})
+		done <- owner.RunBounces(ctx, db, pl, owner.BouncesConfig{Maildir: md, Side: "new", Poll: "10ms"}, nil, func(string, ...any) {})
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -1,4 +1,4 @@
-package main
+package owner
 
 import (
 	"context"
@@ -9,13 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
-	"cutover/ingest"
 	"cutover/ingest/suppress"
 	"cutover/model"
 	"cutover/state"
@@ -24,10 +21,10 @@ import (
 	"cutover/ui/attach"
 )
 
-// ownerImportReq is suppress.import: the flags of `cutover suppress import`
+// ImportRequest is suppress.import (attach.OpSuppressImport): the flags of `cutover suppress import`
 // as the CLI parsed them, with absolute paths (the owner has its own
 // working directory).
-type ownerImportReq struct {
+type ImportRequest struct {
 	Provider string   `json:"provider"`
 	List     string   `json:"list,omitempty"`
 	Scope    string   `json:"scope,omitempty"`
@@ -40,14 +37,14 @@ type ownerImportReq struct {
 	Files    []string `json:"files"`
 }
 
-// ownerImportID names one import in status and cancel requests.
-type ownerImportID struct {
+// ImportID names one import in status and cancel requests.
+type ImportID struct {
 	ID string `json:"id"`
 }
 
-// ownerImportStatus answers suppress.import.status. Summary is set once
+// ImportStatus answers suppress.import.status. Summary is set once
 // Done; Err is Import's error, Canceled says the import was stopped.
-type ownerImportStatus struct {
+type ImportStatus struct {
 	ID       string            `json:"id"`
 	Files    []ui.ImportFile   `json:"files"`
 	Done     bool              `json:"done"`
@@ -64,10 +61,10 @@ const (
 	importNotifyEvery = 300 * time.Millisecond
 )
 
-// ownerImports runs suppression imports inside the owner, one at a time,
+// imports runs suppression imports inside the owner, one at a time,
 // against the owner's open database and its one canonical log (the log is
 // flock'd: a second *ssup.Log in the process would be refused).
-type ownerImports struct {
+type imports struct {
 	db     *state.DB
 	log    func() (*ssup.Log, error) // the pipeline's log; nil: imports refused
 	notify func()                    // viewers and the owner's cockpit reload
@@ -94,23 +91,8 @@ type importRun struct {
 	fileAt   time.Time // when the running file started (its Elapsed before the summary has it)
 }
 
-// pipelineLog is the pipeline's canonical log, for imports in the owner.
-func pipelineLog(pl *ingest.Pipeline) func() (*ssup.Log, error) {
-	return func() (*ssup.Log, error) {
-		s, err := pl.Suppressions()
-		if err != nil {
-			return nil, err
-		}
-		l, ok := s.(*ssup.Log)
-		if !ok {
-			return nil, errors.New("this owner appends suppressions elsewhere than the canonical log: import with the owner stopped")
-		}
-		return l, nil
-	}
-}
-
 // register adds the suppression ops to the owner's socket.
-func (im *ownerImports) register(srv *attach.Server, info ui.SuppressionProvider) {
+func (im *imports) register(srv *attach.Server, info ui.SuppressionProvider) {
 	srv.Handle(attach.OpSuppressInfo, func(ctx context.Context, s *attach.Session, body json.RawMessage) (any, error) {
 		return info.SuppressionInfo()
 	})
@@ -124,14 +106,14 @@ func (im *ownerImports) register(srv *attach.Server, info ui.SuppressionProvider
 			return nil, fmt.Errorf("%w: an import through the owner reads and writes files as its user (uid %d); user %s may not ask for one",
 				attach.ErrPermission, os.Getuid(), s.Peer.User)
 		}
-		var req ownerImportReq
+		var req ImportRequest
 		if err := json.Unmarshal(body, &req); err != nil {
 			return nil, fmt.Errorf("%w: %v", attach.ErrBadRequest, err)
 		}
 		return im.start(req, s.Peer.User, s.Done())
 	})
 	srv.Handle(attach.OpSuppressImportStatus, func(ctx context.Context, s *attach.Session, body json.RawMessage) (any, error) {
-		var req ownerImportID
+		var req ImportID
 		if err := json.Unmarshal(body, &req); err != nil {
 			return nil, fmt.Errorf("%w: %v", attach.ErrBadRequest, err)
 		}
@@ -141,7 +123,7 @@ func (im *ownerImports) register(srv *attach.Server, info ui.SuppressionProvider
 		if s.ReadOnly() {
 			return nil, attach.ErrReadOnly
 		}
-		var req ownerImportID
+		var req ImportID
 		if err := json.Unmarshal(body, &req); err != nil {
 			return nil, fmt.Errorf("%w: %v", attach.ErrBadRequest, err)
 		}
@@ -151,7 +133,7 @@ func (im *ownerImports) register(srv *attach.Server, info ui.SuppressionProvider
 
 // options turns a request into Import's options, checking what the CLI
 // checked already (another client may send anything).
-func (im *ownerImports) options(req ownerImportReq) (suppress.ImportOptions, *ssup.Log, error) {
+func (im *imports) options(req ImportRequest) (suppress.ImportOptions, *ssup.Log, error) {
 	bad := func(format string, a ...any) (suppress.ImportOptions, *ssup.Log, error) {
 		return suppress.ImportOptions{}, nil, fmt.Errorf("%w: %s", attach.ErrBadRequest, fmt.Sprintf(format, a...))
 	}
@@ -210,16 +192,16 @@ func samePath(a, b string) bool {
 
 // start checks the request and runs the import in the background; the
 // import stops when gone is closed (the requester's session ended).
-func (im *ownerImports) start(req ownerImportReq, by string, gone <-chan struct{}) (ownerImportID, error) {
+func (im *imports) start(req ImportRequest, by string, gone <-chan struct{}) (ImportID, error) {
 	opts, _, err := im.options(req)
 	if err != nil {
-		return ownerImportID{}, err
+		return ImportID{}, err
 	}
 	files := make([]ui.ImportFile, len(req.Files))
 	for i, f := range req.Files {
 		st, err := os.Stat(f)
 		if err != nil {
-			return ownerImportID{}, err
+			return ImportID{}, err
 		}
 		files[i] = ui.ImportFile{File: f, Index: i, Files: len(req.Files), Size: st.Size(), State: ui.ImportQueued, By: by}
 	}
@@ -237,12 +219,12 @@ func (im *ownerImports) start(req ownerImportReq, by string, gone <-chan struct{
 	if im.closed {
 		im.mu.Unlock()
 		cancel()
-		return ownerImportID{}, errors.New("the owner is stopping")
+		return ImportID{}, errors.New("the owner is stopping")
 	}
 	if c := im.cur; c != nil {
 		im.mu.Unlock()
 		cancel()
-		return ownerImportID{}, fmt.Errorf("an import is already running in the owner (%s, by %s, %d file(s)): wait for it, one at a time", c.id, c.by, len(c.files))
+		return ImportID{}, fmt.Errorf("an import is already running in the owner (%s, by %s, %d file(s)): wait for it, one at a time", c.id, c.by, len(c.files))
 	}
 	im.cur = run
 	im.wg.Add(1)
@@ -275,10 +257,10 @@ func (im *ownerImports) start(req ownerImportReq, by string, gone <-chan struct{
 		im.logf().Log(context.Background(), lv, "suppression import finished", "import", run.id, "user", by, "rows", sum.Rows,
 			"accepted", sum.Accepted, "duplicate", sum.Duplicate, "rejected", sum.Rejected, "canceled", canceled, "err", err)
 	}()
-	return ownerImportID{ID: run.id}, nil
+	return ImportID{ID: run.id}, nil
 }
 
-func (im *ownerImports) logf() *slog.Logger {
+func (im *imports) logf() *slog.Logger {
 	if im.logger == nil {
 		return slog.New(slog.DiscardHandler)
 	}
@@ -286,7 +268,7 @@ func (im *ownerImports) logf() *slog.Logger {
 }
 
 // progress records one Progress of Import.
-func (im *ownerImports) progress(run *importRun, p suppress.Progress) {
+func (im *imports) progress(run *importRun, p suppress.Progress) {
 	im.mu.Lock()
 	if p.FileIndex >= 0 && p.FileIndex < len(run.files) {
 		f := &run.files[p.FileIndex]
@@ -310,7 +292,7 @@ func (im *ownerImports) progress(run *importRun, p suppress.Progress) {
 // finish records the outcome from the summary (the last word on every
 // file: its error, its elapsed time), moves the run to the finished ones
 // and tells the viewers.
-func (im *ownerImports) finish(run *importRun, sum suppress.Summary, err error, canceled bool) {
+func (im *imports) finish(run *importRun, sum suppress.Summary, err error, canceled bool) {
 	im.mu.Lock()
 	for i := range run.files {
 		f := &run.files[i]
@@ -351,7 +333,7 @@ func (im *ownerImports) finish(run *importRun, sum suppress.Summary, err error, 
 }
 
 // push tells the viewers, at most every importNotifyEvery unless now.
-func (im *ownerImports) push(now bool) {
+func (im *imports) push(now bool) {
 	im.mu.Lock()
 	if !now && time.Since(im.lastPush) < importNotifyEvery {
 		im.mu.Unlock()
@@ -365,7 +347,7 @@ func (im *ownerImports) push(now bool) {
 	}
 }
 
-func (im *ownerImports) find(id string) *importRun {
+func (im *imports) find(id string) *importRun {
 	if im.cur != nil && im.cur.id == id {
 		return im.cur
 	}
@@ -377,14 +359,14 @@ func (im *ownerImports) find(id string) *importRun {
 	return nil
 }
 
-func (im *ownerImports) status(id string) (ownerImportStatus, error) {
+func (im *imports) status(id string) (ImportStatus, error) {
 	im.mu.Lock()
 	defer im.mu.Unlock()
 	r := im.find(id)
 	if r == nil {
-		return ownerImportStatus{}, fmt.Errorf("%w: no import %q in this owner", attach.ErrNotFound, id)
+		return ImportStatus{}, fmt.Errorf("%w: no import %q in this owner", attach.ErrNotFound, id)
 	}
-	st := ownerImportStatus{ID: r.id, Files: append([]ui.ImportFile(nil), r.files...), Done: r.done, Canceled: r.canceled, Err: r.err}
+	st := ImportStatus{ID: r.id, Files: append([]ui.ImportFile(nil), r.files...), Done: r.done, Canceled: r.canceled, Err: r.err}
 	if r.done {
 		sum := r.sum
 		st.Summary = &sum
@@ -392,7 +374,7 @@ func (im *ownerImports) status(id string) (ownerImportStatus, error) {
 	return st, nil
 }
 
-func (im *ownerImports) stop(id string) error {
+func (im *imports) stop(id string) error {
 	im.mu.Lock()
 	defer im.mu.Unlock()
 	r := im.find(id)
@@ -406,7 +388,7 @@ func (im *ownerImports) stop(id string) error {
 // Files are the files of the running import, then the last
 // keepImportFiles files of the finished ones, newest import first
 // (ui.SuppressionData).
-func (im *ownerImports) Files() []ui.ImportFile {
+func (im *imports) Files() []ui.ImportFile {
 	if im == nil {
 		return nil
 	}
@@ -421,7 +403,7 @@ func (im *ownerImports) Files() []ui.ImportFile {
 
 // Close stops a running import and waits for it: what it read is appended,
 // and the log and the database close after it.
-func (im *ownerImports) Close() {
+func (im *imports) Close() {
 	if im == nil {
 		return
 	}
@@ -432,145 +414,4 @@ func (im *ownerImports) Close() {
 	}
 	im.mu.Unlock()
 	im.wg.Wait()
-}
-
-// dialImportOwner attaches to the owner of the database at dbPath when one
-// answers on its socket; nil when none does (no socket, or one left by a
-// process that is gone): the import then runs here, as without an owner.
-func dialImportOwner(dbPath string) *attach.Client {
-	if _, err := os.Stat(attach.SocketPath(dbPath)); err != nil {
-		return nil
-	}
-	cl, err := dialOwner(dbPath, false, "suppress import", nil)
-	if err != nil {
-		return nil
-	}
-	return cl
-}
-
-// importViaOwner is `cutover suppress import` while an owner holds the
-// database: the owner imports on its log, this process shows the progress
-// (polled) and prints the same summary. args are the files as given, for
-// the summary. Ctrl-C cancels the owner's import; what it appended stays.
-func importViaOwner(cl *attach.Client, req ownerImportReq, args []string, tty bool) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	var started ownerImportID
-	if err := cl.Call(ctx, attach.OpSuppressImport, req, &started); err != nil {
-		return fmt.Errorf("import through the process that holds the database: %w", err)
-	}
-	const again = "what was appended stays in the log, run the same import again to complete it"
-	call := func(op string, resp any) error {
-		c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return cl.Call(c, op, started, resp)
-	}
-	tick := time.NewTicker(150 * time.Millisecond)
-	defer tick.Stop()
-	sig := ctx.Done()
-	interrupted := false
-	printed := map[int]bool{}
-	last := ""
-	var st ownerImportStatus
-	for {
-		st = ownerImportStatus{}
-		if err := call(attach.OpSuppressImportStatus, &st); err != nil {
-			if tty {
-				fmt.Fprintln(os.Stderr)
-			}
-			return fmt.Errorf("import through the owner: %w; %s", err, again)
-		}
-		if tty {
-			last = printOwnerProgress(st.Files, printed, last)
-		}
-		if st.Done {
-			break
-		}
-		select {
-		case <-sig:
-			sig, interrupted = nil, true
-			stop()
-			if err := call(attach.OpSuppressImportCancel, nil); err != nil && !errors.Is(err, attach.ErrNotFound) {
-				return fmt.Errorf("interrupted, and the owner could not be told to stop: %w", err)
-			}
-		case <-tick.C:
-		}
-	}
-	var sum suppress.Summary
-	if st.Summary != nil {
-		sum = *st.Summary
-	}
-	// The owner read absolute paths; the summary names the files as given.
-	for i := range sum.Files {
-		if i < len(args) && i < len(req.Files) && sum.Files[i].File == req.Files[i] {
-			sum.Files[i].File = args[i]
-			for j := range sum.Files[i].Rejects {
-				sum.Files[i].Rejects[j].File = args[i]
-			}
-		}
-	}
-	sum.WriteText(os.Stdout)
-	if interrupted {
-		return fmt.Errorf("interrupted; what was read is in the log, run the same import again to complete it")
-	}
-	if st.Err != "" {
-		return errors.New(st.Err)
-	}
-	return nil
-}
-
-// printOwnerProgress prints the progress line `suppress import` prints for
-// a local import: a finished file's last line once, then the running one's
-// when it changed (last is the line printed before).
-func printOwnerProgress(files []ui.ImportFile, printed map[int]bool, last string) string {
-	for i := range files {
-		f := &files[i]
-		finished := f.State == ui.ImportDone || f.State == ui.ImportFailed || (f.State == ui.ImportCanceled && f.Rows > 0)
-		switch {
-		case finished && !printed[i]:
-			printed[i] = true
-			fmt.Fprintf(os.Stderr, "\r\x1b[K%s\n", sanitizeCell(progressOf(f).String()))
-			last = ""
-		case f.State == ui.ImportRunning && f.Rows > 0:
-			// Like Import's callback: nothing before the first batch.
-			if line := sanitizeCell(progressOf(f).String()); line != last {
-				fmt.Fprintf(os.Stderr, "\r\x1b[K%s", line)
-				last = line
-			}
-		}
-	}
-	return last
-}
-
-func progressOf(f *ui.ImportFile) suppress.Progress {
-	return suppress.Progress{File: f.File, FileIndex: f.Index, Files: f.Files, Bytes: f.Bytes, Size: f.Size, Rows: f.Rows,
-		Accepted: f.Accepted, Duplicate: f.Duplicate, Rejected: f.Rejected, Rate: f.Rate, ETA: f.ETA,
-		Done: f.State != ui.ImportRunning && f.State != ui.ImportQueued}
-}
-
-// ownerImportRequest is the request for the flags `suppress import` parsed,
-// with every path made absolute.
-func ownerImportRequest(o suppress.ImportOptions, typ, mapping, tz, rejects, logPath string, files []string) (ownerImportReq, error) {
-	req := ownerImportReq{Provider: string(o.Provider), List: o.List, Scope: o.Scope, Type: typ, Map: mapping, Source: o.Source, TZ: tz}
-	abs := func(p string) (string, error) {
-		if p == "" {
-			return "", nil
-		}
-		return filepath.Abs(p)
-	}
-	var err error
-	if req.Rejects, err = abs(rejects); err != nil {
-		return req, err
-	}
-	if req.Log, err = abs(logPath); err != nil {
-		return req, err
-	}
-	for _, f := range files {
-		a, err := abs(f)
-		if err != nil {
-			return req, err
-		}
-		req.Files = append(req.Files, a)
-	}
-	return req, nil
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"cutover/ingest/sim"
 	"cutover/model"
 	"cutover/mtactl"
+	"cutover/owner"
 	"cutover/state"
 )
 
@@ -23,21 +24,21 @@ func TestDemoSliderMovesTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	c, ctl, err := demoMtactl(dir, db, 5, false)
+	c, ctl, err := owner.DemoMtactl(dir, db, 5, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := ctl.get().RatioNew; got != 5 {
+	if got := ctl.Get().RatioNew; got != 5 {
 		t.Fatalf("initial control file says %d%%, want 5", got)
 	}
 	speed := 1200.0
 	start := time.Now().UTC().Add(-time.Duration(speed*7200) * time.Second).Truncate(time.Hour)
 	logs := filepath.Join(dir, "logs")
-	s, err := sim.New(sim.Options{Dir: logs, Seed: 3, Speed: speed, VolumePerHour: 20000, Control: ctl.get, Start: start})
+	s, err := sim.New(sim.Options{Dir: logs, Seed: 3, Speed: speed, VolumePerHour: 20000, Control: ctl.Get, Start: start})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl, err := ingest.NewPipeline(db, demoSpecs(logs, s), ingest.Options{})
+	pl, err := ingest.NewPipeline(db, owner.DemoSpecs(logs, s), ingest.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ func TestDemoSliderMovesTraffic(t *testing.T) {
 	// volume in the database, which lags the simulator under -race; this
 	// test is about the split.
 	d := c.Current().WithRatio(50, "")
-	for isp := range demoProviders {
+	for isp := range owner.DemoProviders {
 		d = d.WithOverride(isp, model.Throttle{PerHour: 50000})
 	}
 	ch, err := c.Plan(d)
@@ -94,7 +95,7 @@ func TestDemoSliderMovesTraffic(t *testing.T) {
 	if _, err := c.Apply(context.Background(), ch, mtactl.CurrentWho("test"), mtactl.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if got := ctl.get(); got.RatioNew != 50 || got.MaxPerHour["google"] != 50000 {
+	if got := ctl.Get(); got.RatioNew != 50 || got.MaxPerHour["google"] != 50000 {
 		t.Fatalf("control after apply: %+v", got)
 	}
 	waitSim(tApply.Add(60 * time.Minute))

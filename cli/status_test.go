@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"cutover/model"
+	"cutover/owner"
 	"cutover/state"
 )
 
@@ -61,12 +62,12 @@ func TestStatusExitCodesFollowHealth(t *testing.T) {
 		newMark  string
 		worse    string
 	}{
-		{"ok", seedSide{delivered: 1000, deferred: 20}, seedSide{delivered: 500, deferred: 10}, statusExitOK, "OK", ""},
-		{"too little traffic is no mark", seedSide{delivered: 1000}, seedSide{delivered: 10, deferred: 2}, statusExitOK, "none", ""},
-		{"deferral warn and NEW worse", seedSide{delivered: 1000, deferred: 20}, seedSide{delivered: 850, deferred: 150}, statusExitWarn, "WARN", "deferral"},
-		{"NEW worse only", seedSide{delivered: 1000, deferred: 10}, seedSide{delivered: 930, deferred: 70}, statusExitWarn, "OK", "deferral"},
-		{"complaint crit", seedSide{delivered: 1000}, seedSide{delivered: 1000, complaints: 6}, statusExitCrit, "CRIT", "complaint"},
-		{"hard bounce crit", seedSide{delivered: 1000}, seedSide{delivered: 900, hard: 100}, statusExitCrit, "CRIT", "hard_bounce"},
+		{"ok", seedSide{delivered: 1000, deferred: 20}, seedSide{delivered: 500, deferred: 10}, owner.StatusExitOK, "OK", ""},
+		{"too little traffic is no mark", seedSide{delivered: 1000}, seedSide{delivered: 10, deferred: 2}, owner.StatusExitOK, "none", ""},
+		{"deferral warn and NEW worse", seedSide{delivered: 1000, deferred: 20}, seedSide{delivered: 850, deferred: 150}, owner.StatusExitWarn, "WARN", "deferral"},
+		{"NEW worse only", seedSide{delivered: 1000, deferred: 10}, seedSide{delivered: 930, deferred: 70}, owner.StatusExitWarn, "OK", "deferral"},
+		{"complaint crit", seedSide{delivered: 1000}, seedSide{delivered: 1000, complaints: 6}, owner.StatusExitCrit, "CRIT", "complaint"},
+		{"hard bounce crit", seedSide{delivered: 1000}, seedSide{delivered: 900, hard: 100}, owner.StatusExitCrit, "CRIT", "hard_bounce"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,7 +84,7 @@ func TestStatusExitCodesFollowHealth(t *testing.T) {
 			if got := strings.Join(rep.Providers[0].NewWorse, ","); got != tc.worse {
 				t.Fatalf("new_worse %q, want %q", got, tc.worse)
 			}
-			if (tc.code == statusExitOK) != (len(rep.Reasons) == 0) {
+			if (tc.code == owner.StatusExitOK) != (len(rep.Reasons) == 0) {
 				t.Fatalf("reasons %v for exit %d", rep.Reasons, tc.code)
 			}
 			if rep.Providers[0].New.Counts.Delivered != uint64(tc.new.delivered) || rep.New.Counts.Complaints != uint64(tc.new.complaints) {
@@ -143,7 +144,7 @@ func TestStatusUnknownExits(t *testing.T) {
 		cmd.Stderr = &stderr
 		err := cmd.Run()
 		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != statusExitUnknown {
+		if !errors.As(err, &ee) || ee.ExitCode() != owner.StatusExitUnknown {
 			t.Errorf("status %v: %v, want exit 3\n%s", args, err, stderr.String())
 		}
 	}
@@ -154,12 +155,12 @@ func TestStatusSourcesAndNoOwner(t *testing.T) {
 	p := startServe(t, e)
 	e.appendDeliveries(t, 100, 0, 1)
 	rep := waitDelivered(t, e, 100)
-	if rep.ExitCode != statusExitOK || len(rep.Sources) != 1 || rep.Sources[0].State == "not followed" || rep.Sources[0].Lines != 100 {
+	if rep.ExitCode != owner.StatusExitOK || len(rep.Sources) != 1 || rep.Sources[0].State == "not followed" || rep.Sources[0].Lines != 100 {
 		t.Fatalf("owned: %+v %+v", rep.Sources, rep.Reasons)
 	}
 	p.stop(t)
 	rep, code := statusJSON(t, "--config", e.cfg)
-	if code != statusExitWarn || rep.Sources[0].State != "not followed" || !strings.Contains(strings.Join(rep.Reasons, "\n"), "no owner is running") {
+	if code != owner.StatusExitWarn || rep.Sources[0].State != "not followed" || !strings.Contains(strings.Join(rep.Reasons, "\n"), "no owner is running") {
 		t.Fatalf("no owner: exit %d %+v %v", code, rep.Sources, rep.Reasons)
 	}
 }

@@ -1,9 +1,10 @@
-package main
+package cli
 
 import (
 	"bufio"
 	"bytes"
 	"context"
+	"cutover/owner"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -238,7 +239,7 @@ func (p *serveProc) alive() bool {
 
 // statusJSON runs `cutover status --json` and returns the report and the
 // exit code.
-func statusJSON(t *testing.T, args ...string) (*statusReport, int) {
+func statusJSON(t *testing.T, args ...string) (*owner.StatusReport, int) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	cmd := cutoverCmd(append([]string{"status", "--json"}, args...)...)
@@ -251,19 +252,19 @@ func statusJSON(t *testing.T, args ...string) (*statusReport, int) {
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	var rep statusReport
+	var rep owner.StatusReport
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("status exit %d: %v\nstdout:\n%s\nstderr:\n%s", code, err, out.String(), errb.String())
 	}
 	return &rep, code
 }
 
-func delivered(rep *statusReport) uint64 {
+func delivered(rep *owner.StatusReport) uint64 {
 	return rep.Old.Counts.Delivered + rep.New.Counts.Delivered
 }
 
 // waitDelivered polls status until the owner committed want deliveries.
-func waitDelivered(t *testing.T, e *env, want uint64) *statusReport {
+func waitDelivered(t *testing.T, e *env, want uint64) *owner.StatusReport {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -291,7 +292,7 @@ func TestServeTwoViewersSameCounts(t *testing.T) {
 	// Two viewer processes at once, and a third in this process through
 	// the same ui.Data the attached cockpit uses.
 	type res struct {
-		rep  *statusReport
+		rep  *owner.StatusReport
 		code int
 	}
 	results := make(chan res, 2)
@@ -324,7 +325,7 @@ func TestServeTwoViewersSameCounts(t *testing.T) {
 		t.Fatalf("sources: %+v", snap.Sources)
 	}
 	// Deferral 10 % of attempts: the WARN level.
-	if a.code != statusExitWarn || a.rep.Providers[0].Old.Health != "WARN" {
+	if a.code != owner.StatusExitWarn || a.rep.Providers[0].Old.Health != "WARN" {
 		t.Fatalf("exit %d, health %s, reasons %v", a.code, a.rep.Providers[0].Old.Health, a.rep.Reasons)
 	}
 

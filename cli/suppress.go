@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -18,89 +18,24 @@ import (
 	"time"
 
 	"github.com/mattn/go-isatty"
-	"github.com/pelletier/go-toml/v2"
+	"github.com/spf13/cobra"
 
 	"cutover/ingest/suppress"
 	"cutover/model"
 	"cutover/mtactl"
+	"cutover/owner"
 	"cutover/state"
 	ssup "cutover/state/suppress"
 )
 
 // `cutover suppress ...`: the canonical suppression log (issue 5).
 
-const suppressUsage = `usage:
-  cutover suppress import --db FILE [--log FILE] --provider sendgrid|mailgun|ses|postmark|sparkpost|csv|list
-                          [--list NAME] [--scope S] [--type T] [--map email=COL,...] FILE...
-  cutover suppress stats --db FILE [--log FILE] [--json]
-  cutover suppress check --db FILE [--log FILE] ADDRESS
-  cutover suppress rebuild-index --db FILE [--log FILE]
-  cutover suppress verify-log --db FILE [--log FILE]
-  cutover suppress export --format postfix|postfix-regexp|exim|pmta|csv --db FILE [--out FILE]
-  cutover suppress export --config FILE [--target NAME] [--file PATH] [--yes]
-  cutover suppress verify --config FILE [--target NAME] [--db FILE] [--file PATH] [--smtp HOST:PORT]
-`
-
-// SuppressConfig is the [suppress] section cutover's config is meant to
-// carry (Config.Suppress, toml:"suppress"); until Config has the field,
-// the section is read here on its own.
-//
-//	[suppress.verify]
-//	smtp = "127.0.0.1:25"     # the NEW MTA's SMTP endpoint for RCPT TO probes
-type SuppressConfig struct {
-	Verify SuppressVerifyConfig `toml:"verify"`
-}
-
-// SuppressVerifyConfig configures `cutover suppress verify`.
-type SuppressVerifyConfig struct {
-	SMTP       string `toml:"smtp"`
-	SMTPProbes int    `toml:"smtp_probes"`
-	Probes     int    `toml:"probes"`
-	MailFrom   string `toml:"mail_from"`
-	HELO       string `toml:"helo"`
-}
-
-// readSuppressConfig reads [suppress] from a config file, ignoring every
-// other section (LoadConfig validates those).
-func readSuppressConfig(path string) (SuppressConfig, error) {
-	var v struct {
-		Suppress SuppressConfig `toml:"suppress"`
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return v.Suppress, err
-	}
-	err = toml.Unmarshal(b, &v)
-	return v.Suppress, err
-}
-
-func cmdSuppress(args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, suppressUsage)
-		return errUsage
-	}
-	rest := args[1:]
-	switch args[0] {
-	case "import":
-		return supImportCmd(rest)
-	case "stats":
-		return supStatsCmd(rest)
-	case "check":
-		return supCheckCmd(rest)
-	case "rebuild-index":
-		return supRebuildCmd(rest)
-	case "verify-log":
-		return supVerifyLogCmd(rest)
-	case "export":
-		return supExportCmd(rest)
-	case "verify":
-		return supVerifyCmd(rest)
-	case "-h", "--help", "help":
-		fmt.Fprint(os.Stdout, suppressUsage)
-		return nil
-	}
-	fmt.Fprint(os.Stderr, suppressUsage)
-	return errUsage
+func newSuppressCmd() *cobra.Command {
+	return group(&cobra.Command{Use: "suppress", Short: "the canonical suppression log: import, check, export, verify",
+		Example: "  cutover suppress check --db cutover.db user@example.com", DisableFlagsInUseLine: true,
+		Annotations: map[string]string{annExit: defaultExit}},
+		newSupImportCmd(), newSupStatsCmd(), newSupCheckCmd(), newSupRebuildCmd(), newSupVerifyLogCmd(),
+		newSupExportCmd(), newSupVerifyCmd())
 }
 
 // openSuppressLog opens the database and the log; readOnly opens both
@@ -132,58 +67,70 @@ func suppressOpenErr(err error, dbPath, logPath string) error {
 	return err
 }
 
-func supImportCmd(args []string) error {
-	fs := newFlags("suppress import")
-	db := fs.String("db", "", "database file (required)")
-	logPath := fs.String("log", "", "canonical log (default suppressions.jsonl next to the database)")
-	provider := fs.String("provider", "", "export format: sendgrid, mailgun, ses, postmark, sparkpost, csv or list (required)")
-	list := fs.String("list", "", "the provider's list (bounces, blocks, spam_reports, invalid_emails, global_unsubscribes, group_unsubscribes, complaints, unsubscribes...); default: detected")
-	scope := fs.String("scope", "", "scope of every event: group:ID, domain:D, region:R, stream:S, subaccount:N (default account)")
-	typ := fs.String("type", "", "suppression type of a plain list's rows (required for list) or of csv rows without one: unsubscribe, hard_bounce, complaint, manual, block")
-	mapping := fs.String("map", "", "csv column mapping: email=COL[,type=COL][,ts=COL][,reason=COL][,scope=COL]")
-	source := fs.String("source", "", "source label instead of the provider name")
-	tz := fs.String("tz", "", "time zone of timestamps without one (default UTC)")
-	rejects := fs.String("rejects", "", "rejects file (default <log>.rejects.csv)")
-	quiet := fs.Bool("quiet", false, "no progress line")
-	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: cutover suppress import --db FILE [--log FILE] --provider P [--list L] [--scope S] [--type T] [--map M] FILE...")
-		fs.PrintDefaults()
+type supImportFlags struct {
+	db, logPath, provider, list, scope, typ, mapping, source, tz, rejects string
+	quiet                                                                 bool
+}
+
+func newSupImportCmd() *cobra.Command {
+	var f supImportFlags
+	c := command("import --db FILE --provider P [--list L] [--type T] [--map M] FILE...",
+		"append a provider's suppression export to the log",
+		"  cutover suppress import --db cutover.db --provider sendgrid bounces.csv", nil)
+	c.Long = `Appends the suppressions of provider exports to the canonical log (deduplicated;
+importing the same file again adds nothing). When a serve or a cockpit holds
+the database, the import runs in that process, on its log.`
+	dbFlag(c, &f.db, "")
+	logFlag(c, &f.logPath)
+	fl := c.Flags()
+	fl.StringVar(&f.provider, "provider", "", "export format: sendgrid, mailgun, ses, postmark, sparkpost, csv or list (required)")
+	fl.StringVar(&f.list, "list", "", "the provider's list (bounces, blocks, spam_reports, invalid_emails, global_unsubscribes, group_unsubscribes, complaints, unsubscribes...); default: detected")
+	fl.StringVar(&f.scope, "scope", "", "scope of every event: group:ID, domain:D, region:R, stream:S, subaccount:N (default account)")
+	fl.StringVar(&f.typ, "type", "", "suppression type of a plain list's rows (required for list) or of csv rows without one: unsubscribe, hard_bounce, complaint, manual, block")
+	fl.StringVar(&f.mapping, "map", "", "csv column mapping: email=COL[,type=COL][,ts=COL][,reason=COL][,scope=COL]")
+	fl.StringVar(&f.source, "source", "", "source label instead of the provider name")
+	fl.StringVar(&f.tz, "tz", "", "time zone of timestamps without one (default UTC)")
+	fl.StringVar(&f.rejects, "rejects", "", "rejects file (default <log>.rejects.csv)")
+	fl.BoolVar(&f.quiet, "quiet", false, "no progress line")
+	c.RegisterFlagCompletionFunc("provider", fixed("sendgrid", "mailgun", "ses", "postmark", "sparkpost", "csv", "list"))
+	c.RegisterFlagCompletionFunc("type", fixed("unsubscribe", "hard_bounce", "complaint", "manual", "block"))
+	c.RunE = func(cmd *cobra.Command, files []string) error {
+		if f.db == "" || f.provider == "" || len(files) == 0 {
+			return usage(cmd)
+		}
+		return supImport(f, files)
 	}
-	files, err := parseInterleaved(fs, args)
+	return c
+}
+
+func supImport(f supImportFlags, files []string) error {
+	p, err := suppress.ParseProvider(f.provider)
 	if err != nil {
 		return err
 	}
-	if *db == "" || *provider == "" || len(files) == 0 {
-		fs.Usage()
-		return errUsage
+	opts := suppress.ImportOptions{Provider: p, LogPath: f.logPath, List: f.list, Scope: f.scope, Source: f.source, RejectsPath: f.rejects}
+	if f.list != "" && len(suppress.Lists[p]) > 0 && !containsStr(suppress.Lists[p], f.list) {
+		return fmt.Errorf("--list %q: %s has %s", f.list, p, strings.Join(suppress.Lists[p], ", "))
 	}
-	p, err := suppress.ParseProvider(*provider)
-	if err != nil {
-		return err
-	}
-	opts := suppress.ImportOptions{Provider: p, LogPath: *logPath, List: *list, Scope: *scope, Source: *source, RejectsPath: *rejects}
-	if *list != "" && len(suppress.Lists[p]) > 0 && !containsStr(suppress.Lists[p], *list) {
-		return fmt.Errorf("--list %q: %s has %s", *list, p, strings.Join(suppress.Lists[p], ", "))
-	}
-	if *typ != "" {
-		t, ok := model.ParseSuppressionType(*typ)
+	if f.typ != "" {
+		t, ok := model.ParseSuppressionType(f.typ)
 		if !ok {
-			return fmt.Errorf("--type %q: want unsubscribe, hard_bounce, complaint, manual or block", *typ)
+			return fmt.Errorf("--type %q: want unsubscribe, hard_bounce, complaint, manual or block", f.typ)
 		}
 		opts.Type = t
 	}
-	if p == suppress.PlainList && *typ == "" {
+	if p == suppress.PlainList && f.typ == "" {
 		return fmt.Errorf("--type is required with --provider list (unsubscribe, hard_bounce, complaint, manual, block)")
 	}
-	if *mapping != "" {
-		if opts.Map, err = suppress.ParseMap(*mapping); err != nil {
+	if f.mapping != "" {
+		if opts.Map, err = suppress.ParseMap(f.mapping); err != nil {
 			return fmt.Errorf("--map: %v", err)
 		}
 	} else if p == suppress.GenericCSV {
 		return fmt.Errorf("--map is required with --provider csv (e.g. --map email=Email,type=Reason,ts=Date)")
 	}
-	if *tz != "" {
-		if opts.TZ, err = time.LoadLocation(*tz); err != nil {
+	if f.tz != "" {
+		if opts.TZ, err = time.LoadLocation(f.tz); err != nil {
 			return fmt.Errorf("--tz: %v", err)
 		}
 	}
@@ -193,15 +140,15 @@ func supImportCmd(args []string) error {
 		}
 	}
 	// A serve or a cockpit holds the database: it imports on its own log.
-	if cl := dialImportOwner(*db); cl != nil {
+	if cl := dialImportOwner(f.db); cl != nil {
 		defer cl.Close()
-		req, err := ownerImportRequest(opts, *typ, *mapping, *tz, *rejects, *logPath, files)
+		req, err := ownerImportRequest(opts, f.typ, f.mapping, f.tz, f.rejects, f.logPath, files)
 		if err != nil {
 			return err
 		}
-		return importViaOwner(cl, req, files, !*quiet && isatty.IsTerminal(os.Stderr.Fd()))
+		return importViaOwner(cl, req, files, !f.quiet && isatty.IsTerminal(os.Stderr.Fd()))
 	}
-	d, err := openDB(*db, true, false)
+	d, err := openDB(f.db, true, false)
 	if err != nil {
 		return err
 	}
@@ -210,7 +157,7 @@ func supImportCmd(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var progress func(suppress.Progress)
-	tty := !*quiet && isatty.IsTerminal(os.Stderr.Fd())
+	tty := !f.quiet && isatty.IsTerminal(os.Stderr.Fd())
 	if tty {
 		progress = func(pr suppress.Progress) {
 			fmt.Fprintf(os.Stderr, "\r\x1b[K%s", sanitizeCell(pr.String()))
@@ -222,7 +169,7 @@ func supImportCmd(args []string) error {
 	sum, err := suppress.Import(ctx, opts, files, progress)
 	sum.WriteText(os.Stdout)
 	if err != nil {
-		return suppressOpenErr(err, *db, *logPath)
+		return suppressOpenErr(err, f.db, f.logPath)
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted; what was read is in the log, run the same import again to complete it")
@@ -246,20 +193,25 @@ type suppressStatsJSON struct {
 	Verifications []mtactl.SuppressVerification `json:"verifications,omitempty"`
 }
 
-func supStatsCmd(args []string) error {
-	fs := newFlags("suppress stats")
-	db := fs.String("db", "", "database file (required)")
-	logPath := fs.String("log", "", "canonical log (default suppressions.jsonl next to the database)")
-	asJSON := fs.Bool("json", false, "print JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: cutover suppress stats --db FILE [--log FILE] [--json]")
-		fs.PrintDefaults()
+func newSupStatsCmd() *cobra.Command {
+	var db, logPath string
+	var asJSON bool
+	c := command("stats --db FILE [--log FILE] [--json]", "events and addresses per type and source",
+		"  cutover suppress stats --db cutover.db --json", nil)
+	dbFlag(c, &db, "")
+	logFlag(c, &logPath)
+	jsonFlag(c, &asJSON, "")
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 || db == "" {
+			return usage(cmd)
+		}
+		return supStats(db, logPath, asJSON)
 	}
-	if pos, err := parseInterleaved(fs, args); err != nil || len(pos) > 0 || *db == "" {
-		fs.Usage()
-		return errUsage
-	}
-	d, l, err := openSuppressLog(*db, *logPath, true)
+	return c
+}
+
+func supStats(db, logPath string, asJSON bool) error {
+	d, l, err := openSuppressLog(db, logPath, true)
 	if err != nil {
 		return err
 	}
@@ -273,7 +225,7 @@ func supStatsCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(suppressStatsJSON{Log: l.Path(), Stats: st, Verifications: vs})
@@ -320,25 +272,30 @@ func verificationLine(v *mtactl.SuppressVerification, lastSeq uint64) string {
 	return s
 }
 
-func supCheckCmd(args []string) error {
-	fs := newFlags("suppress check")
-	db := fs.String("db", "", "database file (required)")
-	logPath := fs.String("log", "", "canonical log (default suppressions.jsonl next to the database)")
-	asJSON := fs.Bool("json", false, "print the events as JSON Lines")
-	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: cutover suppress check --db FILE [--log FILE] [--json] ADDRESS   (exit 1 when not suppressed)")
-		fs.PrintDefaults()
+func newSupCheckCmd() *cobra.Command {
+	var db, logPath string
+	var asJSON bool
+	c := command("check --db FILE [--log FILE] [--json] ADDRESS", "the events that suppress an address",
+		"  cutover suppress check --db cutover.db User@Example.com", nil)
+	c.Annotations[annExit] = "0 suppressed, 1 not suppressed or failed, 2 bad command line."
+	dbFlag(c, &db, "")
+	logFlag(c, &logPath)
+	jsonFlag(c, &asJSON, "print the events as JSON Lines")
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) != 1 || db == "" {
+			return usage(cmd)
+		}
+		return supCheck(db, logPath, asJSON, args[0])
 	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil || len(pos) != 1 || *db == "" {
-		fs.Usage()
-		return errUsage
-	}
-	norm, _, err := model.NormalizeAddress(pos[0])
+	return c
+}
+
+func supCheck(db, logPath string, asJSON bool, addr string) error {
+	norm, _, err := model.NormalizeAddress(addr)
 	if err != nil {
 		return err
 	}
-	d, l, err := openSuppressLog(*db, *logPath, true)
+	d, l, err := openSuppressLog(db, logPath, true)
 	if err != nil {
 		return err
 	}
@@ -352,7 +309,7 @@ func supCheckCmd(args []string) error {
 		fmt.Printf("%s: not in the suppression log\n", sanitizeCell(norm))
 		return errNotSuppressed
 	}
-	if *asJSON {
+	if asJSON {
 		var b []byte
 		for i := range evs {
 			b = evs[i].AppendJSON(b[:0])
@@ -377,24 +334,28 @@ func supCheckCmd(args []string) error {
 // errNotSuppressed: `suppress check` exits 1 without another message.
 var errNotSuppressed = errors.New("not suppressed")
 
-func supRebuildCmd(args []string) error {
-	fs := newFlags("suppress rebuild-index")
-	db := fs.String("db", "", "database file (required)")
-	logPath := fs.String("log", "", "canonical log (default suppressions.jsonl next to the database)")
-	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: cutover suppress rebuild-index --db FILE [--log FILE]")
-		fs.PrintDefaults()
+func newSupRebuildCmd() *cobra.Command {
+	var db, logPath string
+	c := command("rebuild-index --db FILE [--log FILE]", "rebuild the database's index from the log",
+		"  cutover suppress rebuild-index --db cutover.db", nil)
+	dbFlag(c, &db, "")
+	logFlag(c, &logPath)
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 || db == "" {
+			return usage(cmd)
+		}
+		return supRebuild(db, logPath)
 	}
-	if pos, err := parseInterleaved(fs, args); err != nil || len(pos) > 0 || *db == "" {
-		fs.Usage()
-		return errUsage
-	}
-	d, err := openDB(*db, true, false)
+	return c
+}
+
+func supRebuild(db, logPath string) error {
+	d, err := openDB(db, true, false)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	path := *logPath
+	path := logPath
 	if path == "" {
 		path = ssup.DefaultLogPath(d.Path())
 	}
@@ -409,23 +370,28 @@ func supRebuildCmd(args []string) error {
 	return nil
 }
 
-func supVerifyLogCmd(args []string) error {
-	fs := newFlags("suppress verify-log")
-	db := fs.String("db", "", "database file (its index anchor is checked too)")
-	logPath := fs.String("log", "", "canonical log (default suppressions.jsonl next to the database)")
-	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: cutover suppress verify-log --db FILE [--log FILE]   (exit 1 when the log is broken)")
-		fs.PrintDefaults()
+func newSupVerifyLogCmd() *cobra.Command {
+	var db, logPath string
+	c := command("verify-log --db FILE [--log FILE]", "check the log's hash chain and the index anchor",
+		"  cutover suppress verify-log --db cutover.db", nil)
+	c.Annotations[annExit] = "0 the log verifies, 1 it is broken (the message names the line), 2 bad command line."
+	dbFlag(c, &db, "database file (its index anchor is checked too)")
+	logFlag(c, &logPath)
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 || (db == "" && logPath == "") {
+			return usage(cmd)
+		}
+		return supVerifyLog(db, logPath)
 	}
-	if pos, err := parseInterleaved(fs, args); err != nil || len(pos) > 0 || (*db == "" && *logPath == "") {
-		fs.Usage()
-		return errUsage
-	}
+	return c
+}
+
+func supVerifyLog(db, logPath string) error {
 	var d *state.DB
-	path := *logPath
-	if *db != "" {
+	path := logPath
+	if db != "" {
 		var err error
-		if d, err = openDB(*db, true, true); err != nil {
+		if d, err = openDB(db, true, true); err != nil {
 			return err
 		}
 		defer d.Close()
@@ -447,73 +413,89 @@ func supVerifyLogCmd(args []string) error {
 	return nil
 }
 
-func supExportCmd(args []string) error {
-	fs := newFlags("suppress export")
-	db := fs.String("db", "", "database file (default: the config's)")
-	logPath := fs.String("log", "", "canonical log (default suppressions.jsonl next to the database)")
-	format := fs.String("format", "", "postfix, postfix-regexp, exim, pmta or csv (with --config: the target's)")
-	cfgPath := fs.String("config", "", "config file: install into the [mtactl] target through an apply transaction")
-	target := fs.String("target", "", "with --config: the driver (postfix-front, postfix-delivery, exim, pmta, demo); default the only one")
-	file := fs.String("file", "", "with --config: the file to install (default in the target's config directory)")
-	out := fs.String("out", "", "write to this file (atomically) instead of stdout")
-	blocks := fs.Bool("include-blocks", false, "export SendGrid blocks too (not suppressions)")
-	rejectText := fs.String("reject-text", "", "text after REJECT in Postfix maps")
-	yes := fs.Bool("yes", false, "install without asking")
-	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: cutover suppress export --format F --db FILE [--out FILE]\n       cutover suppress export --config FILE [--target NAME] [--file PATH] [--yes]")
-		fs.PrintDefaults()
+type supExportFlags struct {
+	db, logPath, format, cfgPath, target, file, out, rejectText string
+	blocks, yes                                                 bool
+}
+
+func newSupExportCmd() *cobra.Command {
+	var f supExportFlags
+	c := command("export (--format F --db FILE [--out FILE] | --config FILE [--target T] [--yes])",
+		"write the suppressed addresses in an MTA's format, or install them",
+		"  cutover suppress export --format postfix --db cutover.db --out /etc/postfix/suppressed", nil)
+	c.Long = `Writes the suppressed addresses as a Postfix, Exim or PowerMTA lookup file (or
+CSV) to stdout or --out; with --config, installs them into the [mtactl]
+target through an apply transaction (validate, reload, audit).`
+	dbFlag(c, &f.db, "database file (default: the config's)")
+	logFlag(c, &f.logPath)
+	fl := c.Flags()
+	fl.StringVar(&f.format, "format", "", "postfix, postfix-regexp, exim, pmta or csv (with --config: the target's)")
+	configFlag(c, &f.cfgPath, "config file: install into the [mtactl] target through an apply transaction")
+	fl.StringVar(&f.target, "target", "", "with --config: the driver (postfix-front, postfix-delivery, exim, pmta, demo); default the only one")
+	fl.StringVar(&f.file, "file", "", "with --config: the file to install (default in the target's config directory)")
+	fl.StringVar(&f.out, "out", "", "write to this file (atomically) instead of stdout")
+	fl.BoolVar(&f.blocks, "include-blocks", false, "export SendGrid blocks too (not suppressions)")
+	fl.StringVar(&f.rejectText, "reject-text", "", "text after REJECT in Postfix maps")
+	fl.BoolVar(&f.yes, "yes", false, "install without asking")
+	c.RegisterFlagCompletionFunc("format", fixed("postfix", "postfix-regexp", "exim", "pmta", "csv"))
+	c.RegisterFlagCompletionFunc("target", fixed("postfix-front", "postfix-delivery", "exim", "pmta", "demo"))
+	c.Annotations["env"] = envChange
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usage(cmd)
+		}
+		return supExport(cmd, f)
 	}
-	if pos, err := parseInterleaved(fs, args); err != nil || len(pos) > 0 {
-		fs.Usage()
-		return errUsage
-	}
+	return c
+}
+
+func supExport(cmd *cobra.Command, f supExportFlags) error {
 	var fmtSet ssup.Format
-	if *format != "" {
-		f, err := ssup.ParseFormat(*format)
+	if f.format != "" {
+		v, err := ssup.ParseFormat(f.format)
 		if err != nil {
 			return err
 		}
-		fmtSet = f
+		fmtSet = v
 	}
-	if *cfgPath == "" {
-		if *db == "" || fmtSet == "" {
-			fs.Usage()
-			return errUsage
+	if f.cfgPath == "" {
+		if f.db == "" || fmtSet == "" {
+			return usage(cmd)
 		}
-		d, l, err := openSuppressLog(*db, *logPath, true)
+		d, l, err := openSuppressLog(f.db, f.logPath, true)
 		if err != nil {
 			return err
 		}
 		defer d.Close()
 		defer l.Close()
-		return exportToFile(l, fmtSet, *out, ssup.ExportOptions{Format: fmtSet, IncludeBlocks: *blocks, RejectText: *rejectText})
+		return exportToFile(l, fmtSet, f.out, ssup.ExportOptions{Format: fmtSet, IncludeBlocks: f.blocks, RejectText: f.rejectText})
 	}
-	if *out != "" {
+	if f.out != "" {
 		return fmt.Errorf("--out and --config exclude each other (--config installs into the target; --file names its file)")
 	}
-	c, d, err := openSuppressController(*cfgPath, *db)
+	c, d, err := openSuppressController(f.cfgPath, f.db)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	l, err := ssup.Open(d, *logPath, ssup.Options{})
+	l, err := ssup.Open(d, f.logPath, ssup.Options{})
 	if err != nil {
-		return suppressOpenErr(err, d.Path(), *logPath)
+		return suppressOpenErr(err, d.Path(), f.logPath)
 	}
 	defer l.Close()
-	t, err := c.SuppressTarget(*target, *file)
+	t, err := c.SuppressTarget(f.target, f.file)
 	if err != nil {
 		return err
 	}
 	if fmtSet != "" && fmtSet != t.Format {
 		return fmt.Errorf("--format %s: target %s reads %s", fmtSet, t.Name, t.Format)
 	}
-	set, err := l.Set(*blocks)
+	set, err := l.Set(f.blocks)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "export %d suppressed addresses (log seq %d) to %s (%s, %s)\n", len(set), l.LastSeq(), sanitizeCell(t.Path), t.Name, t.Format)
-	if !*yes {
+	if !f.yes {
 		if !isatty.IsTerminal(os.Stdin.Fd()) {
 			return fmt.Errorf("refusing to install without --yes: stdin is not a terminal")
 		}
@@ -525,7 +507,7 @@ func supExportCmd(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := c.ExportSuppressions(ctx, l, mtactl.SuppressExportOptions{Target: t.Name, Path: *file, IncludeBlocks: *blocks, RejectText: *rejectText},
+	res, err := c.ExportSuppressions(ctx, l, mtactl.SuppressExportOptions{Target: t.Name, Path: f.file, IncludeBlocks: f.blocks, RejectText: f.rejectText},
 		mtactl.CurrentWho("suppress export"))
 	if err != nil {
 		return err
@@ -541,7 +523,7 @@ func supExportCmd(args []string) error {
 	if res.Target.Rules != "" {
 		fmt.Printf("  and %d rcpt-to rules in %s (pattern-list %s, virtual-mta %s)\n", res.Rules, sanitizeCell(res.Target.Rules), res.Target.RulesName, res.Target.RulesVMTA)
 	}
-	fmt.Printf("next: cutover suppress verify --config %s --target %s\n", *cfgPath, t.Name)
+	fmt.Printf("next: cutover suppress verify --config %s --target %s\n", f.cfgPath, t.Name)
 	return nil
 }
 
@@ -603,7 +585,7 @@ func exportToFile(l *ssup.Log, f ssup.Format, out string, eo ssup.ExportOptions)
 // openSuppressController opens the config's database (or dbPath) read-write
 // and mtactl over it.
 func openSuppressController(cfgPath, dbPath string) (*mtactl.Controller, *state.DB, error) {
-	cfg, err := LoadConfig(cfgPath)
+	cfg, err := owner.LoadConfig(cfgPath)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -625,33 +607,47 @@ func openSuppressController(cfgPath, dbPath string) (*mtactl.Controller, *state.
 	return c, d, nil
 }
 
-func supVerifyCmd(args []string) error {
-	fs := newFlags("suppress verify")
-	cfgPath := fs.String("config", "", "config file with the [mtactl] target (required)")
-	db := fs.String("db", "", "database file (default: the config's)")
-	logPath := fs.String("log", "", "canonical log (default suppressions.jsonl next to the database)")
-	target := fs.String("target", "", "the driver (postfix-front, postfix-delivery, exim, pmta, demo); default the only one")
-	file := fs.String("file", "", "the installed file (default in the target's config directory)")
-	smtpAddr := fs.String("smtp", "", "the NEW MTA's SMTP endpoint HOST:PORT for RCPT TO probes (default [suppress.verify] smtp)")
-	probes := fs.Int("probes", 0, "addresses probed through the MTA's lookup (default 50)")
-	smtpProbes := fs.Int("smtp-probes", 0, "suppressed addresses probed by RCPT TO, and as many others (default 10)")
-	mailFrom := fs.String("mail-from", "", "MAIL FROM of the probes (default the null sender)")
-	blocks := fs.Bool("include-blocks", false, "the export included SendGrid blocks")
-	asJSON := fs.Bool("json", false, "print the result as JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: cutover suppress verify --config FILE [--target NAME] [--db FILE] [--file PATH] [--smtp HOST:PORT]   (exit 1 when anything is missing)")
-		fs.PrintDefaults()
+type supVerifyFlags struct {
+	cfgPath, db, logPath, target, file, smtpAddr, mailFrom string
+	probes, smtpProbes                                     int
+	blocks, asJSON                                         bool
+}
+
+func newSupVerifyCmd() *cobra.Command {
+	var f supVerifyFlags
+	c := command("verify --config FILE [--target T] [--db FILE] [--file PATH] [--smtp H:P]",
+		"check that the MTA holds every suppressed address",
+		"  cutover suppress verify --config cutover.toml --smtp 127.0.0.1:25", nil)
+	c.Annotations[annExit] = "0 verified, 1 something is missing or failed, 2 bad command line."
+	configFlag(c, &f.cfgPath, "config file with the [mtactl] target (required)")
+	dbFlag(c, &f.db, "database file (default: the config's)")
+	logFlag(c, &f.logPath)
+	fl := c.Flags()
+	fl.StringVar(&f.target, "target", "", "the driver (postfix-front, postfix-delivery, exim, pmta, demo); default the only one")
+	fl.StringVar(&f.file, "file", "", "the installed file (default in the target's config directory)")
+	fl.StringVar(&f.smtpAddr, "smtp", "", "the NEW MTA's SMTP endpoint HOST:PORT for RCPT TO probes (default [suppress.verify] smtp)")
+	fl.IntVar(&f.probes, "probes", 0, "addresses probed through the MTA's lookup (default 50)")
+	fl.IntVar(&f.smtpProbes, "smtp-probes", 0, "suppressed addresses probed by RCPT TO, and as many others (default 10)")
+	fl.StringVar(&f.mailFrom, "mail-from", "", "MAIL FROM of the probes (default the null sender)")
+	fl.BoolVar(&f.blocks, "include-blocks", false, "the export included SendGrid blocks")
+	jsonFlag(c, &f.asJSON, "print the result as JSON")
+	c.RegisterFlagCompletionFunc("target", fixed("postfix-front", "postfix-delivery", "exim", "pmta", "demo"))
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 || f.cfgPath == "" {
+			return usage(cmd)
+		}
+		return supVerify(f)
 	}
-	if pos, err := parseInterleaved(fs, args); err != nil || len(pos) > 0 || *cfgPath == "" {
-		fs.Usage()
-		return errUsage
-	}
-	sc, err := readSuppressConfig(*cfgPath)
+	return c
+}
+
+func supVerify(f supVerifyFlags) error {
+	sc, err := owner.ReadSuppressConfig(f.cfgPath)
 	if err != nil {
-		return fmt.Errorf("%s: [suppress]: %v", *cfgPath, err)
+		return fmt.Errorf("%s: [suppress]: %v", f.cfgPath, err)
 	}
-	opt := mtactl.SuppressVerifyOptions{Target: *target, Path: *file, IncludeBlocks: *blocks, Probes: *probes, SMTP: *smtpAddr,
-		SMTPProbes: *smtpProbes, MailFrom: *mailFrom, HELO: sc.Verify.HELO}
+	opt := mtactl.SuppressVerifyOptions{Target: f.target, Path: f.file, IncludeBlocks: f.blocks, Probes: f.probes, SMTP: f.smtpAddr,
+		SMTPProbes: f.smtpProbes, MailFrom: f.mailFrom, HELO: sc.Verify.HELO}
 	if opt.SMTP == "" {
 		opt.SMTP = sc.Verify.SMTP
 	}
@@ -664,14 +660,14 @@ func supVerifyCmd(args []string) error {
 	if opt.MailFrom == "" {
 		opt.MailFrom = sc.Verify.MailFrom
 	}
-	c, d, err := openSuppressController(*cfgPath, *db)
+	c, d, err := openSuppressController(f.cfgPath, f.db)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	l, err := ssup.Open(d, *logPath, ssup.Options{})
+	l, err := ssup.Open(d, f.logPath, ssup.Options{})
 	if err != nil {
-		return suppressOpenErr(err, d.Path(), *logPath)
+		return suppressOpenErr(err, d.Path(), f.logPath)
 	}
 	defer l.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -683,7 +679,7 @@ func supVerifyCmd(args []string) error {
 	if err := mtactl.RecordSuppressVerification(d, v); err != nil {
 		return fmt.Errorf("record the verification: %w", err)
 	}
-	if *asJSON {
+	if f.asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(v); err != nil {

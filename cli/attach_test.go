@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"cutover/mtactl"
+	"cutover/owner"
 	"cutover/ui/attach"
 )
 
@@ -135,7 +136,7 @@ func TestViewerControlAppliedOnceAndAudited(t *testing.T) {
 	demoFile := filepath.Join(demoDir, "demo-control.json")
 	v, other := otherUser(t)
 	extra := "[mtactl.demo]\nfile = \"" + demoFile + "\"\n"
-	wantUser := currentUser()
+	wantUser := owner.CurrentUser()
 	if other {
 		extra = "[control]\ngroup = \"" + groupName(t, 65534) + "\"\n\n" + extra
 		wantUser = v.user
@@ -231,7 +232,7 @@ func TestSocketRefusesOtherUsers(t *testing.T) {
 	cmd.Stderr = &stderr
 	err := cmd.Run()
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != statusExitUnknown || !strings.Contains(stderr.String(), "permission denied") {
+	if !errors.As(err, &ee) || ee.ExitCode() != owner.StatusExitUnknown || !strings.Contains(stderr.String(), "permission denied") {
 		t.Fatalf("status as uid 65534: %v\n%s", err, stderr.String())
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -10,39 +10,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	ssup "cutover/state/suppress"
+	"cutover/owner"
+	"cutover/owner/ownertest"
 	"cutover/ui"
 	"cutover/ui/attach"
 )
-
-// writeSendGridBounces writes a SendGrid bounces export of n rows: every
-// 100th row is junk (rejected) and every 50th repeats an earlier address
-// with the same time (a duplicate event).
-func writeSendGridBounces(t *testing.T, path string, n int) (events int) {
-	t.Helper()
-	var b bytes.Buffer
-	b.WriteString("email,created,status,reason\n")
-	for i := 1; i <= n; i++ {
-		switch {
-		case i%100 == 0:
-			fmt.Fprintf(&b, "not-an-address-%d,%d,5.1.1,junk\n", i, 1443651154+i)
-		case i%50 == 0:
-			fmt.Fprintf(&b, "User%d@Example.com,%d,5.1.1,\"550 5.1.1 no such user\"\n", i-1, 1443651154+i-1)
-		default:
-			fmt.Fprintf(&b, "user%d@example.com,%d,5.1.1,\"550 5.1.1 no such user\"\n", i, 1443651154+i)
-			events++
-		}
-	}
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return events
-}
 
 // logLines counts the canonical log's events and their distinct
 // (address, ts) keys (none when there is no log yet).
@@ -81,7 +57,7 @@ func stableSummary(s, dir string) string {
 func TestSuppressImportThroughOwner(t *testing.T) {
 	exports := t.TempDir()
 	file := filepath.Join(exports, "sendgrid_bounces.csv")
-	want := writeSendGridBounces(t, file, 2000)
+	want := ownertest.WriteSendGridBounces(t, file, 2000)
 
 	e := newEnv(t, "")
 	startServe(t, e)
@@ -130,9 +106,9 @@ func TestSuppressImportThroughOwner(t *testing.T) {
 func TestSuppressImportOwnerCancel(t *testing.T) {
 	exports := t.TempDir()
 	small := filepath.Join(exports, "small.csv")
-	writeSendGridBounces(t, small, 10)
+	ownertest.WriteSendGridBounces(t, small, 10)
 	big := filepath.Join(exports, "big_bounces.csv")
-	want := writeSendGridBounces(t, big, 150_000)
+	want := ownertest.WriteSendGridBounces(t, big, 150_000)
 
 	e := newEnv(t, "")
 	startServe(t, e)
@@ -145,7 +121,7 @@ func TestSuppressImportOwnerCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	req := ownerImportReq{Provider: "sendgrid", Files: []string{small}}
+	req := owner.ImportRequest{Provider: "sendgrid", Files: []string{small}}
 	if err := ro.Call(ctx, attach.OpSuppressImport, req, nil); !errors.Is(err, attach.ErrReadOnly) {
 		t.Fatalf("read-only session: %v, want ErrReadOnly", err)
 	}
@@ -217,88 +193,6 @@ func TestSuppressImportOwnerCancel(t *testing.T) {
 	}
 }
 
-// TestOwnerImportsStates: a file that fails midway is "failed" with its
-// error and what it read, the good one "done" with a full bar; the view
-// keeps the last keepImportFiles files, and a finished import's summary
-// stays available to its status request.
-func TestOwnerImportsStates(t *testing.T) {
-	dir := t.TempDir()
-	db, err := openDB(filepath.Join(dir, "c.db"), true, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	l, err := ssup.Open(db, "", ssup.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	good := filepath.Join(dir, "bounces.csv")
-	writeSendGridBounces(t, good, 300)
-	bad := filepath.Join(dir, "blocks.json")
-	writeT(t, bad, `[{"email":"a@example.com","created":1443651154,"status":"4.0.0","reason":"x"}, {"email": oops`)
-	var pushes atomic.Int32
-	im := &ownerImports{db: db, log: func() (*ssup.Log, error) { return l, nil }, notify: func() { pushes.Add(1) }}
-	defer im.Close()
-
-	wait := func(id string) ownerImportStatus {
-		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			st, err := im.status(id)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if st.Done {
-				return st
-			}
-		}
-		t.Fatal("import did not finish")
-		return ownerImportStatus{}
-	}
-	never := make(chan struct{})
-	id, err := im.start(ownerImportReq{Provider: "sendgrid", Files: []string{good, bad}}, "alice", never)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := wait(id.ID)
-	if st.Err == "" || st.Summary == nil || st.Summary.Accepted != 295 {
-		t.Fatalf("status: err %q, summary %+v", st.Err, st.Summary)
-	}
-	f0, f1 := st.Files[0], st.Files[1]
-	if f0.State != ui.ImportDone || f0.Elapsed <= 0 || f0.Fraction() != 1 || f0.Rows != 300 || f0.Accepted != 294 || f0.Rejected != 3 || f0.Duplicate != 3 || f0.By != "alice" {
-		t.Errorf("good file: %+v", f0)
-	}
-	if f1.State != ui.ImportFailed || f1.Err == "" || f1.Accepted != 1 {
-		t.Errorf("bad file: %+v", f1)
-	}
-	if n := pushes.Load(); n < 2 {
-		t.Errorf("%d pushes, want one at the start and one at the end at least", n)
-	}
-
-	// Six more runs of two files: the view keeps the newest ten files.
-	for i := 0; i < 6; i++ {
-		id, err := im.start(ownerImportReq{Provider: "sendgrid", Files: []string{good, good}}, "bob", never)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wait(id.ID)
-	}
-	files := im.Files()
-	if len(files) != keepImportFiles || files[0].By != "bob" || files[0].Duplicate != 297 {
-		t.Errorf("view keeps %d files, first %+v", len(files), files[0])
-	}
-	if _, err := im.status(id.ID); !errors.Is(err, attach.ErrNotFound) {
-		t.Errorf("status of an import older than %d runs: %v", keepImportRuns, err)
-	}
-	// Relative paths and a foreign log are refused before anything runs.
-	if _, err := im.start(ownerImportReq{Provider: "sendgrid", Files: []string{"bounces.csv"}}, "bob", never); !errors.Is(err, attach.ErrBadRequest) {
-		t.Errorf("relative path: %v", err)
-	}
-	if _, err := im.start(ownerImportReq{Provider: "sendgrid", Log: filepath.Join(dir, "other.jsonl"), Files: []string{good}}, "bob", never); !errors.Is(err, attach.ErrBadRequest) {
-		t.Errorf("another log: %v", err)
-	}
-}
-
 // TestSuppressImportOwnerRefusesOtherUser: a user of the [control] group
 // may attach and apply, but an import through the owner would read files
 // and write rejects as the owner's user: the owner refuses it, the CLI
@@ -314,7 +208,7 @@ func TestSuppressImportOwnerRefusesOtherUser(t *testing.T) {
 	exports := t.TempDir()
 	os.Chmod(exports, 0o755)
 	file := filepath.Join(exports, "sendgrid_bounces.csv")
-	writeSendGridBounces(t, file, 20)
+	ownertest.WriteSendGridBounces(t, file, 20)
 
 	cmd := v.command([]string{"CUTOVER_TEST_RUN_MAIN=1"}, "suppress", "import", "--db", e.db, "--provider", "sendgrid", file)
 	var stdout, stderr bytes.Buffer

@@ -1,4 +1,4 @@
-package main
+package owner
 
 import (
 	"bytes"
@@ -13,13 +13,16 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"cutover/ingest"
+	"cutover/ingest/exim"
+	"cutover/ingest/pmta"
+	"cutover/ingest/postfix"
 	"cutover/model"
 	"cutover/mtactl"
 	"cutover/state"
 )
 
-// Config is the TOML configuration file. Only main.go reads it: each package
-// gets plain option structs, so no package depends on the file format.
+// Config is the TOML configuration file. Only owner and cli read it: each
+// package below gets plain option structs, so none depends on the file format.
 type Config struct {
 	Database DatabaseConfig `toml:"database"`
 	Timezone string         `toml:"timezone"` // for log times without a zone; default Local
@@ -28,9 +31,9 @@ type Config struct {
 	// Mtactl is the MTA configuration cutover manages (mtactl/doc.go);
 	// absent: the cockpit is read-only.
 	Mtactl *mtactl.Config `toml:"mtactl"`
-	// Control is the owner's control socket and metrics (serve.go).
+	// Control is the owner's control socket and metrics.
 	Control ControlConfig `toml:"control"`
-	// Suppress configures suppression verification (suppress_cmds.go).
+	// Suppress configures suppression verification (cutover suppress verify).
 	Suppress SuppressConfig `toml:"suppress"`
 	// Bounces is the DSN/ARF mailbox the owner watches (bounces.go).
 	Bounces BouncesConfig `toml:"bounces"`
@@ -58,8 +61,10 @@ type ISPConfig struct {
 	MX        map[string]string `toml:"mx"`
 }
 
+// ExampleConfig is the commented example `cutover init` writes.
+//
 //go:embed cutover.example.toml
-var exampleConfig []byte
+var ExampleConfig []byte
 
 // LoadConfig reads and validates a config file; errors name the file and,
 // for TOML syntax errors, the line and column.
@@ -110,7 +115,7 @@ func (c *Config) validate() error {
 			return fmt.Errorf("%s: duplicate source name", where)
 		}
 		names[s.Name] = true
-		if _, err := sourceKind(s.Kind); err != nil {
+		if _, err := SourceKind(s.Kind); err != nil {
 			return fmt.Errorf("%s: %v", where, err)
 		}
 		if _, err := model.ParseSide(s.Side); err != nil {
@@ -164,10 +169,114 @@ func (c *Config) Classifier(db *state.DB) *ingest.Classifier {
 	return cls
 }
 
-func sourceKind(k string) (string, error) {
+// SourceKind checks a source kind: pmta, postfix or exim.
+func SourceKind(k string) (string, error) {
 	switch k {
 	case "pmta", "postfix", "exim":
 		return k, nil
 	}
 	return "", fmt.Errorf("kind %q: want pmta, postfix or exim", k)
+}
+
+// Kinds are the log kinds a source may have.
+var Kinds = []string{"pmta", "postfix", "exim"}
+
+// NewParser returns the parser for a source kind.
+func NewParser(kind string, loc *time.Location) (ingest.Parser, error) {
+	switch kind {
+	case "pmta":
+		return pmta.New(pmta.Options{Location: loc}), nil
+	case "postfix":
+		return postfix.New(postfix.Options{Location: loc}), nil
+	case "exim":
+		return exim.New(exim.Options{Location: loc}), nil
+	}
+	return nil, fmt.Errorf("kind %q: want pmta, postfix or exim", kind)
+}
+
+// OpenDB opens the database the way every command does: its directory
+// created when writing, a missing file an error when reading, and a 2 s
+// lock timeout whose error names the holder.
+func OpenDB(path string, allowNetFS, readOnly bool) (*state.DB, error) {
+	if path == "" {
+		return nil, fmt.Errorf("--db is required")
+	}
+	if !readOnly {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, err
+		}
+	} else if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("database %s: %w", path, err)
+	}
+	return state.Open(path, state.Options{AllowNetFS: allowNetFS, ReadOnly: readOnly, Timeout: 2 * time.Second})
+}
+
+// SourceSpecs turns the config's sources into pipeline specs.
+func (c *Config) SourceSpecs() ([]ingest.SourceSpec, error) {
+	loc, err := c.Location()
+	if err != nil {
+		return nil, err
+	}
+	var specs []ingest.SourceSpec
+	for _, s := range c.Sources {
+		side, _ := model.ParseSide(s.Side)
+		sm, _ := ingest.NewSideMap(s.SideMap)
+		parser, err := NewParser(s.Kind, loc)
+		if err != nil {
+			return nil, err
+		}
+		mta := s.MTA
+		if mta == "" {
+			mta = s.Name
+		}
+		var poll time.Duration
+		if s.Poll != "" {
+			poll, _ = time.ParseDuration(s.Poll)
+		}
+		specs = append(specs, ingest.SourceSpec{Name: s.Name, Kind: s.Kind, Side: side, MTA: mta,
+			Globs: s.Globs, SideMap: sm, Parser: parser, Poll: poll})
+	}
+	return specs, nil
+}
+
+// ControlConfig is the [control] section: who may attach to the owner's
+// socket and where metrics are served.
+//
+//	[control]
+//	group = "mailops"                  # may attach (and apply) besides the owner's user; default: owner only
+//	metrics_listen = "127.0.0.1:9810"  # default for --metrics-listen
+type ControlConfig struct {
+	Group         string `toml:"group"`
+	MetricsListen string `toml:"metrics_listen"`
+}
+
+// SuppressConfig is the [suppress] section.
+//
+//	[suppress.verify]
+//	smtp = "127.0.0.1:25"     # the NEW MTA's SMTP endpoint for RCPT TO probes
+type SuppressConfig struct {
+	Verify SuppressVerifyConfig `toml:"verify"`
+}
+
+// SuppressVerifyConfig configures `cutover suppress verify`.
+type SuppressVerifyConfig struct {
+	SMTP       string `toml:"smtp"`
+	SMTPProbes int    `toml:"smtp_probes"`
+	Probes     int    `toml:"probes"`
+	MailFrom   string `toml:"mail_from"`
+	HELO       string `toml:"helo"`
+}
+
+// ReadSuppressConfig reads [suppress] from a config file, ignoring every
+// other section (LoadConfig validates those).
+func ReadSuppressConfig(path string) (SuppressConfig, error) {
+	var v struct {
+		Suppress SuppressConfig `toml:"suppress"`
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return v.Suppress, err
+	}
+	err = toml.Unmarshal(b, &v)
+	return v.Suppress, err
 }

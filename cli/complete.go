@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"cutover/mtactl"
+	"cutover/owner"
+	"cutover/ui/attach"
+)
+
+// Dynamic shell completion: the values come from the config named on the
+// command line being completed (--config), through the owner's socket when
+// one answers, else from the database opened read-only.
+
+// fixed completes one of a fixed set of words.
+func fixed(vals ...string) cobra.CompletionFunc {
+	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return vals, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+func completeKinds(c *cobra.Command, flag string) {
+	c.RegisterFlagCompletionFunc(flag, fixed(owner.Kinds...))
+}
+
+func completeSides(c *cobra.Command, flag string) {
+	c.RegisterFlagCompletionFunc(flag, fixed("old", "new"))
+}
+
+// controlView is what completion reads from mtactl, locally or remotely.
+type controlView interface {
+	Providers() []string
+	History() ([]mtactl.AuditEntry, error)
+}
+
+// withControl runs fn on the mtactl state of the config in cmd's --config:
+// the owner's when one answers on the socket, else read from the database.
+func withControl(cmd *cobra.Command, fn func(controlView) []string) ([]string, cobra.ShellCompDirective) {
+	none := cobra.ShellCompDirectiveNoFileComp
+	path, _ := cmd.Flags().GetString("config")
+	if path == "" {
+		return nil, none
+	}
+	cfg, err := owner.LoadConfig(path)
+	if err != nil || cfg.Mtactl == nil {
+		return nil, none
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if cl, err := attach.Dial(ctx, attach.SocketPath(cfg.Database.Path), attach.ClientOptions{ReadOnly: true, Command: "completion"}); err == nil {
+		defer cl.Close()
+		return fn(cl.Control()), none
+	}
+	db, err := openDB(cfg.Database.Path, cfg.Database.AllowNetworkFS, true)
+	if err != nil {
+		return nil, none
+	}
+	defer db.Close()
+	c, err := mtactl.New(*cfg.Mtactl, db)
+	if err != nil {
+		return nil, none
+	}
+	return fn(c), none
+}
+
+// completeProviders completes the configured provider names.
+func completeProviders(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	return withControl(cmd, func(c controlView) []string { return c.Providers() })
+}
+
+// completeAuditIDs completes the ids of mtactl's changes, newest first,
+// each with its summary as the description.
+func completeAuditIDs(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	return withControl(cmd, func(c controlView) []string {
+		hist, err := c.History()
+		if err != nil {
+			return nil
+		}
+		out := make([]string, 0, len(hist))
+		for i := len(hist) - 1; i >= 0; i-- {
+			out = append(out, hist[i].ID+"\t"+sanitizeCell(hist[i].Summary()))
+		}
+		return out
+	})
+}

@@ -1,0 +1,394 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"cutover/model"
+	"cutover/mtactl"
+	"cutover/owner"
+	"cutover/state"
+)
+
+// The commands that change the MTAs' configuration through mtactl: for
+// scripts and on-call. Every change shows its diff first; without --yes it is
+// confirmed with (y/N) on a terminal and refused (exit 1) anywhere else.
+
+func errRefused(what string) error {
+	return fmt.Errorf("refusing to %s without --yes: stdin is not a terminal (the diff is above)", what)
+}
+func sanitizeBlock(s string) string    { return sanitizeLines(s) }
+func plural(n int, s, p string) string { return map[bool]string{true: s, false: p}[n == 1] }
+
+// openController loads the config and opens its database and mtactl.
+func openController(cfgPath string, readOnly bool) (*mtactl.Controller, *state.DB, error) {
+	if cfgPath == "" {
+		return nil, nil, fmt.Errorf("--config is required")
+	}
+	cfg, err := owner.LoadConfig(cfgPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.Mtactl == nil {
+		return nil, nil, fmt.Errorf("%s: no [mtactl] section: cutover manages no MTA configuration", cfgPath)
+	}
+	db, err := openDB(cfg.Database.Path, cfg.Database.AllowNetworkFS, readOnly)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := mtactl.New(*cfg.Mtactl, db)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return c, db, nil
+}
+
+func newRatioCmd(o cmdIO) *cobra.Command {
+	return group(&cobra.Command{Use: "ratio", Short: "show or set the share of traffic on the NEW side",
+		Example: "  cutover ratio show --config cutover.toml", DisableFlagsInUseLine: true,
+		Annotations: map[string]string{annExit: defaultExit}}, newRatioShowCmd(o), newRatioSetCmd(o))
+}
+
+func newRatioShowCmd(o cmdIO) *cobra.Command {
+	var cfgPath string
+	var asJSON bool
+	c := command("show --config FILE [--json]", "the applied OLD/NEW split and throttles",
+		"  cutover ratio show --config cutover.toml", nil)
+	configFlag(c, &cfgPath, "")
+	jsonFlag(c, &asJSON, "print the applied state as JSON")
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usage(cmd)
+		}
+		return ratioShow(o, cfgPath, asJSON)
+	}
+	return c
+}
+
+func ratioShow(o cmdIO, cfgPath string, asJSON bool) error {
+	c, db, err := openController(cfgPath, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	cur := c.Current()
+	if asJSON {
+		enc := json.NewEncoder(o.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(cur)
+	}
+	fmt.Fprintf(o.out, "ratio: %d%% new\n", cur.RatioNew)
+	for _, isp := range sortedKeys(cur.PerISP) {
+		fmt.Fprintf(o.out, "  %s: %d%% new\n", sanitizeCell(isp), cur.PerISP[isp])
+	}
+	steps := c.Steps()
+	var ss []string
+	for _, s := range steps {
+		mark := ""
+		if s == cur.RatioNew {
+			mark = "*"
+		}
+		ss = append(ss, strconv.Itoa(s)+mark)
+	}
+	fmt.Fprintf(o.out, "steps: %s\n", strings.Join(ss, " "))
+	if len(cur.Throttles) > 0 {
+		fmt.Fprintln(o.out, "throttles (NEW side):")
+		for _, isp := range sortedKeys(cur.Throttles) {
+			over := ""
+			if _, ok := cur.Overrides[isp]; ok {
+				over = "  (override)"
+			}
+			fmt.Fprintf(o.out, "  %s: %s%s\n", sanitizeCell(isp), cur.Throttles[isp], over)
+		}
+	}
+	fmt.Fprintf(o.out, "drivers: %s\n", strings.Join(c.Drivers(), ", "))
+	return nil
+}
+
+func newRatioSetCmd(o cmdIO) *cobra.Command {
+	var cfgPath, isp string
+	var yes bool
+	c := command("set PCT [--isp NAME] [--yes] --config FILE", "route PCT percent of the traffic to NEW",
+		"  cutover ratio set 30 --isp google --config cutover.toml", nil)
+	c.Long = `Shows the diff of the MTA configuration, asks (y/N) on a terminal and
+applies it through mtactl: validate, reload, audit. Without --yes and
+without a terminal it refuses (exit 1).`
+	configFlag(c, &cfgPath, "")
+	c.Flags().StringVar(&isp, "isp", "", "set one provider's ratio instead of the global one")
+	yesFlag(c, &yes)
+	c.RegisterFlagCompletionFunc("isp", completeProviders)
+	c.Annotations["env"] = envChange
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return usage(cmd)
+		}
+		return ratioSet(o, cfgPath, args[0], isp, yes)
+	}
+	return c
+}
+
+func ratioSet(o cmdIO, cfgPath, arg, isp string, yes bool) error {
+	pct, err := strconv.Atoi(strings.TrimSuffix(arg, "%"))
+	if err != nil || pct < 0 || pct > 100 {
+		return fmt.Errorf("ratio %q: want a percentage 0-100", arg)
+	}
+	c, db, err := openController(cfgPath, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if isp != "" && !knownProvider(c, isp) {
+		return fmt.Errorf("--isp %q: not a configured provider (have %s)", isp, strings.Join(c.Providers(), ", "))
+	}
+	ch, err := c.Plan(c.Current().WithRatio(pct, isp))
+	if err != nil {
+		return err
+	}
+	cmd := "ratio set " + arg
+	if isp != "" {
+		cmd += " --isp " + isp
+	}
+	return confirmApply(o, c, ch, cmd, yes)
+}
+
+func newThrottleCmd(o cmdIO) *cobra.Command {
+	return group(&cobra.Command{Use: "throttle", Short: "limit what the NEW side sends to one provider",
+		Example: "  cutover throttle set yahoo --rate 400/h --conn 3 --config cutover.toml", DisableFlagsInUseLine: true,
+		Annotations: map[string]string{annExit: defaultExit}}, newThrottleSetCmd(o))
+}
+
+type throttleFlags struct {
+	cfgPath, rate string
+	conn, perConn int
+	yes           bool
+}
+
+func newThrottleSetCmd(o cmdIO) *cobra.Command {
+	var f throttleFlags
+	c := command("set ISP --rate N/h --conn N [--per-conn N] [--yes] --config FILE",
+		"set a provider's rate and connection limits on the NEW side",
+		"  cutover throttle set yahoo --rate 400/h --conn 3 --config cutover.toml", nil)
+	configFlag(c, &f.cfgPath, "")
+	fl := c.Flags()
+	fl.StringVar(&f.rate, "rate", "", "messages per hour to the provider from the NEW side, e.g. 500/h")
+	fl.IntVar(&f.conn, "conn", 0, "concurrent connections to the provider")
+	fl.IntVar(&f.perConn, "per-conn", 0, "messages per connection")
+	yesFlag(c, &f.yes)
+	c.ValidArgsFunction = completeProviders
+	c.Annotations["env"] = envChange
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return usage(cmd)
+		}
+		return throttleSet(o, cmd, f, args[0])
+	}
+	return c
+}
+
+func throttleSet(o cmdIO, cmd *cobra.Command, f throttleFlags, isp string) error {
+	var t model.Throttle
+	var err error
+	if f.rate != "" {
+		if t.PerHour, err = model.ParseRate(f.rate); err != nil {
+			return fmt.Errorf("--rate: %v", err)
+		}
+	}
+	if f.conn < 0 || f.perConn < 0 {
+		return fmt.Errorf("--conn and --per-conn must not be negative")
+	}
+	t.Connections, t.PerConnection = f.conn, f.perConn
+	if t.IsZero() {
+		return usage(cmd)
+	}
+	c, db, err := openController(f.cfgPath, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if !knownProvider(c, isp) {
+		return fmt.Errorf("%q: not a configured provider (have %s)", isp, strings.Join(c.Providers(), ", "))
+	}
+	ch, err := c.Plan(c.Current().WithOverride(isp, t))
+	if err != nil {
+		return err
+	}
+	return confirmApply(o, c, ch, "throttle set "+isp+" "+t.String(), f.yes)
+}
+
+func newRollbackCmd(o cmdIO) *cobra.Command {
+	var cfgPath, to string
+	var yes bool
+	c := command("rollback [--to ID] [--yes] --config FILE", "undo the last change (or restore the files before ID)",
+		"  cutover rollback --to 7 --config cutover.toml", nil)
+	configFlag(c, &cfgPath, "")
+	c.Flags().StringVar(&to, "to", "", "restore the files as they were right before this change id (default: undo the last change)")
+	yesFlag(c, &yes)
+	c.RegisterFlagCompletionFunc("to", completeAuditIDs)
+	c.Annotations["env"] = envChange
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usage(cmd)
+		}
+		c, db, err := openController(cfgPath, false)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		ch, err := c.PlanRollback(to)
+		if err != nil {
+			return err
+		}
+		line := "rollback"
+		if to != "" {
+			line += " --to " + to
+		}
+		return confirmApply(o, c, ch, line, yes)
+	}
+	return c
+}
+
+func newHistoryCmd(o cmdIO) *cobra.Command {
+	var cfgPath string
+	var asJSON bool
+	c := command("history [--json] --config FILE", "every change mtactl made, with its result",
+		"  cutover history --json --config cutover.toml", nil)
+	configFlag(c, &cfgPath, "")
+	jsonFlag(c, &asJSON, "one JSON array of audit entries")
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usage(cmd)
+		}
+		return printHistory(o, cfgPath, asJSON)
+	}
+	return c
+}
+
+func printHistory(o cmdIO, cfgPath string, asJSON bool) error {
+	c, db, err := openController(cfgPath, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	hist, err := c.History()
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if hist == nil {
+			hist = []mtactl.AuditEntry{}
+		}
+		enc := json.NewEncoder(o.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(hist)
+	}
+	if len(hist) == 0 {
+		fmt.Fprintln(o.out, "no changes yet")
+		return nil
+	}
+	for _, e := range hist {
+		fmt.Fprintln(o.out, sanitizeCell(e.Summary()))
+		if e.Result == mtactl.ResultFailed && e.Error != "" {
+			fmt.Fprintf(o.out, "    %s\n", sanitizeCell(e.Error))
+		}
+	}
+	return nil
+}
+
+func knownProvider(c *mtactl.Controller, isp string) bool {
+	for _, p := range c.Providers() {
+		if p == isp {
+			return true
+		}
+	}
+	return false
+}
+
+// confirmApply prints the plan (diffs, drift, notes), asks or refuses
+// without --yes, then applies it and reports the result.
+func confirmApply(o cmdIO, c *mtactl.Controller, ch *mtactl.Change, command string, yes bool) error {
+	fmt.Fprintf(o.out, "%s: %s -> %s\n", ch.Action, ch.From, ch.To)
+	for _, n := range ch.Notes {
+		fmt.Fprintf(o.out, "note: %s\n", sanitizeCell(n))
+	}
+	if ch.Empty() && len(ch.Drift) == 0 {
+		fmt.Fprintln(o.out, "nothing to change: the files already say this")
+		return nil
+	}
+	if d := ch.Diff(); d != "" {
+		fmt.Fprint(o.out, sanitizeBlock(d))
+		if !strings.HasSuffix(d, "\n") {
+			fmt.Fprintln(o.out)
+		}
+	}
+	if len(ch.Drift) > 0 {
+		fmt.Fprintf(o.out, "DRIFT: %d managed %s edited behind cutover's back; applying overwrites:\n",
+			len(ch.Drift), plural(len(ch.Drift), "file was", "files were"))
+		for _, d := range ch.Drift {
+			fmt.Fprintf(o.out, "--- drift in %s (%s)\n", sanitizeCell(d.Path), d.Driver)
+			fmt.Fprint(o.out, sanitizeBlock(d.Diff))
+		}
+	}
+	if !yes {
+		if !o.tty {
+			return errRefused(command)
+		}
+		if !ask(o, "Apply this change? (y/N) ") {
+			return errors.New("cancelled")
+		}
+		if len(ch.Drift) > 0 && !ask(o, "Overwrite the drifted files shown above? (y/N) ") {
+			return errors.New("cancelled: drift not accepted")
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	entry, err := c.Apply(ctx, ch, mtactl.CurrentWho("cutover "+command), mtactl.ApplyOptions{AcceptDrift: true})
+	if err != nil {
+		var ae *mtactl.ApplyError
+		if errors.As(err, &ae) {
+			return fmt.Errorf("apply failed: %s", sanitizeBlock(ae.Error()))
+		}
+		return err
+	}
+	fmt.Fprintln(o.out, sanitizeCell(entry.Summary()))
+	return nil
+}
+
+func ask(o cmdIO, prompt string) bool {
+	fmt.Fprint(o.out, prompt)
+	line, _ := o.in.ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true
+	}
+	return false
+}
+
+// sanitizeLines keeps newlines and tabs but strips terminal escapes from
+// text that came from files or commands (diffs, checker output).
+func sanitizeLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = sanitizeCell(strings.ReplaceAll(l, "\t", "    "))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

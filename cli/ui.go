@@ -1,0 +1,107 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/spf13/cobra"
+
+	"cutover/owner"
+	"cutover/state"
+	"cutover/ui"
+)
+
+// uiFlags are the cockpit's flags; the root command has them too, so that
+// "cutover --config FILE" opens the cockpit.
+type uiFlags struct {
+	cfgPath, metricsAddr string
+	readOnly             bool
+}
+
+func (f *uiFlags) register(c *cobra.Command) {
+	configFlag(c, &f.cfgPath, "config file (see cutover init)")
+	c.Flags().BoolVar(&f.readOnly, "read-only", false, "attach to the process that owns the database, without control keys")
+	c.Flags().StringVar(&f.metricsAddr, "metrics-listen", "", "serve Prometheus metrics on ADDR while this cockpit owns the database")
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations["env"] = envCockpit
+}
+
+func newUICmd() *cobra.Command {
+	var f uiFlags
+	c := command("ui --config FILE [--read-only] [--metrics-listen ADDR]",
+		"follow the configured sources and open the cockpit",
+		"  cutover ui --config cutover.toml --read-only", nil)
+	c.Long = `Opens the cockpit on the configured sources. When another process owns the
+database (cutover serve, or another cockpit), it attaches to that owner as a
+viewer; --read-only attaches without control keys. "cutover --config FILE"
+is the same command.`
+	f.register(c)
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if f.cfgPath == "" {
+			return usage(cmd)
+		}
+		return runUI(f)
+	}
+	return c
+}
+
+// runUI follows the configured sources in this process and opens the
+// cockpit on them, or attaches to the process that owns the database.
+func runUI(f uiFlags) error {
+	if f.cfgPath == "" {
+		return errors.New("--config is required")
+	}
+	cfg, err := owner.LoadConfig(f.cfgPath)
+	if err != nil {
+		return err
+	}
+	if attached, err := attachIfOwned(cfg.Database.Path, f.readOnly, nil); attached {
+		return err
+	}
+	var prog progHolder
+	own, err := owner.Start(cfg, owner.Options{Command: "cockpit", MetricsListen: f.metricsAddr, OnChange: prog.changed})
+	var le *state.LockedError
+	if err != nil && errors.As(err, &le) {
+		if attached, aerr := attachIfOwned(cfg.Database.Path, f.readOnly, err); attached {
+			return aerr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	var control ui.Control
+	if own.Control != nil {
+		control = ui.LocalControl{C: own.Control}
+	}
+	return runCockpit(own, &prog, control)
+}
+
+// runCockpit runs the owner (ingest and runners) in a goroutine and the
+// cockpit in the foreground; quitting the cockpit stops the owner after a
+// last commit and closes it.
+func runCockpit(own *owner.Owner, prog *progHolder, control ui.Control) error {
+	defer own.Close()
+	m := ui.New(own.Data, ui.Options{Thresholds: own.Thresholds, Clock: own.Clock(), Control: control, ReadOnly: control == nil})
+	p := tea.NewProgram(m, tea.WithAltScreen())
+	prog.set(p)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		own.Run(ctx, 250*time.Millisecond) // its failure shows in the sources and is returned below
+	}()
+	_, uerr := p.Run()
+	cancel()
+	wg.Wait()
+	if uerr != nil {
+		return uerr
+	}
+	return own.Err()
+}
