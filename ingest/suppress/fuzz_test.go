@@ -75,6 +75,11 @@ func fuzzProvider(f *testing.F, opts ImportOptions) {
 	f.Add("x.json", []byte(`{"items":[{"address":"a@b.com","tags":["*",1,null]}]`))
 	f.Add("x.json", []byte("[\"a@b.com\", 3, {\"email\": [\"x\"]}]"))
 	f.Add("x.csv", []byte("\xff\xfee\x00m\x00a\x00i\x00l\x00\n\x00"))
+	// over the bounds (issue 13): nesting past maxJSONDepth, in an array, a
+	// wrapper and JSON Lines
+	f.Add("x.json", []byte(`[{"email":"a@b.com"},`+nested(maxJSONDepth+1)+`]`))
+	f.Add("x.json", []byte(`{"result":[`+nested(200)+`,"a@b.com"]}`))
+	f.Add("x.jsonl", []byte(nested(maxJSONDepth)+"\n"+nested(maxJSONDepth+1)+"\n"))
 	f.Fuzz(func(t *testing.T, name string, data []byte) {
 		// the name only feeds the list hint: keep it a short, plain file name
 		name = strings.Map(func(r rune) rune {

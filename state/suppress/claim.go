@@ -1,6 +1,7 @@
 package suppress
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -121,4 +122,31 @@ func checkIsLog(f io.ReaderAt, size int64, path string) error {
 		return fmt.Errorf("%s is not a suppression log (its first line does not start with %s); nothing in it was changed", path, logPrefix)
 	}
 	return nil
+}
+
+// maxLogLine bounds one log line held in memory: cutover writes lines of a
+// few kilobytes at most (reasons are cut to 1000 bytes), so a longer one is
+// damage and must not be read whole.
+const maxLogLine = 1 << 20
+
+// readLogLine reads through the next '\n' like ReadSlice, joining the pieces
+// of a line longer than the buffer in *long. n is the line's whole length;
+// a line over maxLogLine comes back cut, with tooLong set.
+func readLogLine(r *bufio.Reader, long *[]byte) (chunk []byte, n int64, tooLong bool, err error) {
+	chunk, err = r.ReadSlice('\n')
+	n = int64(len(chunk))
+	if err != bufio.ErrBufferFull {
+		return chunk, n, false, err
+	}
+	*long = append((*long)[:0], chunk...)
+	for err == bufio.ErrBufferFull {
+		chunk, err = r.ReadSlice('\n')
+		n += int64(len(chunk))
+		if len(*long)+len(chunk) > maxLogLine {
+			tooLong = true
+			continue
+		}
+		*long = append(*long, chunk...)
+	}
+	return *long, n, tooLong, err
 }

@@ -150,3 +150,35 @@ func TestLogOpenRefusesSymlinkAndNonLog(t *testing.T) {
 	}
 	l.Close()
 }
+
+// Issue 13 point 3: a damaged log (a line or a tail of megabytes without a
+// newline) is reported with its position; nothing reads it whole, and the
+// tail is not copied into a .torn file.
+func TestDamagedLogBounded(t *testing.T) {
+	dir := t.TempDir()
+	db := openDB(t, dir)
+	defer db.Close()
+	l := openLog(t, db, Options{})
+	mustAppend(t, l, genEvents(3, 0)...)
+	path := l.Path()
+	l.Close()
+	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	f.Write([]byte(`{"v":1,"seq":4,"reason":"` + strings.Repeat("x", 3<<20)))
+	f.Close()
+	if _, err := Open(db, "", Options{Now: fixedNow}); !errors.Is(err, ErrLogCorrupt) || !strings.Contains(err.Error(), "without a newline") {
+		t.Fatalf("huge tail: %v", err)
+	}
+	if m, _ := filepath.Glob(path + ".torn*"); len(m) != 0 {
+		t.Fatalf("torn copy of a huge tail: %v", m)
+	}
+	f, _ = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	f.Write([]byte("\n"))
+	f.Close()
+	rep, err := VerifyLog(path, nil)
+	if err != nil || rep.Bad == nil || rep.Bad.Line != 4 || !strings.Contains(rep.Bad.Reason, "longer than") {
+		t.Fatalf("verify: %v %+v", err, rep)
+	}
+	if _, err := Open(db, "", Options{Now: fixedNow, Rebuild: true}); !errors.Is(err, ErrLogCorrupt) || !strings.Contains(err.Error(), "longer than") {
+		t.Fatalf("catch-up over a huge line: %v", err)
+	}
+}

@@ -342,14 +342,18 @@ func (l *Log) handleTornTail() error {
 	if end == l.size {
 		return nil
 	}
+	if l.opt.ReadOnly {
+		l.notices = append(l.notices, fmt.Sprintf("suppression log %s ends with an incomplete line (%d bytes without newline: a write in progress, or an interrupted import); it is ignored", l.path, l.size-end))
+		l.size = end
+		return nil
+	}
+	if l.size-end > maxLogLine {
+		// No write of cutover's leaves that much: not a torn line, damage.
+		return fmt.Errorf("%w: %s ends with %d bytes without a newline after byte %d, more than any line cutover writes; run verify-log", ErrLogCorrupt, l.path, l.size-end, end)
+	}
 	torn := make([]byte, l.size-end)
 	if _, err := l.f.ReadAt(torn, end); err != nil {
 		return fmt.Errorf("read torn tail of %s: %w", l.path, err)
-	}
-	if l.opt.ReadOnly {
-		l.notices = append(l.notices, fmt.Sprintf("suppression log %s ends with an incomplete line (%d bytes without newline: a write in progress, or an interrupted import); it is ignored", l.path, len(torn)))
-		l.size = end
-		return nil
 	}
 	keep := fmt.Sprintf("%s.torn-%d", l.path, l.opt.Now().UnixNano())
 	if err := writeFileSync(keep, torn); err != nil {
@@ -495,17 +499,12 @@ func (l *Log) scanTail(from int64, apply bool) error {
 		return nil
 	}
 	for off < l.size {
-		chunk, err := r.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			long = append(long[:0], chunk...)
-			for err == bufio.ErrBufferFull {
-				chunk, err = r.ReadSlice('\n')
-				long = append(long, chunk...)
-			}
-			chunk = long
-		}
+		chunk, _, tooLong, err := readLogLine(r, &long)
 		if err != nil {
 			return fmt.Errorf("%w: read %s at byte %d: %v", ErrLogCorrupt, l.path, off, err)
+		}
+		if tooLong {
+			return fmt.Errorf("%w: %s line %d (byte %d) is longer than %d bytes; run verify-log", ErrLogCorrupt, l.path, l.seq+1, off, maxLogLine)
 		}
 		line := chunk[:len(chunk)-1]
 		e, perr := model.ParseSuppressionEvent(line)

@@ -114,17 +114,9 @@ func VerifyLog(path string, db *state.DB) (*VerifyReport, error) {
 		var off int64
 		var long []byte
 		for {
-			chunk, err := r.ReadSlice('\n')
-			if err == bufio.ErrBufferFull {
-				long = append(long[:0], chunk...)
-				for err == bufio.ErrBufferFull {
-					chunk, err = r.ReadSlice('\n')
-					long = append(long, chunk...)
-				}
-				chunk = long
-			}
+			chunk, n, tooLong, err := readLogLine(r, &long)
 			if err == io.EOF {
-				rep.TornTail = int64(len(chunk))
+				rep.TornTail = n
 				break
 			}
 			if err != nil {
@@ -132,7 +124,13 @@ func VerifyLog(path string, db *state.DB) (*VerifyReport, error) {
 			}
 			rep.Lines++
 			line := chunk[:len(chunk)-1]
-			e, perr := model.ParseSuppressionEvent(line)
+			var e model.SuppressionEvent
+			var perr error
+			if tooLong {
+				perr = fmt.Errorf("line longer than %d bytes (not one cutover wrote)", maxLogLine)
+			} else {
+				e, perr = model.ParseSuppressionEvent(line)
+			}
 			if perr == nil && e.Seq != uint64(rep.Lines) {
 				if e.Seq > uint64(rep.Lines) {
 					perr = fmt.Errorf("seq %d where %d was expected: %d line(s) missing before it", e.Seq, rep.Lines, e.Seq-uint64(rep.Lines))
@@ -164,7 +162,7 @@ func VerifyLog(path string, db *state.DB) (*VerifyReport, error) {
 			if rep.Lines == 1 {
 				first = prev
 			}
-			off += int64(len(chunk))
+			off += n
 			if e.Seq == a.seq {
 				atAnchor, atAnchorEnd = prev, off
 			}
