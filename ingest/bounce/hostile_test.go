@@ -34,7 +34,7 @@ func TestHostileMIME(t *testing.T) {
 		"multipart 20k deep": deepMultipart(20_000),
 		"rfc822 20k deep":    deepRFC822,
 		"50k parts":          many.String(),
-		"huge headers":        hugeHeader,
+		"huge headers":       hugeHeader,
 	} {
 		start := time.Now()
 		r, err := Parse([]byte(msg), ParseOptions{})
