@@ -80,9 +80,25 @@ func writeAcct(tb testing.TB, dir string, files int, size int64) ([]string, int6
 // (it does not grow with the input).
 //
 //	go test -run XXX -bench BackfillPMTA -benchtime 3x ./ingest
+//
+// Sub-benchmarks: scan-ahead is the pipeline as it runs (the parser's
+// ScanLines on the scan goroutines); reader-only hides ScanLines, so the
+// reader parses alone, as before the parser had it.
 func BenchmarkBackfillPMTA(b *testing.B) {
 	dir := b.TempDir()
 	files, lines := writeAcct(b, dir, 4, 64<<20)
+	b.Run("scan-ahead", func(b *testing.B) {
+		benchPMTA(b, dir, files, lines, func() ingest.Parser { return pmta.New(pmta.Options{Location: time.UTC}) })
+	})
+	b.Run("reader-only", func(b *testing.B) {
+		benchPMTA(b, dir, files, lines, func() ingest.Parser { return plainParser{pmta.New(pmta.Options{Location: time.UTC})} })
+	})
+}
+
+// plainParser hides a parser's ScanLines and FinishLines.
+type plainParser struct{ ingest.Parser }
+
+func benchPMTA(b *testing.B, dir string, files []string, lines int64, newParser func() ingest.Parser) {
 	var total int64
 	for _, f := range files {
 		st, _ := os.Stat(f)
@@ -121,7 +137,7 @@ func BenchmarkBackfillPMTA(b *testing.B) {
 		b.StartTimer()
 		t0 = time.Now()
 		pl, err := ingest.NewPipeline(db, []ingest.SourceSpec{{Name: "pmta", Kind: "pmta", Side: model.SideNew, MTA: "pmta",
-			Globs: []string{filepath.Join(dir, "acct-*.csv")}, Parser: pmta.New(pmta.Options{Location: time.UTC})}},
+			Globs: []string{filepath.Join(dir, "acct-*.csv")}, Parser: newParser()}},
 			ingest.Options{CommitEvery: time.Second, CommitEvents: 50000})
 		if err != nil {
 			b.Fatal(err)
