@@ -74,7 +74,7 @@ func (s *sink) commit(cs []Chunk) {
 	s.t.Helper()
 	for _, c := range cs {
 		if os.Getenv("FOLLOW_TRACE") != "" {
-			s.t.Logf("chunk %s new=%v [%d,%d) fp=%d key=%s prev=%s done=%v long=%v", filepath.Base(c.Path), c.NewFile,
+			s.t.Logf("%s chunk %s new=%v [%d,%d) fp=%d key=%s prev=%s done=%v long=%v", time.Now().Format("05.000"), filepath.Base(c.Path), c.NewFile,
 				c.Cursor.Offset-int64(len(c.Data)), c.Cursor.Offset, c.Cursor.FPLen, c.Cursor.Key()[4:], c.PrevKey, c.Cursor.Done, c.TooLong)
 		}
 		s.check(c)

@@ -468,7 +468,13 @@ func (f *Follower) pair(now time.Time) {
 			if b == nil || b.gz || (!e.gz && e.size <= b.size) || f.check(e, t, now) != vFull {
 				continue
 			}
-			if ok, _ := f.holds(e, b); !ok {
+			ok, err := f.holds(e, b)
+			if err != nil && b.moved && !e.moved {
+				// b's path holds another file now (renamed, its stat
+				// still cached by sshfs): t's content is at e.
+				ok = true
+			}
+			if !ok {
 				continue
 			}
 			b.track, t.ent = nil, nil
@@ -491,6 +497,14 @@ func (f *Follower) pair(now time.Time) {
 			continue
 		}
 		if f.copyOfBound(e) {
+			continue
+		}
+		if f.holdsBoundCursor(e, now) {
+			// e holds a bound cursor's content up to its offset, yet
+			// that cursor's file could not be shown to be a prefix of e
+			// (a stale name, a read that failed): read from 0 it would
+			// count those lines twice. Looked at again next round.
+			e.waiting, e.recheck = true, true
 			continue
 		}
 		if e.gz && !e.gzDone && len(e.head) < FPMax {
@@ -518,6 +532,17 @@ func (f *Follower) pair(now time.Time) {
 			f.seekEnd(t, now)
 		}
 	}
+}
+
+// holdsBoundCursor reports whether e matches a cursor bound to another
+// file at that cursor's offset (fingerprint and marker).
+func (f *Follower) holdsBoundCursor(e *entry, now time.Time) bool {
+	for _, t := range e.shadows {
+		if t.ent != nil && t.ent != e && t.c.Offset > 0 && f.check(e, t, now) == vFull {
+			return true
+		}
+	}
+	return false
 }
 
 // copyOfBound: e's content is a prefix of (or equal to) a bound file's:

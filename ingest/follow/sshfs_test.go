@@ -197,7 +197,7 @@ func settle(t testing.TB, f *Follower, s *sink, want int, within time.Duration) 
 	t.Logf("settled after %v: %d distinct lines of %d; status %+v", time.Since(t0).Round(time.Millisecond), len(s.counts), want, f.Status())
 }
 
-var lastTrace string
+var lastTrace = map[string]string{}
 
 func traceStatus(t testing.TB, f *Follower) {
 	if os.Getenv("FOLLOW_TRACE") == "" {
@@ -205,13 +205,13 @@ func traceStatus(t testing.TB, f *Follower) {
 	}
 	st := f.Status()
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s:", st.State)
+	fmt.Fprintf(&b, "%s (%s):", st.State, st.LastError)
 	for _, x := range st.Files {
 		fmt.Fprintf(&b, " %s=%s@%d/%d", filepath.Base(x.Path), x.State, x.Offset, x.Size)
 	}
-	if b.String() != lastTrace {
-		lastTrace = b.String()
-		t.Logf("%s %s", time.Now().Format("05.000"), lastTrace)
+	if b.String() != lastTrace[st.Source] {
+		lastTrace[st.Source] = b.String()
+		t.Logf("%s %s %s", time.Now().Format("05.000"), st.Source, b.String())
 	}
 }
 
@@ -380,7 +380,9 @@ func sshfsScenario(t *testing.T, mountOpts string, seesOutage bool) {
 			time.Sleep(time.Duration(100+rng.Intn(300)) * time.Millisecond)
 		}
 	}
+	mark := func(what string) { t.Logf("%s %s", time.Now().Format("05.000"), what) }
 	phase(8 * time.Second)
+	mark("sshd killed")
 	m.stopSSHD()
 	mu.Lock()
 	outage = true
@@ -390,10 +392,13 @@ func sshfsScenario(t *testing.T, mountOpts string, seesOutage bool) {
 	outage = false
 	mu.Unlock()
 	m.startSSHD()
+	mark("sshd started")
 	phase(8 * time.Second)
 	m.unmount()
+	mark("unmounted")
 	phase(3 * time.Second)
 	m.mount()
+	mark("mounted")
 	phase(5 * time.Second)
 	close(stop)
 	wg.Wait()
@@ -403,6 +408,7 @@ func sshfsScenario(t *testing.T, mountOpts string, seesOutage bool) {
 		if l.w != nil {
 			want = len(l.w.lines)
 		}
+		t.Logf("%s:", l.name)
 		settle(t, l.f, l.s, want, 60*time.Second)
 		if l.w != nil {
 			l.s.exactlyOnce(l.w)
