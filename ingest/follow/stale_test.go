@@ -80,7 +80,7 @@ func (s *staleFS) Stat(name string) (fs.FileInfo, error) {
 	}
 	return s.OS.Stat(s.view(name))
 }
-func (s *staleFS) Open(name string) (File, error)        { return s.OS.Open(s.view(name)) }
+func (s *staleFS) Open(name string) (File, error) { return s.OS.Open(s.view(name)) }
 
 // Cause found on a real sshfs mount: after logrotate moved mail.log to
 // mail.log.1 and gzip made mail.log.1.gz of it, the mount listed the .gz
