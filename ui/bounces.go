@@ -185,9 +185,14 @@ func (m Model) bouncesBody(w int) []string {
 	// 80 columns hold side, provider, nine classes, hard and complaints;
 	// wider screens add the total and the complaint rate.
 	wide := w >= 100
-	ispW := 9
+	// The provider column holds "microsoft" whole at 80 columns (the row
+	// is then exactly 80 cells); wider screens give it the longest name.
+	ispW := 10
 	if wide {
 		ispW = 14
+		for _, r := range v.Rows {
+			ispW = max(ispW, min(ansi.StringWidth(Sanitize(r.ISP, 40))+1, 21))
+		}
 	}
 	kinds := []model.BounceKind{model.BounceUserUnknown, model.BounceHostUnknown, model.BounceInactive, model.BounceMailboxFull,
 		model.BouncePolicy, model.BounceReputation, model.BounceAuth, model.BounceContent, model.BounceOther}
@@ -249,6 +254,10 @@ func (m Model) bouncesBody(w int) []string {
 			out = append(out, m.st.Label.Render(ansi.Strip(m.bounceRow(t, kinds, ispW, wide))))
 		}
 	}
+
+	// The rule: the classes and "hard" count different things, so they
+	// need not add up.
+	out = append(out, m.st.Dim.Render(Sanitize("classes: non-delivered replies by text; hard: bad-address bounces (5.1.x, 5.2.1)", max(w, 1))))
 
 	// Newest suppressions with their origin.
 	out = append(out, "")

@@ -105,6 +105,7 @@ func (m *Model) buildPanes() {
 		o.Series, n.Series = sumSeries(s.Providers)
 	}
 	m.total = m.newPane("ALL", "", o, n)
+	m.rateSince = dataStart(s.Since, s.Until, s.Step, o.Series, n.Series)
 	panes := make([]*pane, 0, len(s.Providers))
 	for _, p := range s.Providers {
 		if !m.filt.matches(p.ISP) {
@@ -259,11 +260,73 @@ func (m Model) cockpitBody(h int) []string {
 	return lines
 }
 
+// span is what rates (rcpt/h) are averaged over: the window from its first
+// bucket with data, so 1.5 h of data in a 24 h window is not divided by 24.
 func (m Model) span() time.Duration {
 	if m.snap == nil {
 		return 0
 	}
-	return m.snap.Until.Sub(m.snap.Since)
+	since := m.snap.Since
+	if m.rateSince.After(since) {
+		since = m.rateSince
+	}
+	return m.snap.Until.Sub(since)
+}
+
+// partial says the rates cover only part of the window ("" when all of it).
+func (m Model) partial() string {
+	if m.snap == nil {
+		return ""
+	}
+	full := m.snap.Until.Sub(m.snap.Since)
+	if sp := m.span(); full > 0 && sp < full*9/10 {
+		return fmtSpan(sp) + " of data"
+	}
+	return ""
+}
+
+// fmtSpan is a short duration: 30m, 1h30m, 2d04h.
+func fmtSpan(d time.Duration) string {
+	m := int64(d / time.Minute)
+	switch {
+	case m < 60:
+		return fmt.Sprintf("%dm", m)
+	case m < 24*60:
+		if m%60 == 0 {
+			return fmt.Sprintf("%dh", m/60)
+		}
+		return fmt.Sprintf("%dh%02dm", m/60, m%60)
+	}
+	return fmt.Sprintf("%dd%02dh", m/(24*60), m%(24*60)/60)
+}
+
+// dataStart is the start of the first bucket with any count in either
+// series (since when none has, or the step is unknown).
+func dataStart(since, until time.Time, step time.Duration, series ...[]model.Tally) time.Time {
+	n := 0
+	for _, s := range series {
+		n = max(n, len(s))
+	}
+	step = seriesStep(step, since, until, n)
+	if step <= 0 {
+		return since
+	}
+	first := n
+	for _, s := range series {
+		for i, t := range s {
+			if i >= first {
+				break
+			}
+			if t != (model.Tally{}) {
+				first = i
+				break
+			}
+		}
+	}
+	if first == n {
+		return since
+	}
+	return since.Add(step * time.Duration(first))
 }
 
 // columnHeads labels the numeric columns, aligned with paneLines.
@@ -445,6 +508,9 @@ func (m Model) statusLine() string {
 	line += " " + fmtRange(m.snap.Since, m.snap.Until)
 	if n := m.dataNote(); n != "" {
 		line += " " + m.st.Warn.Render(n)
+	}
+	if p := m.partial(); p != "" {
+		line += " " + m.st.Dim.Render("("+p+")")
 	}
 	room := m.width - ansi.StringWidth(line)
 	src := m.sourcesSummary(m.snap.Sources)

@@ -51,8 +51,9 @@ func (m Model) detailBody(w int) []string {
 	if c.g > 1 {
 		title += ", mean of " + fmtStep(step*time.Duration(c.g))
 	}
-	chart(title, fmt.Sprintf("  peak OLD %s · NEW %s (each side to its own scale)",
-		fmtCount(maxOf(ov)), fmtCount(maxOf(nv))), ov, nv, maxOf(ov), maxOf(nv), false)
+	per := "/" + fmtStep(step)
+	chart(title, fmt.Sprintf("  peak OLD %s%s · NEW %s%s (own scales)",
+		fmtCount(maxOf(ov)), per, fmtCount(maxOf(nv)), per), ov, nv, maxOf(ov), maxOf(nv), false)
 	od, nd := rates(o, deferrals), rates(nw, deferrals)
 	ds := niceCeil(math.Max(m.th.Deferral.Warn, maxOf(od, nd)))
 	chart("deferred %", "  scale 0–"+pct(ds)+" · blank = no attempts", od, nd, ds, ds, true)

@@ -121,6 +121,7 @@ type Model struct {
 	quitCheck  QuitCheck
 	ascii      bool
 	helpScroll int
+	rateSince  time.Time // first bucket with data (span)
 
 	own ownerState // owner.go
 }
