@@ -62,8 +62,12 @@ func attachIfOwned(dbPath string, readOnly bool, openErr error) (bool, error) {
 		}
 		return false, nil
 	}
-	defer cl.Close()
-	return true, runAttachedCockpit(cl, &prog)
+	tookOver, err := runAttachedCockpit(cl, &prog, !readOnly)
+	cl.Close()
+	if tookOver {
+		return false, nil // the owner is gone: the caller opens the database
+	}
+	return true, err
 }
 
 // progHolder forwards the owner's pushes to the program once it exists.
@@ -107,18 +111,25 @@ func (v viewerData) Snapshot(w ui.Window, now time.Time) (*ui.Snapshot, error) {
 }
 
 // runAttachedCockpit is the same cockpit, on the owner's data: the owner's
-// thresholds and clock, refreshed by its pushes; "owner gone, reconnecting"
-// in the footer while it is away.
-func runAttachedCockpit(cl *attach.Client, prog *progHolder) error {
+// thresholds and clock, refreshed by its pushes; while the owner is gone a
+// banner over greyed numbers, and (offerTakeOver) the key that quits the
+// viewer to open the database here, reported as tookOver.
+func runAttachedCockpit(cl *attach.Client, prog *progHolder, offerTakeOver bool) (tookOver bool, err error) {
 	wl := cl.Welcome()
 	opt := ui.Options{Thresholds: wl.Thresholds, Clock: cl.Now, ReadOnly: true}
 	if wl.Control && !wl.ReadOnly {
 		// The same slider and rollback keys; the owner applies and audits.
 		opt.Control, opt.ReadOnly = cl.Control(), false
 	}
+	if offerTakeOver {
+		opt.TakeOver = func() {}
+	}
 	m := ui.New(viewerData{cl}, opt)
 	p := tea.NewProgram(m, tea.WithAltScreen())
 	prog.set(p)
-	_, err := p.Run()
-	return err
+	fm, err := p.Run()
+	if um, ok := fm.(ui.Model); ok && um.TookOver() {
+		return true, err
+	}
+	return false, err
 }

@@ -78,7 +78,7 @@ func backfill(f backfillFlags, args []string) error {
 	if f.name == "" {
 		f.name = fmt.Sprintf("backfill-%s-%s-%s", f.kind, sd, f.mta)
 	}
-	var globs []string
+	var globs, files []string
 	var total int64
 	for _, p := range args {
 		abs, err := filepath.Abs(p)
@@ -92,10 +92,25 @@ func backfill(f backfillFlags, args []string) error {
 		if len(matches) == 0 {
 			return fmt.Errorf("%s: no such file", p)
 		}
+		// A directory, a device or a binary file is not a log: say so
+		// instead of reading nothing and reporting "0 lines". A glob may
+		// match one among logs (a warning); all of them is an error.
+		var bad []error
 		for _, m := range matches {
+			if err := ingest.CheckLogFile(m); err != nil {
+				bad = append(bad, err)
+				continue
+			}
+			files = append(files, m)
 			if fi, err := os.Stat(m); err == nil {
 				total += fi.Size()
 			}
+		}
+		if len(bad) == len(matches) {
+			return bad[0]
+		}
+		for _, err := range bad {
+			fmt.Fprintf(os.Stderr, "warning: %v\n", err)
 		}
 		globs = append(globs, abs)
 	}
@@ -147,6 +162,12 @@ func backfill(f backfillFlags, args []string) error {
 	}
 	if sum.Rejected > 0 {
 		fmt.Printf("  rejected lines are listed by: cutover sources --db %s\n", f.db)
+	}
+	if !f.follow && ctx.Err() == nil {
+		// Lines read and nothing counted: the wrong --kind, or not a log.
+		if err := ingest.BackfillVerdict(sum, f.kind, files); err != nil {
+			return err
+		}
 	}
 	if ctx.Err() != nil && !f.follow {
 		return fmt.Errorf("interrupted; committed up to the last batch, run again to continue")

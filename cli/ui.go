@@ -64,12 +64,17 @@ func runUI(f uiFlags) error {
 		return err
 	}
 	var prog progHolder
-	own, err := owner.Start(cfg, owner.Options{Command: "cockpit", MetricsListen: f.metricsAddr, OnChange: prog.changed})
+	start := func() (*owner.Owner, error) {
+		return owner.Start(cfg, owner.Options{Command: "cockpit", MetricsListen: f.metricsAddr, OnChange: prog.changed})
+	}
+	own, err := start()
 	var le *state.LockedError
 	if err != nil && errors.As(err, &le) {
 		if attached, aerr := attachIfOwned(cfg.Database.Path, f.readOnly, err); attached {
 			return aerr
 		}
+		// The viewer took ownership after the owner went away.
+		own, err = start()
 	}
 	if err != nil {
 		return err
