@@ -372,6 +372,7 @@ func (p *Pipeline) apply(r *round) error {
 			p.finish(it)
 		}
 		sp := &it.src.spec
+		var noDomain int64
 		for j := range it.events {
 			ev := &it.events[j]
 			ev.Side = sp.SideMap.Side(ev, sp.Side)
@@ -379,6 +380,9 @@ func (p *Pipeline) apply(r *round) error {
 			ev.Kind = sp.Kind
 			if ev.Domain == "" {
 				ev.Domain = model.DomainKey(ev.Recipient)
+			}
+			if ev.Domain == "" && ev.Recipient != "" {
+				noDomain++ // an unusable address: counted, under no domain
 			}
 			ev.ISP = p.opts.Classifier.ISP(ev.Domain)
 			p.batch.AddEvent(ev)
@@ -394,8 +398,8 @@ func (p *Pipeline) apply(r *round) error {
 			p.batch.SetParserState(sp.Name, it.delta)
 		}
 		p.batch.AddSourceStat(state.SourceStat{Source: sp.Name, Kind: sp.Kind, Side: sp.Side.String(),
-			Lines: it.sum.Lines, Events: it.sum.Events, Rejected: it.sum.Rejected, LastLine: it.lastTime, Updated: time.Now().UTC(),
-			LastError: p.noted[sp.Name]})
+			Lines: it.sum.Lines, Events: it.sum.Events, Rejected: it.sum.Rejected, NoDomain: noDomain, LastLine: it.lastTime,
+			Updated: time.Now().UTC(), LastError: p.noted[sp.Name]})
 		p.supp = append(p.supp, it.supp...)
 		if it.evbuf != nil {
 			// The batch keeps no pointer into events (keys and samples are

@@ -302,6 +302,7 @@ func (c *SourceStat) merge(s SourceStat) {
 	c.Lines += s.Lines
 	c.Events += s.Events
 	c.Rejected += s.Rejected
+	c.NoDomain += s.NoDomain
 	if s.LastLine.After(c.LastLine) {
 		c.LastLine = s.LastLine
 	}

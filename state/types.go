@@ -48,12 +48,15 @@ type Reject struct {
 
 // SourceStat is the persisted per-source summary shown by `cutover sources`.
 type SourceStat struct {
-	Source    string    `json:"source"`
-	Kind      string    `json:"kind"`
-	Side      string    `json:"side"`
-	Lines     int64     `json:"lines"`
-	Events    int64     `json:"events"`
-	Rejected  int64     `json:"rejected"`
+	Source   string `json:"source"`
+	Kind     string `json:"kind"`
+	Side     string `json:"side"`
+	Lines    int64  `json:"lines"`
+	Events   int64  `json:"events"`
+	Rejected int64  `json:"rejected"`
+	// NoDomain counts events whose address has no usable domain (a pipe
+	// target, an address literal, garbage): counted, but under no domain.
+	NoDomain  int64     `json:"no_domain,omitempty"`
 	LastLine  time.Time `json:"last_line"`
 	LastError string    `json:"last_error,omitempty"`
 	Updated   time.Time `json:"updated"`

@@ -217,6 +217,7 @@ type SourceView struct {
 	Lines    int64
 	Events   int64
 	Rejected int64
+	NoDomain int64          // events whose address had no usable domain
 	Samples  []RejectSample // the first few rejected lines
 }
 

@@ -77,6 +77,9 @@ func (m Model) sourcesBody(w int) []string {
 		if s.Error != "" {
 			out = append(out, m.st.Error.Render("  ! "+Sanitize(s.Error, max(w-4, 1))))
 		}
+		if s.NoDomain > 0 {
+			out = append(out, m.st.Warn.Render(Fit(fmt.Sprintf("  %s events without a usable domain (counted in the totals, in no domain)", fmtCount(float64(s.NoDomain))), w)))
+		}
 		for i, r := range s.Samples {
 			if i == 3 {
 				if len(s.Samples) > 3 {

@@ -304,7 +304,7 @@ func (d *StateData) sources(samples bool) ([]SourceView, error) {
 		v := &out[i]
 		v.Kind = cmp.Or(v.Kind, st.Kind)
 		v.Side = cmp.Or(v.Side, st.Side)
-		v.Lines, v.Events, v.Rejected = st.Lines, st.Events, st.Rejected
+		v.Lines, v.Events, v.Rejected, v.NoDomain = st.Lines, st.Events, st.Rejected, st.NoDomain
 		if st.LastLine.After(v.LastLine) {
 			v.LastLine = st.LastLine
 		}

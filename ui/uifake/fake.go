@@ -102,7 +102,7 @@ func Sources() []ui.SourceView {
 			}},
 		{Name: "exim-relay", Kind: "exim", Side: "old", Path: "/mnt/relay/var/log/exim4/mainlog", State: ui.SourceUnreachable,
 			Since: Now.Add(-5*time.Minute - 10*time.Second), Error: "stat /mnt/relay/var/log/exim4/mainlog: transport endpoint is not connected",
-			Offset: 99_000, Size: 99_000, LastLine: Now.Add(-5*time.Minute - 12*time.Second), Lines: 1_200, Events: 1_150},
+			Offset: 99_000, Size: 99_000, LastLine: Now.Add(-5*time.Minute - 12*time.Second), Lines: 1_200, Events: 1_150, NoDomain: 2},
 	}
 }
 
