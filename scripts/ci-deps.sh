@@ -3,7 +3,7 @@
 # - tmux, for the end-to-end test that drives the real binary in a terminal (e2e_tmux_test.go;
 #   it fails under CI=true without tmux);
 # - OpenSSH (server and client), sshfs and procps, for the follower's test over a real sshfs
-#   mount of a real sshd on 127.0.0.1 (ingest/follow/sshfs_test.go, build tag sshfs; it fails
+#   mount of a real sshd on 127.0.0.1 (ingest/follow/sshfs_test.go and ingest/sshfs_test.go, build tag sshfs; they fail
 #   under CI=true without them);
 # - knot (authoritative) + knot-dnsutils, unbound (caching resolver), python3-spf (pyspf),
 #   python3-dnspython and python3-dkim for the DNS lab tests (ingest/dnsq/realdns_test.go,

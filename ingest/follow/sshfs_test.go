@@ -11,164 +11,15 @@ package follow
 import (
 	"fmt"
 	"math/rand"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"cutover/ingest/follow/sshfstest"
 )
-
-// sshfsMount is a served directory and its mount.
-type sshfsMount struct {
-	t      testing.TB
-	tmp    string // keys, config, pid file
-	Remote string // the directory sshd serves (where the MTA writes)
-	Mnt    string // its sshfs mount (where the follower reads)
-	port   int
-	opts   string // sshfs -o options besides the key's
-}
-
-func requireSSHFS(t testing.TB) {
-	t.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root")
-	}
-	for _, f := range []string{"/usr/sbin/sshd", "/dev/fuse"} {
-		if _, err := os.Stat(f); err != nil {
-			missing = append(missing, f)
-		}
-	}
-	for _, c := range []string{"sshfs", "fusermount3", "ssh-keygen", "pgrep"} {
-		if _, err := exec.LookPath(c); err != nil {
-			missing = append(missing, c)
-		}
-	}
-	if len(missing) == 0 {
-		return
-	}
-	msg := "sshfs test needs (bash scripts/ci-deps.sh): " + strings.Join(missing, ", ")
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-}
-
-// sshfsPort picks a free port in 22100-22199 (the range this test owns).
-func sshfsPort(t testing.TB) int {
-	t.Helper()
-	start := 22100 + rand.Intn(100)
-	for i := range 100 {
-		p := 22100 + (start-22100+i)%100
-		ln, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", p))
-		if err == nil {
-			ln.Close()
-			return p
-		}
-	}
-	t.Fatal("no free port in 22100-22199")
-	return 0
-}
-
-func run(t testing.TB, name string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
-func newSSHFS(t testing.TB, opts string) *sshfsMount {
-	t.Helper()
-	requireSSHFS(t)
-	tmp, err := os.MkdirTemp("", "h11-sshfs-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &sshfsMount{t: t, tmp: tmp, Remote: filepath.Join(tmp, "logs"), Mnt: filepath.Join(tmp, "mnt"), port: sshfsPort(t), opts: opts}
-	for _, d := range []string{m.Remote, m.Mnt, "/run/sshd"} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	run(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(tmp, "host"))
-	run(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(tmp, "user"))
-	pub, err := os.ReadFile(filepath.Join(tmp, "user.pub"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(tmp, "ak"), pub, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := fmt.Sprintf(`Port %d
-ListenAddress 127.0.0.1
-HostKey %s/host
-AuthorizedKeysFile %s/ak
-PasswordAuthentication no
-PermitRootLogin prohibit-password
-StrictModes no
-Subsystem sftp internal-sftp
-PidFile %s/sshd.pid
-`, m.port, tmp, tmp, tmp)
-	if err := os.WriteFile(filepath.Join(tmp, "sshd_config"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		m.unmount()
-		m.stopSSHD()
-		if t.Failed() || os.Getenv("CUTOVER_SSHFS_KEEP") != "" {
-			t.Logf("kept %s", tmp)
-			return
-		}
-		os.RemoveAll(tmp)
-	})
-	m.startSSHD()
-	m.mount()
-	return m
-}
-
-func (m *sshfsMount) startSSHD() {
-	m.t.Helper()
-	os.Remove(filepath.Join(m.tmp, "sshd.pid"))
-	run(m.t, "/usr/sbin/sshd", "-f", filepath.Join(m.tmp, "sshd_config"), "-E", filepath.Join(m.tmp, "sshd.log"))
-	for range 100 {
-		c, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", m.port))
-		if err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	m.t.Fatal("sshd did not listen")
-}
-
-// stopSSHD kills the listening sshd and the session processes serving the
-// mount (their pids are the listener's children), like a server going away.
-func (m *sshfsMount) stopSSHD() {
-	b, err := os.ReadFile(filepath.Join(m.tmp, "sshd.pid"))
-	if err != nil {
-		return
-	}
-	pid := strings.TrimSpace(string(b))
-	kids, _ := exec.Command("pgrep", "-P", pid).Output()
-	exec.Command("kill", pid).Run()
-	for _, k := range strings.Fields(string(kids)) {
-		exec.Command("kill", k).Run()
-	}
-	os.Remove(filepath.Join(m.tmp, "sshd.pid"))
-}
-
-func (m *sshfsMount) mount() {
-	m.t.Helper()
-	opts := "IdentityFile=" + filepath.Join(m.tmp, "user") + ",StrictHostKeyChecking=no,UserKnownHostsFile=/dev/null," + m.opts
-	run(m.t, "sshfs", "-p", fmt.Sprint(m.port), "-o", opts, "root@127.0.0.1:"+m.Remote, m.Mnt)
-}
-
-func (m *sshfsMount) unmount() {
-	exec.Command("fusermount3", "-u", "-z", m.Mnt).Run()
-}
 
 // settle polls until every written line was committed at least once and the
 // follower is caught up, or within passes; sshfs caches attributes, so
@@ -294,7 +145,7 @@ func TestSSHFSExactlyOnce(t *testing.T) {
 }
 
 func sshfsScenario(t *testing.T, mountOpts string, seesOutage bool) {
-	m := newSSHFS(t, mountOpts)
+	m := sshfstest.New(t, mountOpts)
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	opts := func(src string, globs ...string) Options {
 		for i, g := range globs {
@@ -383,7 +234,7 @@ func sshfsScenario(t *testing.T, mountOpts string, seesOutage bool) {
 	mark := func(what string) { t.Logf("%s %s", time.Now().Format("05.000"), what) }
 	phase(8 * time.Second)
 	mark("sshd killed")
-	m.stopSSHD()
+	m.StopSSHD()
 	mu.Lock()
 	outage = true
 	mu.Unlock()
@@ -391,13 +242,13 @@ func sshfsScenario(t *testing.T, mountOpts string, seesOutage bool) {
 	mu.Lock()
 	outage = false
 	mu.Unlock()
-	m.startSSHD()
+	m.StartSSHD()
 	mark("sshd started")
 	phase(8 * time.Second)
-	m.unmount()
+	m.Unmount()
 	mark("unmounted")
 	phase(3 * time.Second)
-	m.mount()
+	m.Mount()
 	mark("mounted")
 	phase(5 * time.Second)
 	close(stop)
