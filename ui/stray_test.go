@@ -408,3 +408,169 @@ func TestNamesNotCut(t *testing.T) {
 	}
 	golden.RequireEqual(t, []byte(v))
 }
+
+// Point 15: the wheel scrolls, a click on a pane opens its detail.
+func TestMouse(t *testing.T) {
+	m := modelWith(uifake.New(20), opts(asciiRenderer()), 80, 24)
+	wheel := func(m tea.Model, b tea.MouseButton) tea.Model {
+		return send(m, tea.MouseMsg{X: 10, Y: 10, Button: b, Action: tea.MouseActionPress})
+	}
+	m = wheel(m, tea.MouseButtonWheelDown)
+	m = wheel(m, tea.MouseButtonWheelDown)
+	if f := footer(m.View()); !strings.HasSuffix(f, "3/26") {
+		t.Fatalf("two wheel steps down should select the third pane: %q", f)
+	}
+	m = wheel(m, tea.MouseButtonWheelUp)
+	if f := footer(m.View()); !strings.HasSuffix(f, "2/26") {
+		t.Fatalf("wheel up: %q", f)
+	}
+	// Rows 5-7 are the first pane (google), 8-10 the second (microsoft).
+	v := m.View()
+	if l := strings.Split(v, "\n")[8]; !strings.Contains(l, "microsoft") {
+		t.Fatalf("fixture: row 8 is %q", l)
+	}
+	m = send(m, tea.MouseMsg{X: 20, Y: 9, Button: tea.MouseButtonLeft, Action: tea.MouseActionPress})
+	if l := strings.Split(m.View(), "\n")[1]; !strings.HasPrefix(l, " microsoft ") {
+		t.Fatalf("a click on microsoft's pane should open its detail: %q", l)
+	}
+	m = wheel(m, tea.MouseButtonWheelDown)
+	if f := footer(m.View()); !strings.Contains(f, "2-") {
+		t.Fatalf("the wheel should scroll the detail: %q", f)
+	}
+	// A click on the status line does nothing.
+	m = press(m, "esc")
+	m = send(m, tea.MouseMsg{X: 5, Y: 1, Button: tea.MouseButtonLeft, Action: tea.MouseActionPress})
+	if strings.Contains(m.View(), "top responses") {
+		t.Fatal("a click outside the panes opened a detail")
+	}
+}
+
+// seqData serves one snapshot after the other, one per load.
+type seqData struct {
+	ui.Data
+	snaps []*ui.Snapshot
+	i     int
+}
+
+func (d *seqData) Snapshot(ui.Window, time.Time) (*ui.Snapshot, error) {
+	s := d.snaps[min(d.i, len(d.snaps)-1)]
+	d.i++
+	return s, nil
+}
+
+func volSnap(vols map[string]uint64) *ui.Snapshot {
+	s := &ui.Snapshot{Since: uifake.Now.Add(-time.Hour), Until: uifake.Now, Step: time.Minute, Plan: ui.Plan{Step: -1}}
+	for isp, v := range vols {
+		s.Providers = append(s.Providers, ui.ProviderStats{ISP: isp, Old: ui.SideStats{Counts: model.Tally{Delivered: v}}})
+	}
+	return s
+}
+
+// paneOrder is the provider names in screen order.
+func paneOrder(v string, names ...string) string {
+	type at struct {
+		i    int
+		name string
+	}
+	var found []at
+	for _, n := range names {
+		if i := strings.Index(v, "  "+n+"  "); i >= 0 {
+			found = append(found, at{i, n})
+		} else if i := strings.Index(v, "▸ "+n+"  "); i >= 0 {
+			found = append(found, at{i, n})
+		}
+	}
+	for a := range found {
+		for b := a + 1; b < len(found); b++ {
+			if found[b].i < found[a].i {
+				found[a], found[b] = found[b], found[a]
+			}
+		}
+	}
+	var out []string
+	for _, f := range found {
+		out = append(out, f.name)
+	}
+	return strings.Join(out, ",")
+}
+
+// Point 10: close counts do not swap panes on every refresh; a clear lead
+// (over 10 %) or 30 s does.
+func TestOrderHysteresis(t *testing.T) {
+	now := uifake.Now
+	d := &seqData{Data: uifake.New(0), snaps: []*ui.Snapshot{
+		volSnap(map[string]uint64{"gmx": 1000, "orange": 1050}),
+		volSnap(map[string]uint64{"gmx": 1080, "orange": 1000}), // +8 %: stays
+		volSnap(map[string]uint64{"gmx": 1080, "orange": 1000}), // 31 s later: re-sorted
+		volSnap(map[string]uint64{"gmx": 1000, "orange": 1200}), // +20 %: moves at once
+	}}
+	o := opts(asciiRenderer())
+	o.Clock = func() time.Time { return now }
+	m := modelWith(d, o, 80, 24)
+	want := []string{"orange,gmx", "orange,gmx", "gmx,orange", "orange,gmx"}
+	for i, w := range want {
+		if i > 0 {
+			if i == 2 {
+				now = now.Add(31 * time.Second)
+			}
+			m = send(m, ui.Changed{})
+		}
+		if got := paneOrder(m.View(), "gmx", "orange"); got != w {
+			t.Fatalf("refresh %d: order %s, want %s:\n%s", i, got, w, m.View())
+		}
+	}
+}
+
+// Point 10: o cycles volume, health, name.
+func TestOrderKey(t *testing.T) {
+	m := modelWith(uifake.New(0), opts(asciiRenderer()), 80, 60)
+	names := []string{"google", "microsoft", "yahoo", "apple", "comcast", "other"}
+	if got := paneOrder(m.View(), names...); !strings.HasPrefix(got, "google,microsoft") || !strings.HasSuffix(got, "other") {
+		t.Fatalf("volume order: %s", got)
+	}
+	m = press(m, "o")
+	v := m.View()
+	if !strings.Contains(footer(v), "order: health") {
+		t.Fatalf("o should say the order: %q", footer(v))
+	}
+	got := paneOrder(v, names...)
+	// yahoo is the one WARN provider of the fixture; the NEW▲ ones follow.
+	if !strings.HasPrefix(got, "yahoo,") || !strings.HasSuffix(got, "other") {
+		t.Fatalf("health order: %s\n%s", got, v)
+	}
+	m = press(m, "o")
+	if got := paneOrder(m.View(), names...); got != "apple,comcast,google,microsoft,yahoo,other" {
+		t.Fatalf("name order: %s", got)
+	}
+	m = press(m, "o")
+	if got := paneOrder(m.View(), names...); !strings.HasPrefix(got, "google,microsoft") {
+		t.Fatalf("back to volume: %s", got)
+	}
+}
+
+// Point 13: / filters the providers by name and the detail's responses by
+// text; esc clears.
+func TestFilter(t *testing.T) {
+	m := modelWith(uifake.New(0), opts(asciiRenderer()), 80, 24)
+	m = press(m, "/", "m", "i", "c")
+	v := m.View()
+	checkScreen(t, v, 80, 24)
+	if !strings.Contains(footer(v), "/mic_") || strings.Contains(v, "google") || !strings.Contains(v, "microsoft") {
+		t.Fatalf("typing /mic:\n%s", v)
+	}
+	golden.RequireEqual(t, []byte(v))
+	m = press(m, "enter")
+	if f := footer(m.View()); !strings.HasPrefix(f, "/mic ") {
+		t.Fatalf("enter keeps the filter: %q", f)
+	}
+	m = press(m, "esc")
+	if v := m.View(); !strings.Contains(v, "google") {
+		t.Fatalf("esc should clear the filter:\n%s", v)
+	}
+	// In the detail: the responses by text.
+	m = press(m, "enter", "/", "u", "n", "k", "n", "o", "w", "n", "enter")
+	v = m.View()
+	if !strings.Contains(v, "user unknown") || strings.Contains(v, "4.7.28") {
+		t.Fatalf("detail filter /unknown:\n%s", v)
+	}
+}

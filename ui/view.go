@@ -335,7 +335,20 @@ func fitKeys(hm help.Model, keys []footKey, w int) []key.Binding {
 		}
 		return out
 	}
-	for len(on) > 0 && ansi.StringWidth(hm.ShortHelpView(render(on))) > w {
+	// Width as ShortHelpView lays it out ("key desc" joined by its
+	// separator), counted without rendering: the footer is drawn per frame.
+	sepW := ansi.StringWidth(hm.ShortSeparator)
+	width := func(fs []footKey) int {
+		n := 0
+		for i, f := range fs {
+			if i > 0 {
+				n += sepW
+			}
+			n += ansi.StringWidth(f.b.Help().Key) + 1 + ansi.StringWidth(f.desc)
+		}
+		return n
+	}
+	for len(on) > 0 && width(on) > w {
 		low := 0
 		for i, f := range on {
 			if f.rank <= on[low].rank {
