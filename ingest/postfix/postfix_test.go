@@ -297,3 +297,21 @@ func TestYear(t *testing.T) {
 		}
 	}
 }
+
+// Domain keys are host names or nothing, whatever the to=<> holds.
+func TestDomainKeys(t *testing.T) {
+	p := New(fixedNow("2026-11-02T12:00:00Z"))
+	for addr, want := range map[string]string{
+		`"neko..nyaan"@Example.ORG`: "example.org",
+		`user@BÜCHER.de`:            "xn--bcher-kva.de",
+		`user@[192.0.2.1]`:          "",
+		`root`:                      "",
+		`x@a b.example`:             "",
+		`x@exa"mple.com`:            "",
+	} {
+		ev, ok := parseOne(t, p, "Nov  2 10:00:00 mx postfix/smtp[1]: AB12CD34: to=<"+addr+">, relay=mx.example.org[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)")
+		if !ok || ev.Domain != want || ev.Recipient != addr {
+			t.Errorf("to=<%s>: domain %q recipient %q, want %q", addr, ev.Domain, ev.Recipient, want)
+		}
+	}
+}
