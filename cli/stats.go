@@ -162,12 +162,21 @@ func sources(db string, asJSON bool) error {
 		return err
 	}
 	for _, v := range views {
+		if v.NoDomain > 0 {
+			fmt.Printf("\n%s: %d events without a usable domain (counted in the totals, under no domain)\n", sanitizeCell(v.Source), v.NoDomain)
+		}
 		if v.Rejected == 0 {
 			continue
 		}
 		fmt.Printf("\n%s: %d rejected lines; first ones:\n", sanitizeCell(v.Source), v.Rejected)
 		for _, r := range v.Samples {
-			fmt.Printf("  %s:%d: %s: %s\n", sanitizeCell(r.Path), r.Offset, sanitizeCell(r.Reason), sanitizeCell(r.Text))
+			// file:line as editors and grep -n take it; the byte offset
+			// finds the line with tail -c or dd.
+			at := fmt.Sprintf("%s: byte %d", sanitizeCell(r.Path), r.Offset)
+			if r.Line > 0 {
+				at = fmt.Sprintf("%s:%d (byte %d)", sanitizeCell(r.Path), r.Line, r.Offset)
+			}
+			fmt.Printf("  %s: %s: %s\n", at, sanitizeCell(r.Reason), sanitizeCell(r.Text))
 		}
 	}
 	return nil
@@ -193,6 +202,7 @@ type sourceView struct {
 	Lines    int64          `json:"lines"`
 	Events   int64          `json:"events"`
 	Rejected int64          `json:"rejected"`
+	NoDomain int64          `json:"no_domain,omitempty"`
 	LastLine time.Time      `json:"last_line"`
 	Files    []fileView     `json:"files"`
 	Samples  []state.Reject `json:"rejected_samples"`
@@ -210,7 +220,7 @@ func sourceViews(d *state.DB, now time.Time) ([]sourceView, error) {
 	bySource := map[string]*sourceView{}
 	var order []string
 	for _, s := range stats {
-		bySource[s.Source] = &sourceView{Source: s.Source, Kind: s.Kind, Side: s.Side, Lines: s.Lines, Events: s.Events, Rejected: s.Rejected, LastLine: s.LastLine}
+		bySource[s.Source] = &sourceView{Source: s.Source, Kind: s.Kind, Side: s.Side, Lines: s.Lines, Events: s.Events, Rejected: s.Rejected, NoDomain: s.NoDomain, LastLine: s.LastLine}
 		order = append(order, s.Source)
 	}
 	for _, c := range curs {
