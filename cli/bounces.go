@@ -51,7 +51,7 @@ type bouncesWatchFlags struct {
 
 func newBouncesWatchCmd() *cobra.Command {
 	var f bouncesWatchFlags
-	c := command("watch --db FILE (--maildir DIR | --mbox FILE | --stdin) [--once]",
+	c := command("watch --db FILE (--maildir DIR | --mbox FILE | --stdin)",
 		"read reports from a maildir, an mbox or a pipe",
 		"  cutover bounces watch --db cutover.db --maildir /var/mail/bounces --side new", nil)
 	c.Long = bouncesLong
@@ -305,7 +305,7 @@ func newBouncesParseCmd() *cobra.Command {
 	var verp string
 	c := command("parse FILE...", "print what each message says (no database)",
 		"  cutover bounces parse /var/mail/bounces/new/*", nil)
-	c.Long = "Prints, as JSON lines, what each message is and which of its recipients would be suppressed."
+	c.Long = "Prints, as JSON lines, what each message is and which of its recipients would\nbe suppressed."
 	c.Flags().StringVar(&verp, "verp-delims", "", "VERP delimiters (default: try += then -=)")
 	c.RunE = func(cmd *cobra.Command, args []string) error {
 		if len(args) == 0 {

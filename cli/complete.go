@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"sort"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -32,7 +33,6 @@ func completeSides(c *cobra.Command, flag string) {
 
 // controlView is what completion reads from mtactl, locally or remotely.
 type controlView interface {
-	Providers() []string
 	History() ([]mtactl.AuditEntry, error)
 }
 
@@ -66,9 +66,24 @@ func withControl(cmd *cobra.Command, fn func(controlView) []string) ([]string, c
 	return fn(c), none
 }
 
-// completeProviders completes the configured provider names.
+// completeProviders completes the provider names of the config's
+// [mtactl.providers] (read from the file: no database needed).
 func completeProviders(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-	return withControl(cmd, func(c controlView) []string { return c.Providers() })
+	none := cobra.ShellCompDirectiveNoFileComp
+	path, _ := cmd.Flags().GetString("config")
+	if path == "" {
+		return nil, none
+	}
+	cfg, err := owner.LoadConfig(path)
+	if err != nil || cfg.Mtactl == nil {
+		return nil, none
+	}
+	names := make([]string, 0, len(cfg.Mtactl.Providers))
+	for p := range cfg.Mtactl.Providers {
+		names = append(names, p)
+	}
+	sort.Strings(names)
+	return names, none
 }
 
 // completeAuditIDs completes the ids of mtactl's changes, newest first,
@@ -85,4 +100,40 @@ func completeAuditIDs(cmd *cobra.Command, args []string, _ string) ([]string, co
 		}
 		return out
 	})
+}
+
+// newCompletionCmd writes the shell's completion script; the script asks
+// cutover itself (its hidden __complete command) for the dynamic values.
+func newCompletionCmd(o cmdIO) *cobra.Command {
+	shells := map[string]struct {
+		how string
+		gen func(root *cobra.Command) error
+	}{
+		"bash": {"  cutover completion bash > /etc/bash_completion.d/cutover\n" +
+			"  source <(cutover completion bash)   # this shell only",
+			func(r *cobra.Command) error { return r.GenBashCompletionV2(o.out, true) }},
+		"zsh": {"  cutover completion zsh > \"${fpath[1]}/_cutover\"   # then start a new shell\n" +
+			"  (needs compinit in ~/.zshrc: autoload -U compinit; compinit)",
+			func(r *cobra.Command) error { return r.GenZshCompletion(o.out) }},
+		"fish": {"  cutover completion fish > ~/.config/fish/completions/cutover.fish",
+			func(r *cobra.Command) error { return r.GenFishCompletion(o.out, true) }},
+	}
+	var subs []*cobra.Command
+	for _, name := range []string{"bash", "fish", "zsh"} {
+		sh := shells[name]
+		c := command(name, "the "+name+" completion script", sh.how, nil)
+		c.Long = "Writes the " + name + ` completion script to stdout. Besides commands and flags it
+completes provider names (--isp, throttle set ISP) and change ids (rollback
+--to) from the config on the command line, source kinds and sides.`
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usage(cmd)
+			}
+			return sh.gen(cmd.Root())
+		}
+		subs = append(subs, c)
+	}
+	return group(&cobra.Command{Use: "completion", Short: "shell completion scripts (bash, zsh, fish)",
+		Example: "  cutover completion bash > /etc/bash_completion.d/cutover", DisableFlagsInUseLine: true,
+		Annotations: map[string]string{annExit: defaultExit}}, subs...)
 }

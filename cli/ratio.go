@@ -176,7 +176,7 @@ type throttleFlags struct {
 
 func newThrottleSetCmd(o cmdIO) *cobra.Command {
 	var f throttleFlags
-	c := command("set ISP --rate N/h --conn N [--per-conn N] [--yes] --config FILE",
+	c := command("set ISP --rate N/h --conn N [--per-conn N] --config FILE",
 		"set a provider's rate and connection limits on the NEW side",
 		"  cutover throttle set yahoo --rate 400/h --conn 3 --config cutover.toml", nil)
 	configFlag(c, &f.cfgPath, "")

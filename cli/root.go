@@ -165,6 +165,8 @@ See each command's --help for its own codes (status: 0 OK, 1 WARN, 2 CRIT,
 		},
 	}
 	uf.register(root)
+	root.Version = version()
+	root.SetVersionTemplate("cutover {{.Version}}\n")
 	root.SetFlagErrorFunc(flagError)
 	root.SetHelpTemplate(helpTemplate)
 	root.SetUsageTemplate(usageTemplate)
@@ -172,7 +174,7 @@ See each command's --help for its own codes (status: 0 OK, 1 WARN, 2 CRIT,
 	root.SetErr(o.err)
 	root.AddCommand(newDemoCmd(), newUICmd(), newServeCmd(), newStatusCmd(), newInitCmd(), newBackfillCmd(),
 		newStatsCmd(), newSourcesCmd(), newBouncesCmd(), newRatioCmd(o), newThrottleCmd(o), newRollbackCmd(o),
-		newHistoryCmd(o), newSuppressCmd())
+		newHistoryCmd(o), newSuppressCmd(), newVersionCmd(o), newManCmd(), newCompletionCmd(o))
 	for _, c := range root.Commands() {
 		setSilent(c)
 	}
@@ -217,13 +219,16 @@ func commandNames(cmd *cobra.Command) []string {
 func group(c *cobra.Command, subs ...*cobra.Command) *cobra.Command {
 	c.AddCommand(subs...)
 	c.Args = cobra.ArbitraryArgs
+	// Its words are subcommands: "suppress imprt --db x" is an unknown
+	// command, not an unknown flag of "suppress".
+	c.DisableFlagParsing = true
 	c.Annotations[annGroup] = "yes" // the usage shows the subcommands only
 	c.RunE = func(cmd *cobra.Command, args []string) error {
 		if len(args) == 0 {
 			fmt.Fprint(cmd.ErrOrStderr(), cmd.UsageString())
 			return errUsage
 		}
-		if args[0] == "help" {
+		if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 			return cmd.Help()
 		}
 		return noSubcommand(cmd, args)

@@ -74,7 +74,7 @@ type supImportFlags struct {
 
 func newSupImportCmd() *cobra.Command {
 	var f supImportFlags
-	c := command("import --db FILE --provider P [--list L] [--type T] [--map M] FILE...",
+	c := command("import --db FILE --provider P [--list L] [--type T] FILE...",
 		"append a provider's suppression export to the log",
 		"  cutover suppress import --db cutover.db --provider sendgrid bounces.csv", nil)
 	c.Long = `Appends the suppressions of provider exports to the canonical log (deduplicated;
@@ -374,7 +374,7 @@ func newSupVerifyLogCmd() *cobra.Command {
 	var db, logPath string
 	c := command("verify-log --db FILE [--log FILE]", "check the log's hash chain and the index anchor",
 		"  cutover suppress verify-log --db cutover.db", nil)
-	c.Annotations[annExit] = "0 the log verifies, 1 it is broken (the message names the line), 2 bad command line."
+	c.Annotations[annExit] = "0 the log verifies, 1 it is broken (the message names the line),\n2 bad command line."
 	dbFlag(c, &db, "database file (its index anchor is checked too)")
 	logFlag(c, &logPath)
 	c.RunE = func(cmd *cobra.Command, args []string) error {
@@ -420,9 +420,9 @@ type supExportFlags struct {
 
 func newSupExportCmd() *cobra.Command {
 	var f supExportFlags
-	c := command("export (--format F --db FILE [--out FILE] | --config FILE [--target T] [--yes])",
-		"write the suppressed addresses in an MTA's format, or install them",
-		"  cutover suppress export --format postfix --db cutover.db --out /etc/postfix/suppressed", nil)
+	c := command("export (--format F --db FILE | --config FILE) [--out FILE]",
+		"write suppressed addresses in an MTA's format, or install them",
+		"  cutover suppress export --format postfix --db cutover.db --out suppressed", nil)
 	c.Long = `Writes the suppressed addresses as a Postfix, Exim or PowerMTA lookup file (or
 CSV) to stdout or --out; with --config, installs them into the [mtactl]
 target through an apply transaction (validate, reload, audit).`
@@ -615,7 +615,7 @@ type supVerifyFlags struct {
 
 func newSupVerifyCmd() *cobra.Command {
 	var f supVerifyFlags
-	c := command("verify --config FILE [--target T] [--db FILE] [--file PATH] [--smtp H:P]",
+	c := command("verify --config FILE [--target T] [--file PATH] [--smtp H:P]",
 		"check that the MTA holds every suppressed address",
 		"  cutover suppress verify --config cutover.toml --smtp 127.0.0.1:25", nil)
 	c.Annotations[annExit] = "0 verified, 1 something is missing or failed, 2 bad command line."

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # ci-deps.sh - packages the Go tests need besides the real MTAs (scripts/real-mta.sh):
-# - tmux, for the end-to-end test that drives the real binary in a terminal (e2e_tmux_test.go;
+# - tmux, for the end-to-end test that drives the real binary in a terminal (cli/e2e_tmux_test.go;
 #   it fails under CI=true without tmux);
+# - groff-base, which renders the pages of `cutover man` in cli/help_test.go (TestManPages fails
+#   under CI=true without it);
 # - OpenSSH (server and client), sshfs and procps, for the follower's test over a real sshfs
 #   mount of a real sshd on 127.0.0.1 (ingest/follow/sshfs_test.go and ingest/sshfs_test.go, build tag sshfs; they fail
 #   under CI=true without them);
@@ -15,6 +17,7 @@ set -euo pipefail
 # package -> a file it installs
 declare -A need=(
 	[tmux]=/usr/bin/tmux
+	[groff-base]=/usr/bin/groff
 	[openssh-server]=/usr/sbin/sshd
 	[openssh-client]=/usr/bin/ssh-keygen
 	[sshfs]=/usr/bin/sshfs
