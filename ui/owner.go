@@ -59,11 +59,11 @@ func (m Model) ownerBody(body []string, h int) []string {
 		age = "last data " + fmtAgo(now.Sub(m.own.lastOK)) + " ago"
 	}
 	text := fmt.Sprintf("owner gone — reconnecting (%s); %s, numbers below are frozen", fmtAgo(now.Sub(since)), age)
-	if why != nil {
-		text += ": " + why.Error()
-	}
 	if m.own.takeOver != nil {
 		text += " · " + m.keys.TakeOver.Help().Key + " take ownership"
+	}
+	if why != nil { // last: the footer shows it too, a narrow screen cuts it
+		text += " · " + why.Error()
 	}
 	out := make([]string, 0, len(body)+1)
 	out = append(out, m.st.Warn.Render(Sanitize("! "+text, max(m.width, 1))))
