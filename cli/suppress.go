@@ -142,6 +142,13 @@ func supImport(f supImportFlags, files []string) error {
 	// A serve or a cockpit holds the database: it imports on its own log.
 	if cl := dialImportOwner(f.db); cl != nil {
 		defer cl.Close()
+		// The owner opens the files itself: a pipe (/dev/stdin) of this
+		// process is not one it can read.
+		for _, name := range files {
+			if st, err := os.Stat(name); err == nil && !st.Mode().IsRegular() {
+				return fmt.Errorf("%s is not a regular file (a pipe?): the process that holds the database reads the files itself and cannot read this one; save it to a file and import that", name)
+			}
+		}
 		req, err := ownerImportRequest(opts, f.typ, f.mapping, f.tz, f.rejects, f.logPath, files)
 		if err != nil {
 			return err

@@ -141,7 +141,9 @@ func (im *imports) options(req ImportRequest) (suppress.ImportOptions, *ssup.Log
 	if err != nil {
 		return bad("%v", err)
 	}
-	opts := suppress.ImportOptions{DB: im.db, Provider: p, List: req.List, Scope: req.Scope, Source: req.Source, RejectsPath: req.Rejects}
+	// RegularOnly: a client's /dev/stdin names the owner's own standard
+	// input here (a terminal, or /dev/null that would import nothing).
+	opts := suppress.ImportOptions{DB: im.db, Provider: p, List: req.List, Scope: req.Scope, Source: req.Source, RejectsPath: req.Rejects, RegularOnly: true}
 	if req.Type != "" {
 		t, ok := model.ParseSuppressionType(req.Type)
 		if !ok {
@@ -165,6 +167,11 @@ func (im *imports) options(req ImportRequest) (suppress.ImportOptions, *ssup.Log
 	for _, f := range append([]string{req.Rejects, req.Log}, req.Files...) {
 		if f != "" && !filepath.IsAbs(f) {
 			return bad("%q is not an absolute path", f)
+		}
+	}
+	for _, f := range req.Files {
+		if st, err := os.Stat(f); err == nil && !st.Mode().IsRegular() {
+			return bad("%s is not a regular file: the owner reads the files itself and cannot read a client's pipe or device", f)
 		}
 	}
 	if im.log == nil {

@@ -2,6 +2,7 @@ package owner
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -95,3 +96,36 @@ func TestOwnerImportsStates(t *testing.T) {
 		t.Errorf("another log: %v", err)
 	}
 }
+
+// A client's /dev/stdin names the owner's own standard input: the owner
+// refuses a file that is not regular (a pipe, a device) before starting,
+// instead of importing 0 rows from /dev/null or reading its terminal.
+func TestOwnerImportRefusesPipes(t *testing.T) {
+	dir := t.TempDir()
+	db, err := OpenDB(filepath.Join(dir, "c.db"), true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	l, err := ssup.Open(db, "", ssup.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	im := &imports{db: db, log: func() (*ssup.Log, error) { return l, nil }, notify: func() {}}
+	defer im.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	for _, f := range []string{os.DevNull, "/dev/fd/" + itoa(int(r.Fd()))} {
+		_, err := im.start(ImportRequest{Provider: "sendgrid", Files: []string{f}}, "alice", make(chan struct{}))
+		if !errors.Is(err, attach.ErrBadRequest) {
+			t.Errorf("%s: %v, want a bad request", f, err)
+		}
+	}
+}
+
+func itoa(n int) string { return fmt.Sprint(n) }
