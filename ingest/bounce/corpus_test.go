@@ -315,3 +315,16 @@ func TestQuotedLocalPart(t *testing.T) {
 		}
 	}
 }
+
+// A quoted header line of the returned message is never a recipient, even
+// when the bounce puts no marker before it (issue 12: "Message-ID:<...@host>"
+// was taken as the failed address).
+func TestHeaderLinesNotRecipients(t *testing.T) {
+	raw := "From: MAILER-DAEMON@mx.example.net\nTo: bounces@news.example.com\nSubject: failure notice\nDate: Mon, 2 Nov 2026 10:00:00 +0000\n\n" +
+		"I could not deliver your message.\n\n<gone@example.net>:\n550 5.1.1 <gone@example.net>: user unknown\n\n" +
+		"Message-ID:<20261102.abc@host.example>\nFrom: news@news.example.com\nReturn-Path: <bounces@news.example.com>\nTo: gone@example.net\nReply-To: <desk@news.example.com>\nX-Mailer-Recipient: other@example.org\n"
+	r, err := Parse([]byte(raw), ParseOptions{})
+	if err != nil || len(r.Recipients) != 1 || r.Recipients[0].Addr != "gone@example.net" || !r.Recipients[0].Hard() {
+		t.Fatalf("%v %s", err, r)
+	}
+}
