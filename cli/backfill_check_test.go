@@ -45,3 +45,35 @@ func TestBackfillWrongInputsFail(t *testing.T) {
 		t.Fatalf("all-rejected import:\n%s\n%s", out, errs)
 	}
 }
+
+// Issue 13 point 13 through the commands: after `backfill --db dir/d.db`
+// (a hard bounce into the log) and `suppress check --db dir/s.db ADDR`, the
+// check answered from d's log with s's empty index ("not in the
+// suppression log", and verify-log "index matches at seq 0"). Now s has its
+// own log and says whose the shared one is; naming d's log from s is
+// refused; d still finds its address.
+func TestTwoDatabasesOneDirectoryCommands(t *testing.T) {
+	dir := t.TempDir()
+	logf := filepath.Join(dir, "mail.log")
+	os.WriteFile(logf, []byte("Jan 21 10:24:30 vps postfix/smtp[25289]: A492F101017: to=<x@example.com>, relay=mx.example.com[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=5.1.1, status=bounced (host mx.example.com[192.0.2.1] said: 550 5.1.1 <x@example.com>: Recipient address rejected: User unknown in virtual mailbox table (in reply to RCPT TO command))\n"), 0o600)
+	empty := filepath.Join(dir, "empty.log")
+	os.WriteFile(empty, nil, 0o600)
+	d, s := filepath.Join(dir, "d.db"), filepath.Join(dir, "s.db")
+	runCutover(t, "backfill", "--db", d, "--kind", "postfix", "--side", "old", logf)
+	runCutover(t, "backfill", "--db", s, "--kind", "postfix", "--side", "old", empty)
+
+	if out := string(runCutover(t, "suppress", "check", "--db", d, "x@example.com")); !strings.Contains(out, "hard_bounce") {
+		t.Fatalf("d lost its address: %s", out)
+	}
+	out, errs := runCutoverFail(t, "suppress", "check", "--db", s, "x@example.com")
+	if !strings.Contains(errs, "belongs to database "+d) || !strings.Contains(errs, "s.suppressions.jsonl") {
+		t.Fatalf("s's check does not say whose log it is not reading:\n%s\n%s", out, errs)
+	}
+	_, errs = runCutoverFail(t, "suppress", "check", "--db", s, "--log", filepath.Join(dir, "suppressions.jsonl"), "x@example.com")
+	if !strings.Contains(errs, "belongs to another database") {
+		t.Fatalf("s reading d's log: %s", errs)
+	}
+	if out := string(runCutover(t, "suppress", "verify-log", "--db", s)); !strings.Contains(out, "s.suppressions.jsonl") {
+		t.Fatalf("verify-log of s: %s", out)
+	}
+}

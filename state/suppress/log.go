@@ -222,9 +222,10 @@ func Open(db *state.DB, path string, opt Options) (*Log, error) {
 			l.closeFile()
 			return nil, err
 		}
-		if defaulted && filepath.Base(path) != DefaultLogName {
-			l.notices = append(l.notices, fmt.Sprintf("%s belongs to database %s: this database's suppression log is %s",
-				filepath.Join(filepath.Dir(path), DefaultLogName), claimOf(filepath.Join(filepath.Dir(path), DefaultLogName)), path))
+	}
+	if shared := filepath.Join(filepath.Dir(path), DefaultLogName); defaulted && path != shared {
+		if other := claimedByOther(shared, db.Path()); other != "" {
+			l.notices = append(l.notices, fmt.Sprintf("%s belongs to database %s: this database's suppression log is %s", shared, other, path))
 		}
 	}
 	if err := l.open(); err != nil {
