@@ -29,7 +29,9 @@ func newBackfillCmd() *cobra.Command {
 	var f backfillFlags
 	c := command("backfill --db FILE --kind KIND --side SIDE [--mta NAME] PATH...",
 		"count existing log files into the database",
-		"  cutover backfill --db cutover.db --kind postfix --side old /var/log/mail.log*", nil)
+		"  cutover backfill --db cutover.db --kind postfix --side old /var/log/mail.log*",
+		func(args []string) bool { return len(args) > 0 && f.kind != "" && f.side != "" && f.db != "" },
+		func(_ *cobra.Command, args []string) error { return backfill(f, args) })
 	c.Long = `Reads log files (globs and .gz files too) into the database. Running it
 again over grown files adds only the new lines.`
 	dbFlag(c, &f.db, "")
@@ -46,12 +48,6 @@ again over grown files adds only the new lines.`
 	fl.DurationVar(&f.poll, "poll", 250*time.Millisecond, "poll interval with --follow")
 	completeKinds(c, "kind")
 	completeSides(c, "side")
-	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if len(args) == 0 || f.kind == "" || f.side == "" || f.db == "" {
-			return usage(cmd)
-		}
-		return backfill(f, args)
-	}
 	return c
 }
 

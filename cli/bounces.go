@@ -53,7 +53,11 @@ func newBouncesWatchCmd() *cobra.Command {
 	var f bouncesWatchFlags
 	c := command("watch --db FILE (--maildir DIR | --mbox FILE | --stdin)",
 		"read reports from a maildir, an mbox or a pipe",
-		"  cutover bounces watch --db cutover.db --maildir /var/mail/bounces --side new", nil)
+		"  cutover bounces watch --db cutover.db --maildir /var/mail/bounces --side new",
+		func(args []string) bool {
+			return noArgs(args) && !(f.maildir != "" && f.mbox != "" || f.stdin && f.mbox != "")
+		},
+		func(_ *cobra.Command, _ []string) error { return bouncesWatch(&f) })
 	c.Long = bouncesLong
 	c.Annotations[annExit] = `0 done, 1 failed, 2 bad command line. With --stdin (a pipe from the MTA):
 0 when the message is durable or spooled into --maildir, 75 (EX_TEMPFAIL,
@@ -78,14 +82,10 @@ the MTA retries later) otherwise.`
 	fl.IntVar(&f.Batch, "batch", 200, "messages per log append and database commit")
 	c.MarkFlagDirname("maildir")
 	completeSides(c, "side")
-	c.RunE = func(cmd *cobra.Command, args []string) error { return bouncesWatch(cmd, &f, args) }
 	return c
 }
 
-func bouncesWatch(cmd *cobra.Command, f *bouncesWatchFlags, args []string) error {
-	if len(args) > 0 || f.maildir != "" && f.mbox != "" || f.stdin && f.mbox != "" {
-		return usage(cmd)
-	}
+func bouncesWatch(f *bouncesWatchFlags) error {
 	if f.maildir == "" && f.mbox == "" {
 		f.stdin = true
 	}
@@ -304,15 +304,10 @@ type parsedRecipient struct {
 func newBouncesParseCmd() *cobra.Command {
 	var verp string
 	c := command("parse FILE...", "print what each message says (no database)",
-		"  cutover bounces parse /var/mail/bounces/new/*", nil)
+		"  cutover bounces parse /var/mail/bounces/new/*", someArgs,
+		func(_ *cobra.Command, args []string) error { return bouncesParse(verp, args) })
 	c.Long = "Prints, as JSON lines, what each message is and which of its recipients would\nbe suppressed."
 	c.Flags().StringVar(&verp, "verp-delims", "", "VERP delimiters (default: try += then -=)")
-	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if len(args) == 0 {
-			return usage(cmd)
-		}
-		return bouncesParse(verp, args)
-	}
 	return c
 }
 
@@ -348,14 +343,16 @@ func bouncesParse(verp string, args []string) error {
 func newBouncesClassifyCmd() *cobra.Command {
 	var status, cat string
 	c := command("classify [--status X.Y.Z] [--bounce-cat CAT] TEXT", "the class of a reply text",
-		"  cutover bounces classify --status 5.1.1 '550 5.1.1 user unknown'", nil)
+		"  cutover bounces classify --status 5.1.1 '550 5.1.1 user unknown'", someArgs,
+		func(_ *cobra.Command, args []string) error { return bouncesClassify(status, cat, args) })
 	c.Long = "Prints the class of a reply: kind, hard or not, and the rule that matched."
 	c.Flags().StringVar(&status, "status", "", "enhanced status code as logged (5.1.1)")
 	c.Flags().StringVar(&cat, "bounce-cat", "", "PowerMTA bounceCat")
-	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if len(args) == 0 {
-			return usage(cmd)
-		}
+	return c
+}
+
+func bouncesClassify(status, cat string, args []string) error {
+	{
 		v := model.ClassifyBounce(model.BounceInput{Status: status, Text: strings.Join(args, " "), BounceCat: cat})
 		rule := v.Rule
 		if rule == "" {
@@ -364,5 +361,4 @@ func newBouncesClassifyCmd() *cobra.Command {
 		fmt.Printf("class %s (%s) hard=%v temporary=%v status=%s code=%d rule=%s\n", v.Kind, v.Kind.Label(), v.Hard, v.Temporary, v.Status, v.Code, rule)
 		return nil
 	}
-	return c
 }

@@ -40,12 +40,8 @@ type controlView interface {
 // the owner's when one answers on the socket, else read from the database.
 func withControl(cmd *cobra.Command, fn func(controlView) []string) ([]string, cobra.ShellCompDirective) {
 	none := cobra.ShellCompDirectiveNoFileComp
-	path, _ := cmd.Flags().GetString("config")
-	if path == "" {
-		return nil, none
-	}
-	cfg, err := owner.LoadConfig(path)
-	if err != nil || cfg.Mtactl == nil {
+	cfg := mtactlConfigOf(cmd)
+	if cfg == nil {
 		return nil, none
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -69,21 +65,30 @@ func withControl(cmd *cobra.Command, fn func(controlView) []string) ([]string, c
 // completeProviders completes the provider names of the config's
 // [mtactl.providers] (read from the file: no database needed).
 func completeProviders(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-	none := cobra.ShellCompDirectiveNoFileComp
-	path, _ := cmd.Flags().GetString("config")
-	if path == "" {
-		return nil, none
-	}
-	cfg, err := owner.LoadConfig(path)
-	if err != nil || cfg.Mtactl == nil {
-		return nil, none
+	cfg := mtactlConfigOf(cmd)
+	if cfg == nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	names := make([]string, 0, len(cfg.Mtactl.Providers))
 	for p := range cfg.Mtactl.Providers {
 		names = append(names, p)
 	}
 	sort.Strings(names)
-	return names, none
+	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
+// mtactlConfigOf is the config named by the --config of the command line
+// being completed, when it loads and has [mtactl]; nil otherwise.
+func mtactlConfigOf(cmd *cobra.Command) *owner.Config {
+	path, _ := cmd.Flags().GetString("config")
+	if path == "" {
+		return nil
+	}
+	cfg, err := owner.LoadConfig(path)
+	if err != nil || cfg.Mtactl == nil {
+		return nil
+	}
+	return cfg
 }
 
 // completeAuditIDs completes the ids of mtactl's changes, newest first,
@@ -121,16 +126,11 @@ func newCompletionCmd(o cmdIO) *cobra.Command {
 	var subs []*cobra.Command
 	for _, name := range []string{"bash", "fish", "zsh"} {
 		sh := shells[name]
-		c := command(name, "the "+name+" completion script", sh.how, nil)
+		c := command(name, "the "+name+" completion script", sh.how, noArgs,
+			func(cmd *cobra.Command, _ []string) error { return sh.gen(cmd.Root()) })
 		c.Long = "Writes the " + name + ` completion script to stdout. Besides commands and flags it
 completes provider names (--isp, throttle set ISP) and change ids (rollback
 --to) from the config on the command line, source kinds and sides.`
-		c.RunE = func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usage(cmd)
-			}
-			return sh.gen(cmd.Root())
-		}
 		subs = append(subs, c)
 	}
 	return group(&cobra.Command{Use: "completion", Short: "shell completion scripts (bash, zsh, fish)",

@@ -31,7 +31,8 @@ func newDemoCmd() *cobra.Command {
 	var f demoFlags
 	c := command("demo [--headless --duration 30s] [--speed N] [--ratio PCT] [--dir DIR]",
 		"simulated cutover, no config needed",
-		"  cutover demo --speed 10080 --ratio 30", nil)
+		"  cutover demo --speed 10080 --ratio 30", nil,
+		func(cmd *cobra.Command, _ []string) error { return demo(f, cmd.Flags().Changed("ratio")) })
 	c.Long = `A simulated cutover: an old Postfix and a new PowerMTA write real-format logs
 that the same follower, parsers and database as production read.`
 	fl := c.Flags()
@@ -44,7 +45,6 @@ that the same follower, parsers and database as production read.`
 	fl.IntVar(&f.volume, "volume", 20000, "recipients per simulated hour")
 	c.MarkFlagDirname("dir")
 	c.Annotations["env"] = envCockpit
-	c.RunE = func(cmd *cobra.Command, args []string) error { return demo(f, cmd.Flags().Changed("ratio")) }
 	return c
 }
 

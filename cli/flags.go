@@ -47,11 +47,25 @@ func allowNetFlag(c *cobra.Command, p *bool) {
 }
 
 // command is a cobra command with cutover's conventions: the synopsis in
-// Use (no "[flags]" added), an example, and RunE.
-func command(use, short, example string, run func(cmd *cobra.Command, args []string) error) *cobra.Command {
-	return &cobra.Command{Use: use, Short: short, Example: example, RunE: run, DisableFlagsInUseLine: true,
-		Args: cobra.ArbitraryArgs, Annotations: map[string]string{annExit: defaultExit}}
+// Use (no "[flags]" added), an example, and the default exit codes. valid
+// says whether the positional arguments (and the flags, which it may
+// capture) make a command line; when not, the usage goes to stderr and the
+// exit code is 2. nil: any line is valid.
+func command(use, short, example string, valid func(args []string) bool, run func(cmd *cobra.Command, args []string) error) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, Example: example, DisableFlagsInUseLine: true,
+		Args: cobra.ArbitraryArgs, Annotations: map[string]string{annExit: defaultExit},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if valid != nil && !valid(args) {
+				return usage(cmd)
+			}
+			return run(cmd, args)
+		}}
 }
+
+// Common argument rules for command.
+func noArgs(args []string) bool   { return len(args) == 0 }
+func oneArg(args []string) bool   { return len(args) == 1 }
+func someArgs(args []string) bool { return len(args) > 0 }
 
 // sanitizeCell makes untrusted text (paths, domains, reply texts) safe for a
 // terminal before it is printed.

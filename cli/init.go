@@ -12,16 +12,12 @@ import (
 func newInitCmd() *cobra.Command {
 	var force bool
 	c := command("init [--force] [FILE]", "write a commented example config",
-		"  cutover init /etc/cutover/cutover.toml", nil)
+		"  cutover init /etc/cutover/cutover.toml", nil,
+		func(_ *cobra.Command, args []string) error {
+			return writeExampleConfig(append(args, "cutover.toml")[0], force)
+		})
 	c.Long = "Writes a commented example config to FILE (default cutover.toml; - for stdout)."
 	c.Flags().BoolVar(&force, "force", false, "overwrite an existing file")
-	c.RunE = func(cmd *cobra.Command, args []string) error {
-		path := "cutover.toml"
-		if len(args) > 0 {
-			path = args[0]
-		}
-		return writeExampleConfig(path, force)
-	}
 	return c
 }
 

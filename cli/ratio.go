@@ -64,15 +64,10 @@ func newRatioShowCmd(o cmdIO) *cobra.Command {
 	var cfgPath string
 	var asJSON bool
 	c := command("show --config FILE [--json]", "the applied OLD/NEW split and throttles",
-		"  cutover ratio show --config cutover.toml", nil)
+		"  cutover ratio show --config cutover.toml", noArgs,
+		func(_ *cobra.Command, _ []string) error { return ratioShow(o, cfgPath, asJSON) })
 	configFlag(c, &cfgPath, "")
 	jsonFlag(c, &asJSON, "print the applied state as JSON")
-	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if len(args) > 0 {
-			return usage(cmd)
-		}
-		return ratioShow(o, cfgPath, asJSON)
-	}
 	return c
 }
 
@@ -120,7 +115,8 @@ func newRatioSetCmd(o cmdIO) *cobra.Command {
 	var cfgPath, isp string
 	var yes bool
 	c := command("set PCT [--isp NAME] [--yes] --config FILE", "route PCT percent of the traffic to NEW",
-		"  cutover ratio set 30 --isp google --config cutover.toml", nil)
+		"  cutover ratio set 30 --isp google --config cutover.toml", oneArg,
+		func(_ *cobra.Command, args []string) error { return ratioSet(o, cfgPath, args[0], isp, yes) })
 	c.Long = `Shows the diff of the MTA configuration, asks (y/N) on a terminal and
 applies it through mtactl: validate, reload, audit. Without --yes and
 without a terminal it refuses (exit 1).`
@@ -129,12 +125,6 @@ without a terminal it refuses (exit 1).`
 	yesFlag(c, &yes)
 	c.RegisterFlagCompletionFunc("isp", completeProviders)
 	c.Annotations["env"] = envChange
-	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if len(args) != 1 {
-			return usage(cmd)
-		}
-		return ratioSet(o, cfgPath, args[0], isp, yes)
-	}
 	return c
 }
 
@@ -178,7 +168,8 @@ func newThrottleSetCmd(o cmdIO) *cobra.Command {
 	var f throttleFlags
 	c := command("set ISP --rate N/h --conn N [--per-conn N] --config FILE",
 		"set a provider's rate and connection limits on the NEW side",
-		"  cutover throttle set yahoo --rate 400/h --conn 3 --config cutover.toml", nil)
+		"  cutover throttle set yahoo --rate 400/h --conn 3 --config cutover.toml", oneArg,
+		func(cmd *cobra.Command, args []string) error { return throttleSet(o, cmd, f, args[0]) })
 	configFlag(c, &f.cfgPath, "")
 	fl := c.Flags()
 	fl.StringVar(&f.rate, "rate", "", "messages per hour to the provider from the NEW side, e.g. 500/h")
@@ -187,12 +178,6 @@ func newThrottleSetCmd(o cmdIO) *cobra.Command {
 	yesFlag(c, &f.yes)
 	c.ValidArgsFunction = completeProviders
 	c.Annotations["env"] = envChange
-	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if len(args) != 1 {
-			return usage(cmd)
-		}
-		return throttleSet(o, cmd, f, args[0])
-	}
 	return c
 }
 
@@ -230,47 +215,41 @@ func newRollbackCmd(o cmdIO) *cobra.Command {
 	var cfgPath, to string
 	var yes bool
 	c := command("rollback [--to ID] [--yes] --config FILE", "undo the last change (or restore the files before ID)",
-		"  cutover rollback --to 7 --config cutover.toml", nil)
+		"  cutover rollback --to 7 --config cutover.toml", noArgs,
+		func(_ *cobra.Command, _ []string) error { return rollback(o, cfgPath, to, yes) })
 	configFlag(c, &cfgPath, "")
 	c.Flags().StringVar(&to, "to", "", "restore the files as they were right before this change id (default: undo the last change)")
 	yesFlag(c, &yes)
 	c.RegisterFlagCompletionFunc("to", completeAuditIDs)
 	c.Annotations["env"] = envChange
-	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if len(args) > 0 {
-			return usage(cmd)
-		}
-		c, db, err := openController(cfgPath, false)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		ch, err := c.PlanRollback(to)
-		if err != nil {
-			return err
-		}
-		line := "rollback"
-		if to != "" {
-			line += " --to " + to
-		}
-		return confirmApply(o, c, ch, line, yes)
-	}
 	return c
+}
+
+func rollback(o cmdIO, cfgPath, to string, yes bool) error {
+	c, db, err := openController(cfgPath, false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ch, err := c.PlanRollback(to)
+	if err != nil {
+		return err
+	}
+	line := "rollback"
+	if to != "" {
+		line += " --to " + to
+	}
+	return confirmApply(o, c, ch, line, yes)
 }
 
 func newHistoryCmd(o cmdIO) *cobra.Command {
 	var cfgPath string
 	var asJSON bool
 	c := command("history [--json] --config FILE", "every change mtactl made, with its result",
-		"  cutover history --json --config cutover.toml", nil)
+		"  cutover history --json --config cutover.toml", noArgs,
+		func(_ *cobra.Command, _ []string) error { return printHistory(o, cfgPath, asJSON) })
 	configFlag(c, &cfgPath, "")
 	jsonFlag(c, &asJSON, "one JSON array of audit entries")
-	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if len(args) > 0 {
-			return usage(cmd)
-		}
-		return printHistory(o, cfgPath, asJSON)
-	}
 	return c
 }
 

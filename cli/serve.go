@@ -40,7 +40,9 @@ func newServeCmd() *cobra.Command {
 	var f serveFlags
 	c := command("serve --config FILE [--log-format text|json] [--metrics-listen ADDR]",
 		"headless owner: sources, database, mtactl, <db>.sock",
-		"  cutover serve --config /etc/cutover/cutover.toml --log-format json", nil)
+		"  cutover serve --config /etc/cutover/cutover.toml --log-format json",
+		func(args []string) bool { return noArgs(args) && f.cfgPath != "" },
+		func(_ *cobra.Command, _ []string) error { return serve(f) })
 	c.Long = `Headless owner of the database: follows the sources, commits the counts, runs
 mtactl when [mtactl] is configured, and listens on <db>.sock so that
 "cutover --config FILE" and "cutover status" attach to it. SIGTERM or SIGINT
@@ -53,12 +55,6 @@ commits and exits 0.`
 	fl.DurationVar(&f.poll, "poll", 250*time.Millisecond, "poll interval of the followers when idle")
 	c.RegisterFlagCompletionFunc("log-format", fixed("text", "json"))
 	c.RegisterFlagCompletionFunc("log-level", fixed("debug", "info", "warn", "error"))
-	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if f.cfgPath == "" || len(args) > 0 {
-			return usage(cmd)
-		}
-		return serve(f)
-	}
 	return c
 }
 

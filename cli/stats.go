@@ -40,7 +40,8 @@ func newStatsCmd() *cobra.Command {
 	var f statsFlags
 	c := command("stats --db FILE [--json] [--by isp|domain] [--since T] [--until T]",
 		"counts per side, MTA and provider (or domain)",
-		"  cutover stats --db cutover.db --json --since 2026-11-27T00:00:00Z", nil)
+		"  cutover stats --db cutover.db --json --since 2026-11-27T00:00:00Z", nil,
+		func(_ *cobra.Command, _ []string) error { return stats(f) })
 	dbFlag(c, &f.db, "")
 	jsonFlag(c, &f.asJSON, "print a JSON array")
 	fl := c.Flags()
@@ -48,7 +49,6 @@ func newStatsCmd() *cobra.Command {
 	fl.StringVar(&f.since, "since", "", "from this time (RFC3339), inclusive")
 	fl.StringVar(&f.until, "until", "", "up to this time (RFC3339), exclusive")
 	c.RegisterFlagCompletionFunc("by", fixed("isp", "domain"))
-	c.RunE = func(cmd *cobra.Command, args []string) error { return stats(f) }
 	return c
 }
 
@@ -122,10 +122,10 @@ func newSourcesCmd() *cobra.Command {
 	var db string
 	var asJSON bool
 	c := command("sources --db FILE [--json]", "what each source read: files, offsets, lag, rejected lines",
-		"  cutover sources --db cutover.db", nil)
+		"  cutover sources --db cutover.db", nil,
+		func(_ *cobra.Command, _ []string) error { return sources(db, asJSON) })
 	dbFlag(c, &db, "")
 	jsonFlag(c, &asJSON, "")
-	c.RunE = func(cmd *cobra.Command, args []string) error { return sources(db, asJSON) }
 	return c
 }
 

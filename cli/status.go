@@ -30,7 +30,9 @@ func newStatusCmd() *cobra.Command {
 	var f statusFlags
 	c := command("status [--json] [--window 1h] [--config FILE | --db FILE]",
 		"health summary for a shell or a monitoring check",
-		"  cutover status --config cutover.toml --window 30m", nil)
+		"  cutover status --config cutover.toml --window 30m",
+		func(args []string) bool { return noArgs(args) && (f.cfgPath == "") != (f.dbPath == "") && f.window > 0 },
+		func(_ *cobra.Command, _ []string) error { return exitError{status(f)} })
 	c.Long = `One screen for a shell, a pager or a monitoring check: per provider OLD vs NEW
 volumes, rates and health marks, the sources, the current ratio and the last
 config change. Asks the running owner over <db>.sock, or reads the database
@@ -47,12 +49,6 @@ when the previous files were restored, CRIT when not).`
 	c.Flags().DurationVar(&f.window, "window", time.Hour, "compare over this window, ending now")
 	configFlag(c, &f.cfgPath, "config file (database path, [mtactl] for the ratio when no owner runs)")
 	dbFlag(c, &f.dbPath, "database file (instead of --config)")
-	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if (f.cfgPath == "") == (f.dbPath == "") || len(args) > 0 || f.window <= 0 {
-			return usage(cmd)
-		}
-		return exitError{status(f)}
-	}
 	return c
 }
 

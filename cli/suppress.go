@@ -76,7 +76,9 @@ func newSupImportCmd() *cobra.Command {
 	var f supImportFlags
 	c := command("import --db FILE --provider P [--list L] [--type T] FILE...",
 		"append a provider's suppression export to the log",
-		"  cutover suppress import --db cutover.db --provider sendgrid bounces.csv", nil)
+		"  cutover suppress import --db cutover.db --provider sendgrid bounces.csv",
+		func(args []string) bool { return someArgs(args) && f.db != "" && f.provider != "" },
+		func(_ *cobra.Command, files []string) error { return supImport(f, files) })
 	c.Long = `Appends the suppressions of provider exports to the canonical log (deduplicated;
 importing the same file again adds nothing). When a serve or a cockpit holds
 the database, the import runs in that process, on its log.`
@@ -94,12 +96,6 @@ the database, the import runs in that process, on its log.`
 	fl.BoolVar(&f.quiet, "quiet", false, "no progress line")
 	c.RegisterFlagCompletionFunc("provider", fixed("sendgrid", "mailgun", "ses", "postmark", "sparkpost", "csv", "list"))
 	c.RegisterFlagCompletionFunc("type", fixed("unsubscribe", "hard_bounce", "complaint", "manual", "block"))
-	c.RunE = func(cmd *cobra.Command, files []string) error {
-		if f.db == "" || f.provider == "" || len(files) == 0 {
-			return usage(cmd)
-		}
-		return supImport(f, files)
-	}
 	return c
 }
 
@@ -204,16 +200,12 @@ func newSupStatsCmd() *cobra.Command {
 	var db, logPath string
 	var asJSON bool
 	c := command("stats --db FILE [--log FILE] [--json]", "events and addresses per type and source",
-		"  cutover suppress stats --db cutover.db --json", nil)
+		"  cutover suppress stats --db cutover.db --json",
+		func(args []string) bool { return noArgs(args) && db != "" },
+		func(_ *cobra.Command, _ []string) error { return supStats(db, logPath, asJSON) })
 	dbFlag(c, &db, "")
 	logFlag(c, &logPath)
 	jsonFlag(c, &asJSON, "")
-	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if len(args) > 0 || db == "" {
-			return usage(cmd)
-		}
-		return supStats(db, logPath, asJSON)
-	}
 	return c
 }
 
@@ -283,17 +275,13 @@ func newSupCheckCmd() *cobra.Command {
 	var db, logPath string
 	var asJSON bool
 	c := command("check --db FILE [--log FILE] [--json] ADDRESS", "the events that suppress an address",
-		"  cutover suppress check --db cutover.db User@Example.com", nil)
+		"  cutover suppress check --db cutover.db User@Example.com",
+		func(args []string) bool { return oneArg(args) && db != "" },
+		func(_ *cobra.Command, args []string) error { return supCheck(db, logPath, asJSON, args[0]) })
 	c.Annotations[annExit] = "0 suppressed, 1 not suppressed or failed, 2 bad command line."
 	dbFlag(c, &db, "")
 	logFlag(c, &logPath)
 	jsonFlag(c, &asJSON, "print the events as JSON Lines")
-	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if len(args) != 1 || db == "" {
-			return usage(cmd)
-		}
-		return supCheck(db, logPath, asJSON, args[0])
-	}
 	return c
 }
 
@@ -344,15 +332,11 @@ var errNotSuppressed = errors.New("not suppressed")
 func newSupRebuildCmd() *cobra.Command {
 	var db, logPath string
 	c := command("rebuild-index --db FILE [--log FILE]", "rebuild the database's index from the log",
-		"  cutover suppress rebuild-index --db cutover.db", nil)
+		"  cutover suppress rebuild-index --db cutover.db",
+		func(args []string) bool { return noArgs(args) && db != "" },
+		func(_ *cobra.Command, _ []string) error { return supRebuild(db, logPath) })
 	dbFlag(c, &db, "")
 	logFlag(c, &logPath)
-	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if len(args) > 0 || db == "" {
-			return usage(cmd)
-		}
-		return supRebuild(db, logPath)
-	}
 	return c
 }
 
@@ -380,16 +364,12 @@ func supRebuild(db, logPath string) error {
 func newSupVerifyLogCmd() *cobra.Command {
 	var db, logPath string
 	c := command("verify-log --db FILE [--log FILE]", "check the log's hash chain and the index anchor",
-		"  cutover suppress verify-log --db cutover.db", nil)
+		"  cutover suppress verify-log --db cutover.db",
+		func(args []string) bool { return noArgs(args) && (db != "" || logPath != "") },
+		func(_ *cobra.Command, _ []string) error { return supVerifyLog(db, logPath) })
 	c.Annotations[annExit] = "0 the log verifies, 1 it is broken (the message names the line),\n2 bad command line."
 	dbFlag(c, &db, "database file (its index anchor is checked too)")
 	logFlag(c, &logPath)
-	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if len(args) > 0 || (db == "" && logPath == "") {
-			return usage(cmd)
-		}
-		return supVerifyLog(db, logPath)
-	}
 	return c
 }
 
@@ -429,7 +409,9 @@ func newSupExportCmd() *cobra.Command {
 	var f supExportFlags
 	c := command("export (--format F --db FILE | --config FILE) [--out FILE]",
 		"write suppressed addresses in an MTA's format, or install them",
-		"  cutover suppress export --format postfix --db cutover.db --out suppressed", nil)
+		"  cutover suppress export --format postfix --db cutover.db --out suppressed",
+		noArgs,
+		func(cmd *cobra.Command, _ []string) error { return supExport(cmd, f) })
 	c.Long = `Writes the suppressed addresses as a Postfix, Exim or PowerMTA lookup file (or
 CSV) to stdout or --out; with --config, installs them into the [mtactl]
 target through an apply transaction (validate, reload, audit).`
@@ -447,12 +429,6 @@ target through an apply transaction (validate, reload, audit).`
 	c.RegisterFlagCompletionFunc("format", fixed("postfix", "postfix-regexp", "exim", "pmta", "csv"))
 	c.RegisterFlagCompletionFunc("target", fixed("postfix-front", "postfix-delivery", "exim", "pmta", "demo"))
 	c.Annotations["env"] = envChange
-	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if len(args) > 0 {
-			return usage(cmd)
-		}
-		return supExport(cmd, f)
-	}
 	return c
 }
 
@@ -480,15 +456,11 @@ func supExport(cmd *cobra.Command, f supExportFlags) error {
 	if f.out != "" {
 		return fmt.Errorf("--out and --config exclude each other (--config installs into the target; --file names its file)")
 	}
-	c, d, err := openSuppressController(f.cfgPath, f.db)
+	c, d, l, err := openSuppressTarget(f.cfgPath, f.db, f.logPath)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	l, err := ssup.Open(d, f.logPath, ssup.Options{})
-	if err != nil {
-		return suppressOpenErr(err, d.Path(), f.logPath)
-	}
 	defer l.Close()
 	t, err := c.SuppressTarget(f.target, f.file)
 	if err != nil {
@@ -624,7 +596,9 @@ func newSupVerifyCmd() *cobra.Command {
 	var f supVerifyFlags
 	c := command("verify --config FILE [--target T] [--file PATH] [--smtp H:P]",
 		"check that the MTA holds every suppressed address",
-		"  cutover suppress verify --config cutover.toml --smtp 127.0.0.1:25", nil)
+		"  cutover suppress verify --config cutover.toml --smtp 127.0.0.1:25",
+		func(args []string) bool { return noArgs(args) && f.cfgPath != "" },
+		func(_ *cobra.Command, _ []string) error { return supVerify(f) })
 	c.Annotations[annExit] = "0 verified, 1 something is missing or failed, 2 bad command line."
 	configFlag(c, &f.cfgPath, "config file with the [mtactl] target (required)")
 	dbFlag(c, &f.db, "database file (default: the config's)")
@@ -639,13 +613,22 @@ func newSupVerifyCmd() *cobra.Command {
 	fl.BoolVar(&f.blocks, "include-blocks", false, "the export included SendGrid blocks")
 	jsonFlag(c, &f.asJSON, "print the result as JSON")
 	c.RegisterFlagCompletionFunc("target", fixed("postfix-front", "postfix-delivery", "exim", "pmta", "demo"))
-	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if len(args) > 0 || f.cfgPath == "" {
-			return usage(cmd)
-		}
-		return supVerify(f)
-	}
 	return c
+}
+
+// openSuppressTarget opens mtactl over the config's database (or dbPath)
+// and the canonical log, read-write, for an export or a verification.
+func openSuppressTarget(cfgPath, dbPath, logPath string) (*mtactl.Controller, *state.DB, *ssup.Log, error) {
+	c, d, err := openSuppressController(cfgPath, dbPath)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	l, err := ssup.Open(d, logPath, ssup.Options{})
+	if err != nil {
+		d.Close()
+		return nil, nil, nil, suppressOpenErr(err, d.Path(), logPath)
+	}
+	return c, d, l, nil
 }
 
 func supVerify(f supVerifyFlags) error {
@@ -667,15 +650,11 @@ func supVerify(f supVerifyFlags) error {
 	if opt.MailFrom == "" {
 		opt.MailFrom = sc.Verify.MailFrom
 	}
-	c, d, err := openSuppressController(f.cfgPath, f.db)
+	c, d, l, err := openSuppressTarget(f.cfgPath, f.db, f.logPath)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	l, err := ssup.Open(d, f.logPath, ssup.Options{})
-	if err != nil {
-		return suppressOpenErr(err, d.Path(), f.logPath)
-	}
 	defer l.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

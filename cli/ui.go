@@ -35,18 +35,14 @@ func newUICmd() *cobra.Command {
 	var f uiFlags
 	c := command("ui --config FILE [--read-only] [--metrics-listen ADDR]",
 		"follow the configured sources and open the cockpit",
-		"  cutover ui --config cutover.toml --read-only", nil)
+		"  cutover ui --config cutover.toml --read-only",
+		func([]string) bool { return f.cfgPath != "" },
+		func(_ *cobra.Command, _ []string) error { return runUI(f) })
 	c.Long = `Opens the cockpit on the configured sources. When another process owns the
 database (cutover serve, or another cockpit), it attaches to that owner as a
 viewer; --read-only attaches without control keys. "cutover --config FILE"
 is the same command.`
 	f.register(c)
-	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if f.cfgPath == "" {
-			return usage(cmd)
-		}
-		return runUI(f)
-	}
 	return c
 }
 

@@ -49,26 +49,23 @@ func version() string {
 }
 
 func newVersionCmd(o cmdIO) *cobra.Command {
-	c := command("version", "the version and VCS revision of this binary", "  cutover version", nil)
-	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if len(args) > 0 {
-			return usage(cmd)
-		}
-		_, err := fmt.Fprintf(o.out, "cutover %s\n", version())
-		return err
-	}
-	return c
+	return command("version", "the version and VCS revision of this binary", "  cutover version", noArgs,
+		func(_ *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintf(o.out, "cutover %s\n", version())
+			return err
+		})
 }
 
 func newManCmd() *cobra.Command {
 	c := command("man DIR", "write a man page for every command into DIR",
-		"  cutover man /usr/local/share/man/man1", nil)
+		"  cutover man /usr/local/share/man/man1", oneArg, writeManPages)
 	c.Long = `Writes cutover.1 and one page per command (cutover-ratio-set.1 ...) into DIR,
 which is created if needed.`
-	c.RunE = func(cmd *cobra.Command, args []string) error {
-		if len(args) != 1 {
-			return usage(cmd)
-		}
+	return c
+}
+
+func writeManPages(cmd *cobra.Command, args []string) error {
+	{
 		if err := os.MkdirAll(args[0], 0o755); err != nil {
 			return err
 		}
@@ -77,5 +74,4 @@ which is created if needed.`
 		hdr := &doc.GenManHeader{Title: "CUTOVER", Section: "1", Source: "cutover " + version(), Manual: "cutover manual"}
 		return doc.GenManTree(root, hdr, args[0])
 	}
-	return c
 }
