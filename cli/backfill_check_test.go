@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"cutover/ui/attach"
 )
 
 // Issue 13 point 14 through the real command: a directory, a binary file
@@ -75,5 +79,35 @@ func TestTwoDatabasesOneDirectoryCommands(t *testing.T) {
 	}
 	if out := string(runCutover(t, "suppress", "verify-log", "--db", s)); !strings.Contains(out, "s.suppressions.jsonl") {
 		t.Fatalf("verify-log of s: %s", out)
+	}
+}
+
+// Issue 13 point 2 with serve running: the import runs inside the owner, so
+// the export of a million nested objects (6 MB) used to kill the owner
+// (stack overflow after 1.6 GB), leaving .sock and .owner behind. Now the
+// bad item is rejected with its line and byte, the good ones imported, and
+// the owner keeps serving.
+func TestHostileImportThroughServe(t *testing.T) {
+	exports := t.TempDir()
+	file := filepath.Join(exports, "sg_bounces.jsonl")
+	deep := strings.Repeat(`{"a":`, 1_000_000) + "1" + strings.Repeat("}", 1_000_000)
+	os.WriteFile(file, []byte(`{"email":"a@example.com","created":1443651154,"reason":"x"}`+"\n"+deep+"\n"+
+		`{"email":"b@example.com","created":1443651155,"reason":"y"}`+"\n"), 0o600)
+	e := newEnv(t, "")
+	startServe(t, e)
+	out := string(runCutover(t, "suppress", "import", "--db", e.db, "--provider", "sendgrid", "--list", "bounces", file))
+	if !strings.Contains(out, "accepted 2") || !strings.Contains(out, "rejected 1") || !strings.Contains(out, "nested deeper than 64 levels (line 2, byte 60)") {
+		t.Fatalf("summary:\n%s", out)
+	}
+	// The owner is alive: a viewer attaches and reads the two addresses.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl, err := attach.Dial(ctx, e.sock, attach.ClientOptions{ReadOnly: true, Command: "test"})
+	if err != nil {
+		t.Fatalf("owner gone after the import: %v", err)
+	}
+	defer cl.Close()
+	if v, err := cl.SuppressionInfo(); err != nil || v.Stats.Events != 2 {
+		t.Fatalf("after the import: %v %+v", err, v)
 	}
 }

@@ -676,7 +676,11 @@ func (fr *fileRun) readJSON(ctx context.Context, r io.Reader, fi fileInfo, path 
 		}
 		if it.err != "" {
 			fr.fs.Rows++
-			if err := fr.reject(it.num, it.line, it.err, it.err, string(it.raw)); err != nil {
+			why := it.err
+			if it.detail != "" {
+				why = it.detail
+			}
+			if err := fr.reject(it.num, it.line, it.err, why, string(it.raw)); err != nil {
 				return err
 			}
 			continue

@@ -402,6 +402,8 @@ type jsonItem struct {
 	num   int // 1-based item number in the file
 	line  int
 	err   string // set when the element is neither an object nor a string
+	// detail says more than err (where a value over the bounds starts).
+	detail string
 }
 
 // wrapperKeys name the array of items in the wrapper objects providers
@@ -686,7 +688,7 @@ func (s *jsonStream) item() (jsonItem, bool, error) {
 	var le *jsonLimitError
 	if errors.As(err, &le) {
 		s.num++
-		return jsonItem{num: s.num, line: line, err: le.kind, raw: []byte(le.Error())}, true, nil
+		return jsonItem{num: s.num, line: line, err: le.kind, detail: le.Error(), raw: []byte(le.Error())}, true, nil
 	}
 	if err != nil {
 		return jsonItem{}, false, fmt.Errorf("JSON syntax error in item %d, which starts on line %d: %v; it and the items after it were not read", s.num+1, line, eofUnexpected(err))
@@ -757,14 +759,15 @@ func (s *jsonStream) topObject() (it jsonItem, wrapper bool, err error) {
 		var le *jsonLimitError
 		if errors.As(err, &le) || (err == nil && len(s.obj) > maxJSONItem) {
 			if le == nil {
-				le = &jsonLimitError{kind: "item too large", line: line, off: off}
+				le = &jsonLimitError{kind: "item too large"}
 			}
+			le.line, le.off = line, off // where the item starts, not the member
 			// skip the rest of the object; its members are bounded too
 			if serr := s.skipMembers(); serr != nil {
 				return it, false, serr
 			}
 			s.num++
-			return jsonItem{num: s.num, line: line, err: le.kind, raw: []byte(le.Error())}, false, nil
+			return jsonItem{num: s.num, line: line, err: le.kind, detail: le.Error(), raw: []byte(le.Error())}, false, nil
 		}
 		if err != nil {
 			return it, false, s.syntax(eofUnexpected(err))
