@@ -119,7 +119,7 @@ func demo(f demoFlags, ratioSet bool) error {
 	}
 	var prog progHolder
 	own, err := owner.Start(nil, owner.Options{Command: "demo", DB: db, Specs: specs, Control: mc, Plan: ctl, Start: ctl.Start,
-		Clock: s.Clock, OnChange: prog.changed})
+		Clock: s.Clock, OnChange: prog.changed, Ops: []owner.Op{queryOp()}})
 	if err == nil {
 		err = runCockpit(own, &prog, ui.LocalControl{C: mc})
 	}

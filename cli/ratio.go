@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,6 +19,7 @@ import (
 	"cutover/mtactl"
 	"cutover/owner"
 	"cutover/state"
+	"cutover/ui/attach"
 )
 
 // The commands that change the MTAs' configuration through mtactl: for
@@ -54,6 +56,109 @@ func openController(cfgPath string, readOnly bool) (*mtactl.Controller, *state.D
 	return c, db, nil
 }
 
+// control is what the mtactl commands drive: this process's own
+// *mtactl.Controller, or, while another process (serve, a cockpit) owns the
+// database, that owner's controller over its socket. The owner then plans,
+// applies and audits, recording the caller's user (from the kernel) and SSH
+// client, not its own.
+type control interface {
+	Current() model.Desired
+	Steps() model.Steps
+	Providers() []string
+	Drivers() []string
+	Plan(d model.Desired) (*mtactl.Change, error)
+	PlanRollback(id string) (*mtactl.Change, error)
+	Apply(ctx context.Context, ch *mtactl.Change, who mtactl.Who, opt mtactl.ApplyOptions) (mtactl.AuditEntry, error)
+	History() ([]mtactl.AuditEntry, error)
+}
+
+// remoteControl is the owner's controller seen through attach.Remote.
+type remoteControl struct {
+	r  *attach.Remote
+	st attach.ControlState
+}
+
+func (c remoteControl) Current() model.Desired { return c.st.Current }
+func (c remoteControl) Steps() model.Steps     { return model.Steps(c.st.Steps) }
+func (c remoteControl) Providers() []string    { return c.st.Providers }
+func (c remoteControl) Drivers() []string      { return c.st.Drivers }
+func (c remoteControl) Plan(d model.Desired) (*mtactl.Change, error) {
+	return c.r.Plan(d)
+}
+func (c remoteControl) PlanRollback(id string) (*mtactl.Change, error) {
+	return c.r.PlanRollback(id)
+}
+func (c remoteControl) History() ([]mtactl.AuditEntry, error) { return c.r.History() }
+
+// Apply ignores who: the owner records the identity of the connection.
+func (c remoteControl) Apply(ctx context.Context, ch *mtactl.Change, _ mtactl.Who, opt mtactl.ApplyOptions) (mtactl.AuditEntry, error) {
+	return c.r.Apply(ctx, ch, opt)
+}
+
+// openControl opens the config's database and mtactl, or attaches to the
+// owner when another process holds the database (read-only for show and
+// history: such a session cannot plan or apply).
+func openControl(cfgPath string, readOnly bool, command string) (control, func(), error) {
+	if cfgPath == "" {
+		return nil, nil, fmt.Errorf("--config is required")
+	}
+	cfg, err := owner.LoadConfig(cfgPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.Mtactl == nil {
+		return nil, nil, fmt.Errorf("%s: no [mtactl] section: cutover manages no MTA configuration", cfgPath)
+	}
+	db, err := openDB(cfg.Database.Path, cfg.Database.AllowNetworkFS, false)
+	if err == nil {
+		c, err := mtactl.New(*cfg.Mtactl, db)
+		if err != nil {
+			db.Close()
+			return nil, nil, err
+		}
+		for _, n := range c.Notices() {
+			fmt.Fprintf(os.Stderr, "notice: %s\n", sanitizeCell(n))
+		}
+		return c, func() { db.Close() }, nil
+	}
+	cl, err := attachOwner(cfg.Database.Path, readOnly, command, err)
+	if err != nil {
+		return nil, nil, err
+	}
+	r := cl.Control()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := r.State(ctx)
+	if err != nil {
+		cl.Close()
+		if errors.Is(err, attach.ErrNoControl) {
+			w := cl.Welcome()
+			return nil, nil, fmt.Errorf("the owner of %s (%s, pid %d) runs without an [mtactl] section: restart it with this config, or stop it", cfg.Database.Path, sanitizeCell(w.Owner.Command), w.Owner.PID)
+		}
+		return nil, nil, err
+	}
+	return remoteControl{r: r, st: st}, func() { cl.Close() }, nil
+}
+
+// attachOwner dials the owner of dbPath after openErr (the open of the
+// database) failed: only a *state.LockedError means someone owns it; the
+// error then says why the socket did not answer either.
+func attachOwner(dbPath string, readOnly bool, command string, openErr error) (*attach.Client, error) {
+	var le *state.LockedError
+	if !errors.As(openErr, &le) {
+		return nil, openErr
+	}
+	cl, err := dialOwner(dbPath, readOnly, command, nil)
+	if err != nil {
+		sock := attach.SocketPath(dbPath)
+		if errors.Is(err, os.ErrPermission) {
+			return nil, fmt.Errorf("%v; its socket %s: %w (the owner allows its own user, root and the [control] group)", openErr, sock, err)
+		}
+		return nil, fmt.Errorf("%v (and nothing answers on %s: %s)", openErr, sock, shortDialErr(err))
+	}
+	return cl, nil
+}
+
 func newRatioCmd(o cmdIO) *cobra.Command {
 	return group(&cobra.Command{Use: "ratio", Short: "show or set the share of traffic on the NEW side",
 		Example: "  cutover ratio show --config cutover.toml", DisableFlagsInUseLine: true,
@@ -72,11 +177,11 @@ func newRatioShowCmd(o cmdIO) *cobra.Command {
 }
 
 func ratioShow(o cmdIO, cfgPath string, asJSON bool) error {
-	c, db, err := openController(cfgPath, false)
+	c, done, err := openControl(cfgPath, true, "ratio show")
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer done()
 	cur := c.Current()
 	if asJSON {
 		enc := json.NewEncoder(o.out)
@@ -133,11 +238,11 @@ func ratioSet(o cmdIO, cfgPath, arg, isp string, yes bool) error {
 	if err != nil || pct < 0 || pct > 100 {
 		return fmt.Errorf("ratio %q: want a percentage 0-100", arg)
 	}
-	c, db, err := openController(cfgPath, false)
+	c, done, err := openControl(cfgPath, false, "ratio set")
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer done()
 	if isp != "" && !knownProvider(c, isp) {
 		return fmt.Errorf("--isp %q: not a configured provider (have %s)", isp, strings.Join(c.Providers(), ", "))
 	}
@@ -196,11 +301,11 @@ func throttleSet(o cmdIO, cmd *cobra.Command, f throttleFlags, isp string) error
 	if t.IsZero() {
 		return usage(cmd)
 	}
-	c, db, err := openController(f.cfgPath, false)
+	c, done, err := openControl(f.cfgPath, false, "throttle set")
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer done()
 	if !knownProvider(c, isp) {
 		return fmt.Errorf("%q: not a configured provider (have %s)", isp, strings.Join(c.Providers(), ", "))
 	}
@@ -226,11 +331,11 @@ func newRollbackCmd(o cmdIO) *cobra.Command {
 }
 
 func rollback(o cmdIO, cfgPath, to string, yes bool) error {
-	c, db, err := openController(cfgPath, false)
+	c, done, err := openControl(cfgPath, false, "rollback")
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer done()
 	ch, err := c.PlanRollback(to)
 	if err != nil {
 		return err
@@ -254,11 +359,11 @@ func newHistoryCmd(o cmdIO) *cobra.Command {
 }
 
 func printHistory(o cmdIO, cfgPath string, asJSON bool) error {
-	c, db, err := openController(cfgPath, false)
+	c, done, err := openControl(cfgPath, true, "history")
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer done()
 	hist, err := c.History()
 	if err != nil {
 		return err
@@ -284,7 +389,7 @@ func printHistory(o cmdIO, cfgPath string, asJSON bool) error {
 	return nil
 }
 
-func knownProvider(c *mtactl.Controller, isp string) bool {
+func knownProvider(c control, isp string) bool {
 	for _, p := range c.Providers() {
 		if p == isp {
 			return true
@@ -295,7 +400,7 @@ func knownProvider(c *mtactl.Controller, isp string) bool {
 
 // confirmApply prints the plan (diffs, drift, notes), asks or refuses
 // without --yes, then applies it and reports the result.
-func confirmApply(o cmdIO, c *mtactl.Controller, ch *mtactl.Change, command string, yes bool) error {
+func confirmApply(o cmdIO, c control, ch *mtactl.Change, command string, yes bool) error {
 	fmt.Fprintf(o.out, "%s: %s -> %s\n", ch.Action, ch.From, ch.To)
 	for _, n := range ch.Notes {
 		fmt.Fprintf(o.out, "note: %s\n", sanitizeCell(n))
@@ -336,6 +441,11 @@ func confirmApply(o cmdIO, c *mtactl.Controller, ch *mtactl.Change, command stri
 		var ae *mtactl.ApplyError
 		if errors.As(err, &ae) {
 			return fmt.Errorf("apply failed: %s", sanitizeBlock(ae.Error()))
+		}
+		var re *attach.RemoteError
+		if errors.As(err, &re) && entry.ID != "" {
+			// the owner's *mtactl.ApplyError: the change was recorded
+			return fmt.Errorf("apply failed: %s", sanitizeBlock(re.Msg))
 		}
 		return err
 	}

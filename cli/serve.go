@@ -68,7 +68,7 @@ func serve(f serveFlags) error {
 		return err
 	}
 	own, err := owner.Start(cfg, owner.Options{Command: "serve", MetricsListen: f.metricsAddr, Logger: log,
-		SocketRequired: true, Runners: []owner.Runner{sourceLogger{}}})
+		SocketRequired: true, Runners: []owner.Runner{sourceLogger{}}, Ops: []owner.Op{queryOp()}})
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"text/tabwriter"
@@ -66,9 +67,14 @@ func stats(f statsFlags) error {
 	}
 	d, err := openDB(f.db, true, true)
 	if err != nil {
-		return err
+		return queryOwner(os.Stdout, f.db, queryReq{Cmd: "stats", JSON: f.asJSON, By: f.by, Since: f.since, Until: f.until}, err)
 	}
 	defer d.Close()
+	return statsTo(os.Stdout, d, f, q)
+}
+
+// statsTo prints the stats of d; the owner runs it for an attached caller.
+func statsTo(w io.Writer, d *state.DB, f statsFlags, q state.Query) error {
 	rows, err := d.Stats(q)
 	if err != nil {
 		return err
@@ -86,11 +92,11 @@ func stats(f statsFlags) error {
 		out = append(out, sr)
 	}
 	if f.asJSON {
-		enc := json.NewEncoder(os.Stdout)
+		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	key := "ISP"
 	if f.by == "domain" {
 		key = "DOMAIN"
@@ -132,19 +138,24 @@ func newSourcesCmd() *cobra.Command {
 func sources(db string, asJSON bool) error {
 	d, err := openDB(db, true, true)
 	if err != nil {
-		return err
+		return queryOwner(os.Stdout, db, queryReq{Cmd: "sources", JSON: asJSON}, err)
 	}
 	defer d.Close()
+	return sourcesTo(os.Stdout, d, asJSON)
+}
+
+// sourcesTo prints what each source of d read.
+func sourcesTo(w io.Writer, d *state.DB, asJSON bool) error {
 	views, err := sourceViews(d, time.Now())
 	if err != nil {
 		return err
 	}
 	if asJSON {
-		enc := json.NewEncoder(os.Stdout)
+		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(views)
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SOURCE\tFILE\tOFFSET\tLAG\tLAST LINE\tSTATE\tREJECTED")
 	for _, v := range views {
 		for _, f := range v.Files {
@@ -163,12 +174,12 @@ func sources(db string, asJSON bool) error {
 	}
 	for _, v := range views {
 		if v.NoDomain > 0 {
-			fmt.Printf("\n%s: %d events without a usable domain (counted in the totals, under no domain)\n", sanitizeCell(v.Source), v.NoDomain)
+			fmt.Fprintf(w, "\n%s: %d events without a usable domain (counted in the totals, under no domain)\n", sanitizeCell(v.Source), v.NoDomain)
 		}
 		if v.Rejected == 0 {
 			continue
 		}
-		fmt.Printf("\n%s: %d rejected lines; first ones:\n", sanitizeCell(v.Source), v.Rejected)
+		fmt.Fprintf(w, "\n%s: %d rejected lines; first ones:\n", sanitizeCell(v.Source), v.Rejected)
 		for _, r := range v.Samples {
 			// file:line as editors and grep -n take it; the byte offset
 			// finds the line with tail -c or dd.
@@ -176,7 +187,7 @@ func sources(db string, asJSON bool) error {
 			if r.Line > 0 {
 				at = fmt.Sprintf("%s:%d (byte %d)", sanitizeCell(r.Path), r.Line, r.Offset)
 			}
-			fmt.Printf("  %s: %s: %s\n", at, sanitizeCell(r.Reason), sanitizeCell(r.Text))
+			fmt.Fprintf(w, "  %s: %s: %s\n", at, sanitizeCell(r.Reason), sanitizeCell(r.Text))
 		}
 	}
 	return nil

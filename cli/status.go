@@ -111,9 +111,13 @@ func statusReportFor(cfgPath, dbPath string, window time.Duration) (*owner.Statu
 	defer db.Close()
 	in := owner.StatusInput{DB: db, Sources: ui.NewStateData(db).Sources, Window: window, Now: time.Now()}
 	if mc != nil {
-		if ctl, err := mtactl.New(*mc, db); err == nil {
-			in.Control = ctl
+		// read-only: the applied ratio and the last change as recorded
+		// (a pending one included); never "no [mtactl] configured"
+		ctl, err := mtactl.New(*mc, db)
+		if err != nil {
+			return nil, fmt.Errorf("[mtactl]: %w", err)
 		}
+		in.Control = ctl
 	}
 	return owner.BuildStatus(in)
 }

@@ -212,10 +212,15 @@ func newSupStatsCmd() *cobra.Command {
 func supStats(db, logPath string, asJSON bool) error {
 	d, l, err := openSuppressLog(db, logPath, true)
 	if err != nil {
-		return err
+		return queryOwner(os.Stdout, db, queryReq{Cmd: "suppress stats", JSON: asJSON, Log: absPath(logPath)}, err)
 	}
 	defer d.Close()
 	defer l.Close()
+	return supStatsTo(os.Stdout, d, l, asJSON)
+}
+
+// supStatsTo prints the statistics of log l of d.
+func supStatsTo(w io.Writer, d *state.DB, l *ssup.Log, asJSON bool) error {
 	st, err := l.Stats()
 	if err != nil {
 		return err
@@ -225,12 +230,12 @@ func supStats(db, logPath string, asJSON bool) error {
 		return err
 	}
 	if asJSON {
-		enc := json.NewEncoder(os.Stdout)
+		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(suppressStatsJSON{Log: l.Path(), Stats: st, Verifications: vs})
 	}
-	fmt.Printf("log %s: %d events (last seq %d), %d distinct addresses, %d suppressed\n", sanitizeCell(l.Path()), st.Events, st.LastSeq, st.Addresses, st.Suppressed)
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "log %s: %d events (last seq %d), %d distinct addresses, %d suppressed\n", sanitizeCell(l.Path()), st.Events, st.LastSeq, st.Addresses, st.Suppressed)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TYPE\tADDRESSES\tEVENTS")
 	for _, k := range sortedCountKeys(st.ByType) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\n", sanitizeCell(k), st.ByType[k].Addresses, st.ByType[k].Events)
@@ -244,7 +249,7 @@ func supStats(db, logPath string, asJSON bool) error {
 		return err
 	}
 	for _, v := range vs {
-		fmt.Println(verificationLine(&v, st.LastSeq))
+		fmt.Fprintln(w, verificationLine(&v, st.LastSeq))
 	}
 	return nil
 }
@@ -292,28 +297,33 @@ func supCheck(db, logPath string, asJSON bool, addr string) error {
 	}
 	d, l, err := openSuppressLog(db, logPath, true)
 	if err != nil {
-		return err
+		return queryOwner(os.Stdout, db, queryReq{Cmd: "suppress check", JSON: asJSON, Log: absPath(logPath), Addr: norm}, err)
 	}
 	defer d.Close()
 	defer l.Close()
+	return supCheckTo(os.Stdout, l, asJSON, norm)
+}
+
+// supCheckTo prints the events of l that suppress the normalized address.
+func supCheckTo(w io.Writer, l *ssup.Log, asJSON bool, norm string) error {
 	evs, err := l.Check(norm)
 	if err != nil {
 		return err
 	}
 	if len(evs) == 0 {
-		fmt.Printf("%s: not in the suppression log\n", sanitizeCell(norm))
+		fmt.Fprintf(w, "%s: not in the suppression log\n", sanitizeCell(norm))
 		return errNotSuppressed
 	}
 	if asJSON {
 		var b []byte
 		for i := range evs {
 			b = evs[i].AppendJSON(b[:0])
-			os.Stdout.Write(append(b, '\n'))
+			w.Write(append(b, '\n'))
 		}
 		return nil
 	}
-	fmt.Printf("%s: %d events\n", sanitizeCell(norm), len(evs))
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(w, "%s: %d events\n", sanitizeCell(norm), len(evs))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEQ\tTYPE\tTIME\tSOURCE\tSCOPE\tORIGIN\tREASON")
 	for _, e := range evs {
 		ts := "-"

@@ -61,7 +61,7 @@ func runUI(f uiFlags) error {
 	}
 	var prog progHolder
 	start := func() (*owner.Owner, error) {
-		return owner.Start(cfg, owner.Options{Command: "cockpit", MetricsListen: f.metricsAddr, OnChange: prog.changed})
+		return owner.Start(cfg, owner.Options{Command: "cockpit", MetricsListen: f.metricsAddr, OnChange: prog.changed, Ops: []owner.Op{queryOp()}})
 	}
 	own, err := start()
 	var le *state.LockedError

@@ -211,5 +211,20 @@ func startMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (*htt
 			log.Error("metrics server", "err", err)
 		}
 	}()
+	if w := MetricsExposure(ln.Addr()); w != "" {
+		log.Warn(w, "addr", ln.Addr().String())
+	}
 	return srv, ln.Addr(), nil
+}
+
+// MetricsExposure is the warning for a metrics endpoint reachable from
+// other hosts ("" on loopback): /metrics has no authentication, and its
+// labels name providers, sources and the cutover's progress.
+func MetricsExposure(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok || ta.IP.IsLoopback() {
+		return ""
+	}
+	return "metrics listen on a non-loopback address: /metrics has no authentication, anyone who can reach " +
+		ta.String() + " reads it; bind 127.0.0.1 and scrape through a tunnel or an authenticating proxy"
 }

@@ -175,6 +175,7 @@ type ControlState struct {
 	Current   model.Desired `json:"current"`
 	Steps     []int         `json:"steps"`
 	Providers []string      `json:"providers"`
+	Drivers   []string      `json:"drivers,omitempty"` // the owner's mtactl drivers (`ratio show`)
 }
 
 // Plan kinds for PlanReq.

@@ -509,7 +509,11 @@ func (sess *Session) dispatch(req Frame) (any, error) {
 		if s.Control == nil {
 			return nil, ErrNoControl
 		}
-		return ControlState{Current: s.Control.Current(), Steps: s.Control.Steps(), Providers: s.Control.Providers()}, nil
+		st := ControlState{Current: s.Control.Current(), Steps: s.Control.Steps(), Providers: s.Control.Providers()}
+		if d, ok := s.Control.(interface{ Drivers() []string }); ok {
+			st.Drivers = d.Drivers()
+		}
+		return st, nil
 	case OpControlHistory:
 		if s.Control == nil {
 			return nil, ErrNoControl
