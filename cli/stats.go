@@ -173,6 +173,9 @@ func sourcesTo(w io.Writer, d *state.DB, asJSON bool) error {
 		return err
 	}
 	for _, v := range views {
+		if v.Warning != "" {
+			fmt.Printf("\n%s: %s\n", sanitizeCell(v.Source), sanitizeCell(v.Warning))
+		}
 		if v.NoDomain > 0 {
 			fmt.Fprintf(w, "\n%s: %d events without a usable domain (counted in the totals, under no domain)\n", sanitizeCell(v.Source), v.NoDomain)
 		}
@@ -207,13 +210,16 @@ type fileView struct {
 }
 
 type sourceView struct {
-	Source   string         `json:"source"`
-	Kind     string         `json:"kind"`
-	Side     string         `json:"side"`
-	Lines    int64          `json:"lines"`
-	Events   int64          `json:"events"`
-	Rejected int64          `json:"rejected"`
-	NoDomain int64          `json:"no_domain,omitempty"`
+	Source   string `json:"source"`
+	Kind     string `json:"kind"`
+	Side     string `json:"side"`
+	Lines    int64  `json:"lines"`
+	Events   int64  `json:"events"`
+	Rejected int64  `json:"rejected"`
+	NoDomain int64  `json:"no_domain,omitempty"`
+	// Warning is the source's last error or warning as the owner kept it
+	// ("warning: no file matches /var/log/mail.log*").
+	Warning  string         `json:"warning,omitempty"`
 	LastLine time.Time      `json:"last_line"`
 	Files    []fileView     `json:"files"`
 	Samples  []state.Reject `json:"rejected_samples"`
@@ -231,7 +237,7 @@ func sourceViews(d *state.DB, now time.Time) ([]sourceView, error) {
 	bySource := map[string]*sourceView{}
 	var order []string
 	for _, s := range stats {
-		bySource[s.Source] = &sourceView{Source: s.Source, Kind: s.Kind, Side: s.Side, Lines: s.Lines, Events: s.Events, Rejected: s.Rejected, NoDomain: s.NoDomain, LastLine: s.LastLine}
+		bySource[s.Source] = &sourceView{Source: s.Source, Kind: s.Kind, Side: s.Side, Lines: s.Lines, Events: s.Events, Rejected: s.Rejected, NoDomain: s.NoDomain, LastLine: s.LastLine, Warning: s.LastError}
 		order = append(order, s.Source)
 	}
 	for _, c := range curs {

@@ -390,6 +390,12 @@ func liveSources(pl *ingest.Pipeline, ingestErr error) []ui.SourceView {
 	out := make([]ui.SourceView, 0, len(specs))
 	for i, st := range pl.Statuses() {
 		v := ui.SourceView{Name: st.Source, State: ui.ParseSourceState(string(st.State)), Since: st.Since, Error: st.LastError}
+		if v.Error == "" && st.Warning != "" {
+			// A glob matching nothing (a typo, a mount gone): said, not
+			// left as a silent "waiting". The same text the pipeline keeps
+			// in the database for viewers without an owner.
+			v.Error = "warning: " + st.Warning
+		}
 		if i < len(specs) {
 			v.Kind, v.Side = specs[i].Kind, specs[i].Side.String()
 		}

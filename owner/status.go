@@ -250,12 +250,15 @@ func BuildStatus(in StatusInput) (*StatusReport, error) {
 			if !in.Owned {
 				s.State = "not followed"
 			}
-			switch v.State {
-			case ui.SourceStale, ui.SourceUnreachable:
+			switch {
+			case v.State == ui.SourceStale || v.State == ui.SourceUnreachable:
 				if in.Owned {
 					add(model.HealthWarn, "source %s %s since %s: %s", ui.Sanitize(v.Name, 40), s.State,
 						v.Since.UTC().Format("15:04:05"), ui.Sanitize(v.Error, 120))
 				}
+			case strings.HasPrefix(v.Error, "warning: "):
+				// "warning: no file matches GLOB"
+				add(model.HealthWarn, "source %s: %s", ui.Sanitize(v.Name, 40), ui.Sanitize(strings.TrimPrefix(v.Error, "warning: "), 160))
 			}
 			rep.Sources = append(rep.Sources, s)
 		}
