@@ -87,7 +87,11 @@ func runUI(f uiFlags) error {
 // last commit and closes it.
 func runCockpit(own *owner.Owner, prog *progHolder, control ui.Control) error {
 	defer own.Close()
-	m := ui.New(own.Data, ui.Options{Thresholds: own.Thresholds, Clock: own.Clock(), Control: control, ReadOnly: control == nil})
+	opt := ui.Options{Thresholds: own.Thresholds, Clock: own.Clock(), Control: control, ReadOnly: control == nil}
+	if own.Config != nil && own.Config.DNS.Configured() {
+		opt.DNS = owner.DNSSource(own.DB) // header word and D view
+	}
+	m := ui.New(own.Data, opt)
 	p := tea.NewProgram(m, tea.WithAltScreen())
 	prog.set(p)
 

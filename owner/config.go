@@ -13,6 +13,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"cutover/ingest"
+	"cutover/ingest/dnsq"
 	"cutover/ingest/exim"
 	"cutover/ingest/pmta"
 	"cutover/ingest/postfix"
@@ -37,7 +38,9 @@ type Config struct {
 	Suppress SuppressConfig `toml:"suppress"`
 	// Bounces is the DSN/ARF mailbox the owner watches (bounces.go).
 	Bounces BouncesConfig `toml:"bounces"`
-	path    string
+	// DNS is the authentication plan and check (cutover dns; ingest/dnsq).
+	DNS  dnsq.Config `toml:"dns"`
+	path string
 }
 
 type DatabaseConfig struct {
@@ -104,6 +107,15 @@ func (c *Config) validate() error {
 	}
 	if _, err := c.Location(); err != nil {
 		return err
+	}
+	if c.DNS.Configured() {
+		if err := c.DNS.Validate(); err != nil {
+			return err
+		}
+		// Relative key paths are relative to the config file, like the database.
+		if k := c.DNS.NewDKIMKey; k != "" && !filepath.IsAbs(k) && c.path != "" {
+			c.DNS.NewDKIMKey = filepath.Join(filepath.Dir(c.path), k)
+		}
 	}
 	names := map[string]bool{}
 	for i, s := range c.Sources {

@@ -65,6 +65,7 @@ func (c cutoverCollector) Describe(ch chan<- *prometheus.Desc) {
 		descThrPerConn, descChanges, descLastTime, descLastOK, descViewers} {
 		ch <- d
 	}
+	describeDNS(ch)
 }
 
 var sourceStates = []ui.SourceState{ui.SourceFollowing, ui.SourceIdle, ui.SourceWaiting, ui.SourceStale, ui.SourceUnreachable, ui.SourceUnknown}
@@ -175,6 +176,7 @@ func (c cutoverCollector) Collect(ch chan<- prometheus.Metric) {
 	if s.Viewers != nil {
 		gauge(descViewers, float64(s.Viewers()))
 	}
+	collectDNS(s.DB, ch) // dns.go
 }
 
 // newMetricsRegistry is a registry of its own (not the global default): the

@@ -251,6 +251,9 @@ func (o *Owner) Run(ctx context.Context, poll time.Duration) (err error) {
 	if b := o.Config.Bounces; b.Maildir != "" || b.Mbox != "" {
 		runners = append([]Runner{bouncesRunner{c: b, table: o.Config.ISPTable()}}, runners...)
 	}
+	if o.Config.DNS.Configured() {
+		runners = append(runners, dnsRunner{o.Config.DNS})
+	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	// The runners stop with the pipeline, whatever stopped it.

@@ -53,6 +53,7 @@ type StatusReport struct {
 	New       StatusSide        `json:"new"`
 	Providers []StatusProvider  `json:"providers"`
 	Sources   []StatusSource    `json:"sources"`
+	DNS       *StatusDNS        `json:"dns,omitempty"` // the owner's latest dns check (dns.go)
 }
 
 type StatusSide struct {
@@ -304,6 +305,7 @@ func BuildStatus(in StatusInput) (*StatusReport, error) {
 		rep.RatioNew = &r
 	}
 
+	dnsStatus(in.DB, rep, add)
 	worst := model.HealthOK
 	slices.SortStableFunc(finds, func(a, b finding) int { return cmp.Compare(b.h, a.h) })
 	for _, f := range finds {
