@@ -1,7 +1,9 @@
 package owner
 
 import (
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -69,4 +71,38 @@ func value(m *dto.Metric) float64 {
 		return m.Gauge.GetValue()
 	}
 	return m.Counter.GetValue()
+}
+
+var keyLine = regexp.MustCompile(`^# [a-z_]+ +=`)
+
+// TestExampleDNSSectionParses: `cutover init` writes [dns] commented; with
+// the comment marks removed it is a valid section.
+func TestExampleDNSSectionParses(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("[database]\npath = \"c.db\"\n\n")
+	in := false
+	for _, l := range strings.Split(string(ExampleConfig), "\n") {
+		if l == "# [dns]" {
+			in = true
+		}
+		if in && (strings.HasPrefix(l, "# [") || keyLine.MatchString(l)) {
+			b.WriteString(strings.TrimPrefix(l, "# ") + "\n")
+		}
+	}
+	if !in {
+		t.Fatal("the example config has no [dns] section")
+	}
+	path := filepath.Join(t.TempDir(), "cutover.toml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
+	d := cfg.DNS
+	if !d.Configured() || d.MailFrom.New != "bounce.example.com" || len(d.NewIPs) != 2 || d.NewSelector != "cut2026a" ||
+		len(d.DNSBLZones) != 3 || d.HELO.New[0] != "mta1.example.com" {
+		t.Fatalf("%+v", d)
+	}
 }
