@@ -24,7 +24,7 @@ const dnsExit = `0 OK, 1 WARN, 2 CRIT, 3 could not tell (DNS failure, unreadable
 command line), like cutover status.`
 
 func newDNSCmd(o cmdIO) *cobra.Command {
-	return group(&cobra.Command{Use: "dns", Short: "plan and check SPF, DKIM, DMARC, PTR, DNSBL and TTL pre-staging for the dual-MTA window",
+	return group(&cobra.Command{Use: "dns", Short: "DNS authentication: SPF, DKIM, DMARC, PTR, DNSBL, TTL pre-staging",
 		Example: "  cutover dns plan --config cutover.toml\n  cutover dns check --config cutover.toml --json", DisableFlagsInUseLine: true,
 		Annotations: map[string]string{annExit: defaultExit}},
 		newDNSPlanCmd(o), newDNSCheckCmd(o), newDNSTTLCmd(o), newDNSSPFCmd(o), newDNSDKIMCmd(o))
@@ -91,10 +91,10 @@ func newDNSPlanCmd(o cmdIO) *cobra.Command {
 	var cfgPath, phase, format, server string
 	var flatten []string
 	var stepdown bool
-	c := command("plan --config FILE [--phase pre|dual|post|all] [--format text|json|zone|nsupdate] [--flatten NAME,...] [--allow-dmarc-stepdown]",
-		"the ordered DNS change list: lower TTLs, wait, add NEW, switch signing, retire OLD",
+	c := command("plan --config FILE [--phase P] [--format F] [--flatten NAME,...]",
+		"ordered DNS changes: lower TTLs, add NEW, retire OLD",
 		"  cutover dns plan --config cutover.toml --phase dual --format zone", nil, nil)
-	c.Annotations[annExit] = "0 the plan was written, 1 it could not be made (the message says why), 2 bad command line."
+	c.Annotations[annExit] = "0 the plan was written, 1 it could not be made, 2 bad command line."
 	configFlag(c, &cfgPath, "config file with a [dns] section")
 	c.Flags().StringVar(&phase, "phase", "all", "pre, dual, post or all")
 	c.Flags().StringVar(&format, "format", "text", "text, json, zone (RFC 1035 lines) or nsupdate")
@@ -134,7 +134,7 @@ func newDNSCheckCmd(o cmdIO) *cobra.Command {
 	var asJSON bool
 	var watch time.Duration
 	var only []string
-	c := command("check --config FILE [--server HOST:PORT] [--json] [--watch 5m] [--only spf|dkim|dmarc|ptr|ttl|dnsbl]",
+	c := command("check --config FILE [--json] [--watch D] [--only CHECK,...]",
 		"check the published records against the [dns] plan",
 		"  cutover dns check --config cutover.toml --only spf,dkim", nil, nil)
 	c.Annotations[annExit] = dnsExit
@@ -200,7 +200,7 @@ func newDNSTTLCmd(o cmdIO) *cobra.Command {
 	var cfgPath, server string
 	var asJSON bool
 	c := command("ttl --config FILE [--json] [--server HOST:PORT]",
-		"per record to change: TTL per authoritative server, TTL_old, lowered_at, safe_at",
+		"TTL per authoritative server, lowered_at and safe_at per record",
 		"  cutover dns ttl --config cutover.toml", nil, nil)
 	c.Annotations[annExit] = dnsExit
 	c.Annotations[annUsageExit] = "3"
@@ -252,7 +252,7 @@ func newDNSSPFCmd(o cmdIO) *cobra.Command {
 	var asJSON bool
 	var ips []string
 	c := command("spf DOMAIN [--ip IP ...] [--server HOST:PORT] [--json]",
-		"the SPF tree with RFC and strict lookup counts, and per-IP evaluation",
+		"SPF tree, RFC and strict lookup counts, per-IP evaluation",
 		"  cutover dns spf example.com --ip 203.0.113.10", nil, nil)
 	c.Annotations[annExit] = dnsExit
 	c.Annotations[annUsageExit] = "3"
@@ -291,9 +291,9 @@ func newDNSSPFCmd(o cmdIO) *cobra.Command {
 func newDNSDKIMCmd(o cmdIO) *cobra.Command {
 	var domain, selector, keyPath, server string
 	var asJSON bool
-	c := command("dkim --domain D --selector S [--key PRIVATE.pem] [--server HOST:PORT] [--json]",
-		"the selector's record, its key against the local private key, and a test signature verified through DNS",
-		"  cutover dns dkim --domain example.com --selector cut2026a --key /etc/pmta/dkim/cut2026a.pem", nil, nil)
+	c := command("dkim --domain D --selector S [--key PEM] [--json]",
+		"selector record, key match and a test signature through DNS",
+		"  cutover dns dkim --domain example.com --selector s1 --key s1.pem", nil, nil)
 	c.Annotations[annExit] = dnsExit
 	c.Annotations[annUsageExit] = "3"
 	c.Flags().StringVar(&domain, "domain", "", "signing domain (d=)")
