@@ -110,7 +110,7 @@ func TestSSHFSPipelineCounts(t *testing.T) {
 		}
 	}
 	var mu sync.Mutex
-	outage, sawOutage := false, false
+	outage, sawOutage, storedOutage := false, false, false
 	stopWatch := make(chan struct{})
 	go func() {
 		for {
@@ -125,6 +125,16 @@ func TestSSHFSPipelineCounts(t *testing.T) {
 					sawOutage = true
 				}
 				mu.Unlock()
+			}
+			// What `sources` and `status` read without the owner.
+			if srcs, err := db.Sources(); err == nil {
+				for _, s := range srcs {
+					mu.Lock()
+					if outage && s.LastError != "" {
+						storedOutage = true
+					}
+					mu.Unlock()
+				}
 			}
 		}
 	}()
@@ -194,6 +204,9 @@ func TestSSHFSPipelineCounts(t *testing.T) {
 	defer mu.Unlock()
 	if !sawOutage {
 		t.Errorf("the source never showed stale or unreachable while sshd was down")
+	}
+	if !storedOutage {
+		t.Errorf("the database never held the source's error while sshd was down")
 	}
 }
 
