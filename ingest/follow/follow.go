@@ -66,6 +66,18 @@
 // mail.log.1 before mail.log), each to its end before the next, so parsers
 // that correlate across rotations see lines in order.
 //
+// # sshfs
+//
+// Seen on a real mount (TestSSHFSExactlyOnce): sshfs caches a path's
+// attributes (its own cache, 20 s unless dir_cache=no, then the kernel's,
+// 1 s) and numbers inodes by name, so after a rotation the listing can show
+// mail.log.1 (or its .gz) while mail.log still has the old file's size. A
+// file that holds a bound cursor's content up to its offset is therefore
+// never started at 0: it takes the cursor over when the cursor's file is a
+// prefix of it or its name no longer holds it, and otherwise waits a round.
+// The NUL run an NFS or sshfs client shows at a file's end before the data
+// arrives is "not written yet": neither read nor fingerprinted.
+//
 // # Rotation
 //
 // Rename rotation needs nothing special: the old content is found by
