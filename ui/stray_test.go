@@ -3,13 +3,16 @@ package ui_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/muesli/termenv"
 
 	"cutover/model"
 	"cutover/ui"
@@ -572,5 +575,32 @@ func TestFilter(t *testing.T) {
 	v = m.View()
 	if !strings.Contains(v, "user unknown") || strings.Contains(v, "4.7.28") {
 		t.Fatalf("detail filter /unknown:\n%s", v)
+	}
+}
+
+// Point 14: on a light background, warnings and secondary text take darker
+// shades (adaptive colours); on a dark one the palette's ANSI colours.
+func TestAdaptiveColours(t *testing.T) {
+	render := func(dark bool) string {
+		r := lipgloss.NewRenderer(io.Discard)
+		r.SetColorProfile(termenv.ANSI256)
+		r.SetHasDarkBackground(dark)
+		o := opts(r)
+		return modelWith(uifake.New(0), o, 80, 24).View()
+	}
+	light, dark := render(false), render(true)
+	// Grey 240 (SGR 38;5;240) for dim text on light, bright black (90) on
+	// dark; yahoo's WARN in 130 (dark orange) on light, yellow (33) on dark.
+	for _, c := range []struct {
+		screen, want, not string
+	}{
+		{light, "\x1b[38;5;240m", "\x1b[90m"},
+		{dark, "\x1b[90m", "\x1b[38;5;240m"},
+		{light, "38;5;130m", "\x1b[1;33m"},
+		{dark, "\x1b[1;33m", "38;5;130m"},
+	} {
+		if !strings.Contains(c.screen, c.want) || strings.Contains(c.screen, c.not) {
+			t.Errorf("want %q and not %q in:\n%q", c.want, c.not, c.screen)
+		}
 	}
 }

@@ -7,11 +7,13 @@ import (
 	"cutover/model"
 )
 
-// Styles are every style the UI uses. Colours are the 16 ANSI colours only:
-// they follow the user's terminal palette (light or dark) without asking the
-// terminal for its background, which would race bubbletea for stdin. No style
-// carries meaning alone: every mark is also text (OK, WARN, CRIT, NEW▲, ▸),
-// so NO_COLOR (honoured by lipgloss/termenv) loses nothing.
+// Styles are every style the UI uses. Colours are the 16 ANSI colours, which
+// follow the user's palette, except where a light background needs a darker
+// shade to stay readable (yellow warnings, grey secondary text, green):
+// there lipgloss adaptive colours pick by the renderer's background (asked
+// once, at start, by bubbletea; COLORFGBG when the terminal does not say).
+// No style carries meaning alone: every mark is also text (OK, WARN, CRIT,
+// NEW▲, ▸), so NO_COLOR (honoured by lipgloss/termenv) loses nothing.
 type Styles struct {
 	Title    lipgloss.Style // top bar
 	Label    lipgloss.Style // section and column headings
@@ -37,15 +39,20 @@ func NewStyles(r *lipgloss.Renderer) Styles {
 		r = lipgloss.DefaultRenderer()
 	}
 	c := func(n string) lipgloss.Color { return lipgloss.Color(n) }
+	// ad: the ANSI colour on dark backgrounds, a darker 256-colour shade on
+	// light ones (yellow on white is unreadable; grey 8 too faint).
+	ad := func(light, dark string) lipgloss.AdaptiveColor {
+		return lipgloss.AdaptiveColor{Light: light, Dark: dark}
+	}
 	s := Styles{
 		Title:    r.NewStyle().Bold(true).Reverse(true),
 		Label:    r.NewStyle().Bold(true),
-		Dim:      r.NewStyle().Foreground(c("8")),
+		Dim:      r.NewStyle().Foreground(ad("240", "8")),
 		Old:      r.NewStyle().Foreground(c("4")).Bold(true),
 		New:      r.NewStyle().Foreground(c("5")).Bold(true),
 		Selected: r.NewStyle().Bold(true).Reverse(true),
-		OK:       r.NewStyle().Foreground(c("2")),
-		Warn:     r.NewStyle().Foreground(c("3")).Bold(true),
+		OK:       r.NewStyle().Foreground(ad("28", "2")),
+		Warn:     r.NewStyle().Foreground(ad("130", "3")).Bold(true),
 		Crit:     r.NewStyle().Foreground(c("1")).Bold(true),
 		Worse:    r.NewStyle().Foreground(c("1")).Bold(true),
 		Error:    r.NewStyle().Foreground(c("1")),
@@ -56,11 +63,11 @@ func NewStyles(r *lipgloss.Renderer) Styles {
 	s.Help = help.Styles{
 		ShortKey:       r.NewStyle().Bold(true),
 		ShortDesc:      r.NewStyle(),
-		ShortSeparator: r.NewStyle().Foreground(c("8")),
-		Ellipsis:       r.NewStyle().Foreground(c("8")),
+		ShortSeparator: r.NewStyle().Foreground(ad("240", "8")),
+		Ellipsis:       r.NewStyle().Foreground(ad("240", "8")),
 		FullKey:        r.NewStyle().Bold(true),
 		FullDesc:       r.NewStyle(),
-		FullSeparator:  r.NewStyle().Foreground(c("8")),
+		FullSeparator:  r.NewStyle().Foreground(ad("240", "8")),
 	}
 	return s
 }
