@@ -116,16 +116,18 @@ func (v viewerData) Snapshot(w ui.Window, now time.Time) (*ui.Snapshot, error) {
 // viewer to open the database here, reported as tookOver.
 func runAttachedCockpit(cl *attach.Client, prog *progHolder, offerTakeOver bool) (tookOver bool, err error) {
 	wl := cl.Welcome()
-	opt := ui.Options{Thresholds: wl.Thresholds, Clock: cl.Now, ReadOnly: true}
+	// Read-only only for --read-only: a viewer of an owner without mtactl
+	// is told the ratio is not managed instead.
+	opt := ui.Options{Thresholds: wl.Thresholds, Clock: cl.Now, ReadOnly: wl.ReadOnly, ASCII: ui.ASCIILocale()}
 	if wl.Control && !wl.ReadOnly {
 		// The same slider and rollback keys; the owner applies and audits.
-		opt.Control, opt.ReadOnly = cl.Control(), false
+		opt.Control = cl.Control()
 	}
 	if offerTakeOver {
 		opt.TakeOver = func() {}
 	}
 	m := ui.New(viewerData{cl}, opt)
-	p := tea.NewProgram(m, tea.WithAltScreen())
+	p := cockpitProgram(m)
 	prog.set(p)
 	fm, err := p.Run()
 	if um, ok := fm.(ui.Model); ok && um.TookOver() {

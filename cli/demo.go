@@ -44,6 +44,7 @@ that the same follower, parsers and database as production read.`
 	fl.StringVar(&f.keep, "dir", "", "workspace directory to create and keep (default: a temporary one, removed at exit)")
 	fl.IntVar(&f.volume, "volume", 20000, "recipients per simulated hour")
 	c.MarkFlagDirname("dir")
+	noMouseFlag(c)
 	c.Annotations["env"] = envCockpit
 	return c
 }

@@ -30,15 +30,17 @@ func TestE2ETmux(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		cols, rows int
-		noColor    bool
+		prof       e2eProfile
 	}{
-		{"100x30", 100, 30, false},
-		{"80x24", 80, 24, false},
-		{"80x24-NO_COLOR", 80, 24, true},
+		{"100x30", 100, 30, e2eProfile{}},
+		{"80x24", 80, 24, e2eProfile{}},
+		{"80x24-NO_COLOR", 80, 24, e2eProfile{noColor: true}},
+		{"80x24-LANG=C", 80, 24, e2eProfile{langC: true}},
+		{"80x24-light", 80, 24, e2eProfile{light: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			e2eTmux(t, bin, tc.cols, tc.rows, tc.noColor)
+			e2eTmux(t, bin, tc.cols, tc.rows, tc.prof)
 		})
 	}
 }
@@ -130,7 +132,7 @@ func (tm *tmuxTerm) waitFor(what string, timeout time.Duration, ok func(screen s
 
 var (
 	countRow    = regexp.MustCompile(`\b(OLD|NEW) +([1-9][0-9.]*k?|[0-9]+\.[0-9]+k) `)
-	selectedRow = regexp.MustCompile(`▸ ([a-z0-9.-]+)`)
+	selectedRow = regexp.MustCompile(`(?:▸|>) ([a-z0-9.-]+)`)
 	colourSGR   = regexp.MustCompile(`\x1b\[([0-9;:]*)m`)
 )
 
@@ -174,13 +176,29 @@ func colourParams(s string) []string {
 	return found
 }
 
-func e2eTmux(t *testing.T, bin string, cols, rows int, noColor bool) {
+// e2eProfile is the terminal a case runs in besides its size.
+type e2eProfile struct {
+	noColor bool // NO_COLOR=1
+	// langC: LANG=C, no UTF-8: the cockpit must draw in ASCII only.
+	langC bool
+	// light: a light-background terminal (tmux's window white, 256
+	// colours, COLORFGBG=0;15 as xterm and rxvt set it, which termenv reads
+	// inside tmux): dim text takes the light palette's grey 240.
+	light bool
+}
+
+func e2eTmux(t *testing.T, bin string, cols, rows int, prof e2eProfile) {
+	noColor := prof.noColor
 	dir, err := os.MkdirTemp("", "cutover-e2e-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(dir, "tmux.conf")
-	if err := os.WriteFile(conf, []byte("set -g status off\nset -g history-limit 1000\n"), 0o644); err != nil {
+	tconf := "set -g status off\nset -g history-limit 1000\n"
+	if prof.light {
+		tconf += "set -g default-terminal screen-256color\nset -g window-style bg=white,fg=black\n"
+	}
+	if err := os.WriteFile(conf, []byte(tconf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	stderr := filepath.Join(dir, "stderr.log")
@@ -200,12 +218,18 @@ func e2eTmux(t *testing.T, bin string, cols, rows int, noColor bool) {
 	env = append(env, "LC_ALL=C.UTF-8", "TERM=xterm-256color", "TZ=UTC")
 	tm := &tmuxTerm{t: t, sock: []string{"-S", filepath.Join(dir, "tmux.sock")}, env: env}
 	if len(tm.sock[1]) > 100 { // too long for a unix socket address
-		tm.sock = []string{"-L", fmt.Sprintf("cutover-e2e-%d-%dx%d-%v", os.Getpid(), cols, rows, noColor)}
+		tm.sock = []string{"-L", fmt.Sprintf("cutover-e2e-%d-%dx%d-%v", os.Getpid(), cols, rows, prof)}
 	}
 
 	noColorEnv := "-u NO_COLOR"
 	if noColor {
 		noColorEnv = "NO_COLOR=1"
+	}
+	if prof.langC {
+		noColorEnv += " LC_ALL=C LANG=C"
+	}
+	if prof.light {
+		noColorEnv += " 'COLORFGBG=0;15'"
 	}
 	// The shell prints a marker before cutover takes the alternate screen;
 	// after it quits, the marker must be visible again, followed by the exit
@@ -258,6 +282,19 @@ func e2eTmux(t *testing.T, bin string, cols, rows int, noColor bool) {
 		t.Errorf("cockpit has %d lines in a %d-row terminal", n, rows)
 	}
 	ansi := tm.screen(true)
+	if prof.langC {
+		for i, r := range cockpit {
+			if r > 0x7e || (r < 0x20 && r != '\n') {
+				t.Errorf("LANG=C: non-ASCII %q at byte %d of the cockpit:\n%s", r, i, cockpit)
+				break
+			}
+		}
+	}
+	if prof.light {
+		if !strings.Contains(ansi, "38;5;240") || strings.Contains(ansi, "[90m") {
+			t.Errorf("light background: want dim text in grey 240 (38;5;240), not bright black (90):\n%q", ansi)
+		}
+	}
 	if noColor {
 		if c := colourParams(ansi); len(c) > 0 {
 			t.Errorf("NO_COLOR=1: the screen has colour sequences %q:\n%s", c[:min(len(c), 5)], ansi)
@@ -290,7 +327,11 @@ func e2eTmux(t *testing.T, bin string, cols, rows int, noColor bool) {
 	help := tm.waitFor("the help overlay", 10*time.Second, func(s string) bool {
 		return strings.Contains(s, "keys") && strings.Contains(s, "refresh now")
 	})
-	for _, want := range []string{"↑/k", "↓/j", "enter", "detail", "esc", "back", "sources", "next window", "quit", "since cutover start"} {
+	up, down := "↑/k", "↓/j"
+	if prof.langC {
+		up, down = "^/k", "v/j"
+	}
+	for _, want := range []string{up, down, "enter", "detail", "esc", "back", "sources", "next window", "quit", "since cutover start"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("help lacks %q:\n%s", want, help)
 		}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -25,6 +26,7 @@ func (f *uiFlags) register(c *cobra.Command) {
 	configFlag(c, &f.cfgPath, "config file (see cutover init)")
 	c.Flags().BoolVar(&f.readOnly, "read-only", false, "attach to the process that owns the database, without control keys")
 	c.Flags().StringVar(&f.metricsAddr, "metrics-listen", "", "serve Prometheus metrics on ADDR while this cockpit owns the database")
+	noMouseFlag(c)
 	if c.Annotations == nil {
 		c.Annotations = map[string]string{}
 	}
@@ -82,17 +84,48 @@ func runUI(f uiFlags) error {
 	return runCockpit(own, &prog, control)
 }
 
+// noMouse is --no-mouse: the cockpit leaves the mouse to the terminal (its
+// own text selection) instead of taking wheel and clicks.
+var noMouse bool
+
+func noMouseFlag(c *cobra.Command) {
+	c.Flags().BoolVar(&noMouse, "no-mouse", false, "leave the mouse to the terminal (no wheel scrolling or clicks in the cockpit)")
+}
+
+// cockpitProgram is the cockpit's program: the alternate screen, and mouse
+// reports (wheel, clicks) unless --no-mouse.
+func cockpitProgram(m tea.Model) *tea.Program {
+	opts := []tea.ProgramOption{tea.WithAltScreen()}
+	if !noMouse {
+		opts = append(opts, tea.WithMouseCellMotion())
+	}
+	return tea.NewProgram(m, opts...)
+}
+
 // runCockpit runs the owner (ingest and runners) in a goroutine and the
 // cockpit in the foreground; quitting the cockpit stops the owner after a
 // last commit and closes it.
 func runCockpit(own *owner.Owner, prog *progHolder, control ui.Control) error {
 	defer own.Close()
-	opt := ui.Options{Thresholds: own.Thresholds, Clock: own.Clock(), Control: control, ReadOnly: control == nil}
+	// The owner is never read-only: without mtactl its ratio is "not
+	// managed", which the header and the refused keys say.
+	opt := ui.Options{Thresholds: own.Thresholds, Clock: own.Clock(), Control: control,
+		QuitCheck: func() string {
+			switch n := own.Viewers(); n {
+			case 0:
+				return ""
+			case 1:
+				return "1 viewer attached; quit and stop following?"
+			default:
+				return fmt.Sprintf("%d viewers attached; quit and stop following?", n)
+			}
+		},
+		ASCII: ui.ASCIILocale()}
 	if own.Config != nil && own.Config.DNS.Configured() {
 		opt.DNS = owner.DNSSource(own.DB) // header word and D view
 	}
 	m := ui.New(own.Data, opt)
-	p := tea.NewProgram(m, tea.WithAltScreen())
+	p := cockpitProgram(m)
 	prog.set(p)
 
 	ctx, cancel := context.WithCancel(context.Background())

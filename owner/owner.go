@@ -298,6 +298,15 @@ func (o *Owner) changed() {
 
 func (o *Owner) changedImport() { o.changed() }
 
+// Viewers is the number of viewers attached to this owner (0 on a nil owner),
+// for the cockpit's "quit and stop following?" question.
+func (o *Owner) Viewers() int {
+	if o == nil || o.srv == nil {
+		return 0
+	}
+	return o.srv.Viewers()
+}
+
 // Notify pushes "changed" to viewers; safe on a nil owner and never blocks.
 func (o *Owner) Notify() {
 	if o != nil && o.srv != nil {
