@@ -10,6 +10,12 @@
 #   cockpit.png  the cockpit            detail.png  google's detail (enter)
 #   sources.png  the sources view (s)   help.png    the help overlay (?)
 #   suppression.png  the suppression view (u) after an export was imported through the running demo
+#   slider.png   the ratio slider one step up, with its diff and the (y/N) confirmation (t, →)
+#   audit.png    the audit view after an apply and its rollback (t → y, R y, a)
+#   session.gif  an animated GIF of that session (slider → apply → rollback → audit), one frame
+#                per captured screen, drawn by the same renderer
+# sources.png and help.png are taken at 80x24 (the window is resized for them): the size an on-call
+# engineer's SSH session often has, where the help overlay must fit and scroll.
 # Dependencies: Go, tmux, fonts-dejavu-core, tzdata (bash scripts/screenshot-deps.sh check|install).
 # --keep DIR keeps the raw captures (*.ans: `less -R` shows them) and the demo's workspace (DIR/demo).
 set -euo pipefail
@@ -113,10 +119,11 @@ sim_advanced() {
 	now=$(sim_clock)
 	[ -n "$now" ] && [ $(((now - start + 86400) % 86400)) -ge $((SIM_WARMUP_MIN * 60)) ]
 }
-is_cockpit() { local s; s=$(cap) && has "$s" 'top response' && has "$(line "$s" "$ROWS")" 'enter detail'; }
+is_cockpit() { local s; s=$(cap) && has "$s" 'rcpt/h' && has "$(line "$s" "$ROWS")" 'enter detail'; }
 is_detail() { local s; s=$(cap) && has "$(line "$s" 2)" '^ google .*window' && has "$s" 'top responses'; }
 is_sources() { local s; s=$(cap) && has "$(line "$s" 2)" '^sources' && has "$s" 'new-pmta'; }
 is_help() { local s; s=$(cap) && has "$s" '│ keys' && has "$s" 'refresh now'; }
+is_slider_or_nothing() { local s; s=$(cap) && has "$(line "$s" 2)" 'ratio to NEW'; }
 
 # shot NAME CHECK: capture (until a capture passes CHECK twice in a row, so a frame being drawn is
 # never caught half-way) and render it.
@@ -156,6 +163,10 @@ wait_for 10 "google's detail" is_detail
 shot detail is_detail
 T send-keys Escape
 wait_for 10 "the cockpit (after esc)" is_cockpit
+# sources and help at 80x24.
+resize() { COLS=$1 ROWS=$2; T resize-window -x "$COLS" -y "$ROWS"; }
+resize 80 24
+wait_for 10 "the cockpit at 80x24" is_cockpit
 T send-keys s
 wait_for 10 "the sources view" is_sources
 shot sources is_sources
@@ -165,7 +176,46 @@ T send-keys '?'
 wait_for 10 "the help overlay" is_help
 shot help is_help
 T send-keys Escape
-wait_for 10 "the cockpit (after esc)" is_cockpit
+resize 120 40
+wait_for 10 "the cockpit (after esc, 120x40)" is_cockpit
+
+# The control session: the slider one step up with its preview, apply, roll back, the audit view.
+# Every step's screen is kept as a frame of session.gif.
+frames=()
+frame() { shot "$1" "$2"; frames+=("$WORK/$1.ans"); }
+frames+=("$WORK/cockpit.ans")
+is_slider_ready() { local s; s=$(cap) && has "$(line "$s" 2)" 'ratio to NEW' && has "$s" '(y/N)' && has "$s" 'diff'; }
+is_applied() { local s; s=$(cap) && has "$s" '✓ #'; }
+is_rollback() { local s; s=$(cap) && has "$(line "$s" 2)" 'roll back' && has "$s" '(y/N)'; }
+is_audit() { local s; s=$(cap) && has "$s" 'changes, newest first' && has "$s" 'rollback'; }
+T send-keys t
+wait_for 10 "the slider" is_slider_or_nothing
+T send-keys Right
+wait_for 10 "the slider's preview one step up" is_slider_ready
+frame slider is_slider_ready
+T send-keys y
+wait_for 20 "the apply's result" is_applied
+frame frame-applied is_applied
+T send-keys Escape
+wait_for 10 "the cockpit (after the result)" is_cockpit
+T send-keys R
+wait_for 10 "the rollback preview" is_rollback
+frame frame-rollback is_rollback
+T send-keys y
+wait_for 20 "the rollback's result" is_applied
+frame frame-rolledback is_applied
+T send-keys Escape
+wait_for 10 "the cockpit (after the rollback)" is_cockpit
+T send-keys a
+wait_for 10 "the audit view" is_audit
+frame audit is_audit
+T send-keys Escape
+wait_for 10 "the cockpit (after the audit)" is_cockpit
+rm -f "$OUT"/frame-*.png
+gif_in=$(IFS=,; echo "${frames[*]}")
+"$WORK/render" -cols "$COLS" -rows "$ROWS" -in "$gif_in" -gif "$OUT/session.gif" -delay 180 ||
+	die "rendering session.gif failed"
+say "wrote screenshots/session.gif ($(wc -c <"$OUT/session.gif") bytes, ${#frames[@]} frames)"
 
 # An export imported through the running cockpit (the demo owns its database, so the CLI hands the
 # import to it over demo/cutover.db.sock): 5,000 SendGrid bounce rows, 200 of them repeats and 10 junk.
@@ -186,4 +236,4 @@ exited() { local s; s=$(cap) && has "$s" 'CUTOVER-EXIT='; }
 wait_for 10 "cutover to exit" exited
 final=$(cap)
 has "$final" 'CUTOVER-EXIT=0' || die "cutover exited with an error: $(grep CUTOVER-EXIT <<<"$final")"
-say "done: screenshots/{cockpit,detail,sources,help,suppression}.png"
+say "done: screenshots/{cockpit,detail,sources,help,suppression,slider,audit}.png and session.gif"

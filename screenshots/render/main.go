@@ -11,6 +11,9 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/color/palette"
+	"image/draw"
+	"image/gif"
 	"image/png"
 	"io"
 	"os"
@@ -38,7 +41,22 @@ func run() error {
 	bold := flag.String("bold-font", dejavu+"DejaVuSansMono-Bold.ttf", "bold monospace TTF (empty: none)")
 	fallback := flag.String("fallback-fonts", dejavu+"DejaVuSans.ttf", "comma-separated fonts for runes the monospace font lacks")
 	strict := flag.Bool("strict", true, "fail when a rune has no glyph in any font or text falls outside the grid")
+	gifOut := flag.String("gif", "", "write an animated GIF of the captures listed (comma-separated) in -in, instead of a PNG")
+	delay := flag.Int("delay", 150, "GIF: hundredths of a second per frame (the last one shows three times as long)")
 	flag.Parse()
+	if *gifOut != "" {
+		return writeGIF(*gifOut, strings.Split(*in, ","), *delay, func(data []byte) (*image.RGBA, error) {
+			fs, err := LoadFonts(*regular, *bold, splitList(*fallback), *size, *lineHeight)
+			if err != nil {
+				return nil, err
+			}
+			g, dropped := Parse(string(data), *cols, *rows)
+			if dropped > 0 && *strict {
+				return nil, fmt.Errorf("%d characters fall outside the %dx%d grid", dropped, *cols, *rows)
+			}
+			return Render(g, fs, DarkTheme, *margin), nil
+		})
+	}
 	if *out == "" {
 		return fmt.Errorf("-out is required")
 	}
@@ -82,6 +100,55 @@ func run() error {
 		fmt.Fprintln(os.Stderr, "render: warning:", msg)
 	}
 	return writePNG(*out, img)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// writeGIF renders each capture as one frame of an animated GIF (each frame
+// with its own palette: a terminal screen has few colours).
+func writeGIF(path string, ins []string, delay int, render func([]byte) (*image.RGBA, error)) error {
+	anim := &gif.GIF{}
+	for i, in := range ins {
+		data, err := os.ReadFile(in)
+		if err != nil {
+			return err
+		}
+		img, err := render(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", in, err)
+		}
+		p := toPaletted(img)
+		if p == nil {
+			p = image.NewPaletted(img.Rect, palette.Plan9)
+			draw.Draw(p, img.Rect, img, img.Rect.Min, draw.Src)
+		}
+		d := delay
+		if i == len(ins)-1 {
+			d *= 3
+		}
+		anim.Image = append(anim.Image, p)
+		anim.Delay = append(anim.Delay, d)
+	}
+	if len(anim.Image) == 0 {
+		return fmt.Errorf("no frames")
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := gif.EncodeAll(f, anim); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // writePNG writes img as a paletted PNG when it has at most 256 colours
