@@ -12,6 +12,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
+	"cutover/owner"
 	"cutover/state"
 	"cutover/ui"
 	"cutover/ui/attach"
@@ -119,6 +120,7 @@ func runAttachedCockpit(cl *attach.Client, prog *progHolder, offerTakeOver bool)
 	// Read-only only for --read-only: a viewer of an owner without mtactl
 	// is told the ratio is not managed instead.
 	opt := ui.Options{Thresholds: wl.Thresholds, Clock: cl.Now, ReadOnly: wl.ReadOnly, ASCII: ui.ASCIILocale()}
+	opt.DNS = attachedDNS(cl) // nil when the owner has no [dns]
 	if wl.Control && !wl.ReadOnly {
 		// The same slider and rollback keys; the owner applies and audits.
 		opt.Control = cl.Control()
@@ -134,4 +136,34 @@ func runAttachedCockpit(cl *attach.Client, prog *progHolder, offerTakeOver bool)
 		return true, err
 	}
 	return false, err
+}
+
+// attachedDNS is the owner's stored dns check for a viewer's header word
+// and D view, asked over the socket at most every 5 s; nil when the owner
+// has no [dns] section (or predates the op).
+func attachedDNS(cl *attach.Client) ui.DNSSource {
+	ask := func() (owner.DNSStatusReply, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		var r owner.DNSStatusReply
+		err := cl.Call(ctx, owner.OpDNSStatus, struct{}{}, &r)
+		return r, err
+	}
+	first, err := ask()
+	if err != nil || !first.Configured {
+		return nil
+	}
+	var mu sync.Mutex
+	at, cur := time.Now(), first.Report
+	return func() *ui.DNSReport {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(at) >= 5*time.Second {
+			at = time.Now()
+			if r, err := ask(); err == nil {
+				cur = r.Report
+			}
+		}
+		return cur
+	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"encoding/json"
 	"errors"
@@ -11,9 +12,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"cutover/ingest/dnsq/dnstest"
 	"cutover/model/auth"
+	"cutover/owner"
+	"cutover/ui"
+	"cutover/ui/attach"
 )
 
 // dnsLab serves the lab domain of ingest/dnsq's plan golden file and writes a
@@ -150,5 +155,39 @@ func TestDNSCommands(t *testing.T) {
 	}
 	if _, _, code := runExit(t, "dns", "check", "--config", cfg, "--only", "spam"); code != 3 {
 		t.Fatalf("--only spam: exit %d", code)
+	}
+}
+
+// TestDNSOwnerRunnerAndViewer: the owner's runner checks [dns] and stores the
+// report; a viewer attached over the socket gets it for its header word.
+func TestDNSOwnerRunnerAndViewer(t *testing.T) {
+	cfgPath, _ := dnsLab(t)
+	cfg, err := owner.LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := owner.Start(cfg, owner.Options{Command: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = own.Run(ctx, 50*time.Millisecond); close(done) }()
+	defer func() { cancel(); <-done; own.Close() }()
+	var src ui.DNSSource
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		cl, err := attach.Dial(ctx, attach.SocketPath(cfg.Database.Path), attach.ClientOptions{ReadOnly: true, Command: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		if src = attachedDNS(cl); src != nil {
+			if r := src(); r != nil && r.State != "" {
+				break
+			}
+		}
+	}
+	if src == nil || src() == nil || src().State != "CRIT" {
+		t.Fatalf("viewer's dns source: %v", src)
 	}
 }

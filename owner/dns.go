@@ -2,6 +2,7 @@ package owner
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"cutover/model"
 	"cutover/state"
 	"cutover/ui"
+	"cutover/ui/attach"
 )
 
 // DNSCheckEvery is how often the owner re-checks DNS ([dns] configured).
@@ -113,4 +115,21 @@ func collectDNS(db *state.DB, ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, s.Value, s.Values...)
 		}
 	}
+}
+
+// OpDNSStatus answers attached viewers with the stored dns check (the
+// header word and D view of a cockpit that does not hold the database).
+const OpDNSStatus = "dns.status"
+
+// DNSStatusReply is OpDNSStatus's answer.
+type DNSStatusReply struct {
+	Configured bool          `json:"configured"`
+	Report     *ui.DNSReport `json:"report,omitempty"`
+}
+
+func (o *Owner) handleDNSStatus(ctx context.Context, s *attach.Session, body json.RawMessage) (any, error) {
+	if o.Config == nil || !o.Config.DNS.Configured() {
+		return DNSStatusReply{}, nil
+	}
+	return DNSStatusReply{Configured: true, Report: o.dnsSource()}, nil
 }

@@ -86,8 +86,10 @@ type Owner struct {
 	srv     *attach.Server
 	ln      *attach.Listener
 	metrics *http.Server
-	imports *imports
-	wg      sync.WaitGroup
+	// dnsSource reads the stored dns check for attached viewers (dns.go).
+	dnsSource ui.DNSSource
+	imports   *imports
+	wg        sync.WaitGroup
 
 	errMu sync.Mutex
 	err   error // the pipeline's or a runner's failure: sources show stale
@@ -165,6 +167,8 @@ func Start(cfg *Config, opts Options) (*Owner, error) {
 	o.srv = &attach.Server{Data: data, Plan: data.Plan, Control: ctl, Thresholds: o.Thresholds, Clock: opts.Clock, Logger: o.log,
 		Owner: attach.OwnerInfo{PID: os.Getpid(), User: CurrentUser(), Host: host, Command: opts.Command, Since: time.Now().UTC(), DB: db.Path()}}
 	o.srv.Handle(OpStatus, o.handleStatus)
+	o.srv.Handle(OpDNSStatus, o.handleDNSStatus) // dns.go
+	o.dnsSource = DNSSource(db)
 	// Suppression view for viewers, and imports run in the owner on its log.
 	o.imports = &imports{db: db, log: pipelineLog(pl), logger: o.log, notify: o.changedImport}
 	data.Suppression.(*ui.SuppressionData).Imports = o.imports.Files
