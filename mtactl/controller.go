@@ -110,8 +110,8 @@ func New(cfg Config, db *state.DB) (*Controller, error) {
 	return c, nil
 }
 
-// Notices are problems New found but did not fail on (an interrupted
-// change it could not settle).
+// Notices say what New did on its own (an interrupted change settled) or
+// could not do (one it could not settle), for the caller to show.
 func (c *Controller) Notices() []string { return slices.Clone(c.notices) }
 
 // Drivers names the configured drivers in apply order.

@@ -105,7 +105,7 @@ func TestCrashedApplyIsSettledAndRollbackRestoresConfirmed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := c.Notices(); len(n) > 0 {
+	if n := c.Notices(); len(n) != 1 || !strings.HasPrefix(n[0], "change #2 (75% new") || !strings.Contains(n[0], "settled: ") {
 		t.Fatalf("notices %q", n)
 	}
 	if mustRead(t, e.conf) != after30 || mustRead(t, e.demo) != demo30 {

@@ -170,6 +170,11 @@ func (c *Controller) reconcile(ctx context.Context) error {
 		if err := c.reconcileEntry(ctx, &e, me); err != nil {
 			return fmt.Errorf("change %s: %w", e.ID, err)
 		}
+		n := fmt.Sprintf("change #%s (%s, left pending by pid %d) settled: %s", e.ID, e.To, e.Who.PID, e.Notes[len(e.Notes)-1])
+		if e.Restored != "yes" {
+			n += "; NOT all restored: " + clip(e.Restored, 2000)
+		}
+		c.notices = append(c.notices, n)
 	}
 	return nil
 }

@@ -137,6 +137,9 @@ func Start(cfg *Config, opts Options) (*Owner, error) {
 		if err != nil {
 			return nil, fmt.Errorf("[mtactl]: %w", err)
 		}
+		for _, n := range c.Notices() {
+			o.log.Warn("mtactl: " + n) // an interrupted change left pending
+		}
 		o.Control = c
 	}
 	var cls *ingest.Classifier
