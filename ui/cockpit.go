@@ -177,6 +177,7 @@ func (m *Model) relayout() {
 	m.keepVisible()
 	bh := m.bodyHeight()
 	if m.view == viewDetail && m.detail != nil {
+		m.orderBreakdown()
 		m.detailLines = m.detailBody(m.width)
 		m.detailScroll = max(min(m.detailScroll, len(m.detailLines)-detailPinned-(bh-detailPinned)), 0)
 	}

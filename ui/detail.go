@@ -3,7 +3,6 @@ package ui
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"time"
 
@@ -105,30 +104,7 @@ func (m Model) breakdown(rows []BreakdownRow, w int) []string {
 	if len(rows) == 0 {
 		return append(out, m.st.Dim.Render("  no source IP, vmta or transport logged"))
 	}
-	dims := map[string]int{"ip": 0, "vmta": 1, "transport": 2}
-	rank := func(d string) int {
-		if r, ok := dims[d]; ok {
-			return r
-		}
-		return 3
-	}
-	rows = slices.Clone(rows)
-	slices.SortStableFunc(rows, func(a, b BreakdownRow) int {
-		if ra, rb := rank(a.Dim), rank(b.Dim); ra != rb {
-			return ra - rb
-		}
-		if a.Dim != b.Dim {
-			return strings.Compare(a.Dim, b.Dim)
-		}
-		aa, ba := a.Counts.Attempts(), b.Counts.Attempts()
-		if aa != ba {
-			if aa > ba {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.Value, b.Value)
-	})
+	// rows come ordered by orderBreakdown (busiest first, with hysteresis).
 	for _, r := range rows {
 		p := &pane{}
 		side := model.SideOld

@@ -117,6 +117,7 @@ type Model struct {
 
 	fl         flashState // flash message and quit question (flash.go)
 	ord        orderState // pane order (order.go)
+	bd         breakdownOrder
 	filt       filterState
 	quitCheck  QuitCheck
 	ascii      bool

@@ -206,3 +206,90 @@ func (m *Model) refilter() {
 	}
 	m.relayout()
 }
+
+// orderBreakdown orders the detail's per IP / vmta / transport rows in
+// place, busiest first within a dimension, with the panes' hysteresis: rows
+// keep their places unless one is clearly busier or the order is 30 s old.
+func (m *Model) orderBreakdown() {
+	if m.detail == nil {
+		return
+	}
+	rows := m.detail.Breakdown
+	key := func(r BreakdownRow) string { return r.Dim + "\x00" + r.Side.String() + "\x00" + r.Value }
+	busier := func(a, b BreakdownRow, gap float64) bool {
+		return a.Dim == b.Dim && float64(a.Counts.Attempts()) > float64(b.Counts.Attempts())*(1+gap)
+	}
+	full := func(a, b BreakdownRow) int {
+		if ra, rb := dimRank(a.Dim), dimRank(b.Dim); ra != rb {
+			return ra - rb
+		}
+		if c := strings.Compare(a.Dim, b.Dim); c != 0 {
+			return c
+		}
+		aa, ba := a.Counts.Attempts(), b.Counts.Attempts()
+		switch {
+		case aa > ba:
+			return -1
+		case aa < ba:
+			return 1
+		}
+		return strings.Compare(key(a), key(b))
+	}
+	if len(m.bd.prev) == 0 || m.bd.isp != m.detailISP || m.now.Sub(m.bd.at) >= reorderAfter || m.now.Before(m.bd.at) {
+		slices.SortStableFunc(rows, full)
+		m.bd.at, m.bd.isp = m.now, m.detailISP
+	} else {
+		pos := make(map[string]int, len(m.bd.prev))
+		for i, k := range m.bd.prev {
+			pos[k] = i
+		}
+		slices.SortStableFunc(rows, func(a, b BreakdownRow) int {
+			if ra, rb := dimRank(a.Dim), dimRank(b.Dim); ra != rb {
+				return ra - rb
+			}
+			if c := strings.Compare(a.Dim, b.Dim); c != 0 {
+				return c
+			}
+			pa, oka := pos[key(a)]
+			pb, okb := pos[key(b)]
+			switch {
+			case oka && okb:
+				return pa - pb
+			case oka:
+				return -1
+			case okb:
+				return 1
+			}
+			return full(a, b)
+		})
+		for i := 1; i < len(rows); i++ {
+			for j := i; j > 0 && busier(rows[j], rows[j-1], reorderGap); j-- {
+				rows[j], rows[j-1] = rows[j-1], rows[j]
+			}
+		}
+	}
+	m.bd.prev = m.bd.prev[:0]
+	for _, r := range rows {
+		m.bd.prev = append(m.bd.prev, key(r))
+	}
+}
+
+// dimRank orders the breakdown's dimensions: ip, vmta, transport, others.
+func dimRank(d string) int {
+	switch d {
+	case "ip":
+		return 0
+	case "vmta":
+		return 1
+	case "transport":
+		return 2
+	}
+	return 3
+}
+
+// breakdownOrder is orderBreakdown's memory.
+type breakdownOrder struct {
+	isp  string
+	prev []string
+	at   time.Time
+}
