@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -61,6 +63,7 @@ func runUI(f uiFlags) error {
 	if attached, err := attachIfOwned(cfg.Database.Path, f.readOnly, nil); attached {
 		return err
 	}
+	metricsExposureWarning(f.metricsAddr, cfg.Control.MetricsListen)
 	var prog progHolder
 	start := func() (*owner.Owner, error) {
 		return owner.Start(cfg, owner.Options{Command: "cockpit", MetricsListen: f.metricsAddr, OnChange: prog.changed, Ops: []owner.Op{queryOp()}})
@@ -142,4 +145,22 @@ func runCockpit(own *owner.Owner, prog *progHolder, control ui.Control) error {
 		return uerr
 	}
 	return own.Err()
+}
+
+// metricsExposureWarning prints the owner's warning for a metrics address
+// off loopback before the cockpit takes the screen (the cockpit's owner
+// logs nowhere); it stays in the terminal's scrollback.
+func metricsExposureWarning(flag, fromConfig string) {
+	addr := flag
+	if addr == "" {
+		addr = fromConfig
+	}
+	if addr == "" {
+		return
+	}
+	if ta, err := net.ResolveTCPAddr("tcp", addr); err == nil {
+		if w := owner.MetricsExposure(ta); w != "" {
+			fmt.Fprintln(os.Stderr, "cutover: warning: "+w)
+		}
+	}
 }
