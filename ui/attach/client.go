@@ -31,6 +31,11 @@ type ClientOptions struct {
 	// Getenv reads SSH_CLIENT, SSH_CONNECTION and SUDO_USER for the hello;
 	// default os.Getenv.
 	Getenv func(string) string
+	// Watch treats 3 missed owner heartbeats as the owner gone (a stopped
+	// owner keeps its socket open): for a viewer a person watches. A
+	// one-shot command waits for its answer (CallTimeout) instead, so a
+	// busy machine cannot fail it.
+	Watch bool
 }
 
 // Client is the viewer's side: a ui.Data and ui.PlanProvider over the
@@ -195,6 +200,9 @@ func (c *Client) read(conn net.Conn, br *bufio.Reader) error {
 	c.mu.Lock()
 	hb := time.Duration(c.welcome.HeartbeatMS) * time.Millisecond
 	c.mu.Unlock()
+	if !c.opt.Watch {
+		hb = 0
+	}
 	for {
 		if hb > 0 {
 			// Any frame proves the owner runs; 3 beats of silence mean it

@@ -85,7 +85,7 @@ func TestViewerSeesOwnerGoneWithin2s(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "c.db.sock")
 	owner := startOwnerProcess(t, sock)
-	c, err := Dial(context.Background(), sock, ClientOptions{Command: "cockpit", ReadOnly: true})
+	c, err := Dial(context.Background(), sock, ClientOptions{Command: "cockpit", ReadOnly: true, Watch: true})
 	if err != nil {
 		t.Fatal(err)
 	}
