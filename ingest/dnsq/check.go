@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"cutover/model"
 	"cutover/model/auth"
 	"cutover/state"
 	"cutover/state/dnsobs"
@@ -202,6 +203,11 @@ func Check(ctx context.Context, c *Client, cfg Config, opt Options) (*Report, er
 			rep.SPF = append(rep.SPF, s)
 			add(s.Findings...)
 		}
+		// OLD's source IPs seen in the logs (last 7 days) must keep passing
+		// for OLD's MAIL FROM while both sides send.
+		if ev := oldIPEvals(ctx, c, cfg, opt.DB, now()); len(ev) > 0 {
+			add(ev...)
+		}
 		if old := auth.Canon(cfg.MailFrom.Old); old != "" && len(cfg.OldSPF) > 0 {
 			s := auth.AnalyzeSPF(ctx, c, old)
 			rec, _ := auth.ParseSPF(s.Record)
@@ -346,4 +352,61 @@ func ObserveTTL(ctx context.Context, c *Client, db *state.DB, name string, t aut
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].At.Before(all[j].At) })
 	return auth.EvalTTL(name, t.String(), all, low, now), nil
+}
+
+// maxOldIPs bounds the OLD IPs evaluated per check (the busiest first).
+const maxOldIPs = 20
+
+// oldIPEvals evaluates the OLD side's source IPs from the database against
+// OLD's MAIL FROM domain (or each From domain): a receiver's result per IP.
+func oldIPEvals(ctx context.Context, c *Client, cfg Config, db *state.DB, now time.Time) auth.Findings {
+	if db == nil {
+		return nil
+	}
+	rows, err := db.Breakdown("", now.Add(-7*24*time.Hour), time.Time{})
+	if err != nil {
+		return auth.Findings{{Severity: auth.Unknown, Check: "spf", Message: "OLD source IPs: " + err.Error()}}
+	}
+	type ipc struct {
+		ip netip.Addr
+		n  uint64
+	}
+	var ips []ipc
+	for _, r := range rows {
+		if r.Side != model.SideOld || r.Dim != state.DimIP {
+			continue
+		}
+		if ip, err := netip.ParseAddr(r.Value); err == nil {
+			ips = append(ips, ipc{ip.Unmap(), r.Counts.Total()})
+		}
+	}
+	sort.Slice(ips, func(i, j int) bool { return ips[i].n > ips[j].n })
+	if len(ips) > maxOldIPs {
+		ips = ips[:maxOldIPs]
+	}
+	names := []string{auth.Canon(cfg.MailFrom.Old)}
+	if names[0] == "" {
+		names = nil
+		for _, d := range cfg.Domains {
+			names = append(names, auth.Canon(d))
+		}
+	}
+	var out auth.Findings
+	for _, name := range names {
+		for _, x := range ips {
+			ev := auth.Evaluate(ctx, c, x.ip, name, "postmaster@"+name, "")
+			f := auth.Finding{Check: "spf", Name: name, Message: fmt.Sprintf("OLD IP %s (from the logs): %s using %d lookup(s)", x.ip, ev.Result, ev.Lookups)}
+			switch ev.Result {
+			case auth.ResPass:
+				f.Severity = auth.OK
+			case auth.ResTemperror:
+				f.Severity = auth.Unknown
+			default:
+				f.Severity = auth.Warn
+				f.Message += ": OLD mail from it fails SPF for " + name
+			}
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -13,6 +13,7 @@ import (
 
 	"cutover/ingest/dnsq"
 	"cutover/ingest/dnsq/dnstest"
+	"cutover/model"
 	"cutover/model/auth"
 	"cutover/state"
 )
@@ -174,5 +175,40 @@ mta1.example.test. 300 IN A 203.0.113.10
 	}
 	if !strings.Contains(st.Findings[len(st.Findings)-1].Message, "before its TTL was lowered") && st.State != "early" {
 		t.Fatalf("the change made before lowering must be early: %+v", st)
+	}
+}
+
+// TestCheckEvaluatesOldIPsFromLogs: the OLD side's source IPs in the
+// database are evaluated against OLD's MAIL FROM domain.
+func TestCheckEvaluatesOldIPsFromLogs(t *testing.T) {
+	_, c, cfg := labDomain(t, true)
+	db, err := state.Open(filepath.Join(t.TempDir(), "c.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now().UTC()
+	b := state.NewBatch()
+	for i, ip := range []string{"198.51.100.7", "198.51.100.7", "192.0.2.99"} {
+		b.AddEvent(&model.Event{Time: now.Add(-time.Duration(i+1) * time.Hour), Side: model.SideOld, MTA: "old", ISP: "google",
+			Domain: "gmail.com", SourceIP: ip, Outcome: model.Delivered})
+	}
+	b.AddEvent(&model.Event{Time: now.Add(-time.Hour), Side: model.SideNew, MTA: "new", ISP: "google", Domain: "gmail.com",
+		SourceIP: "10.9.9.9", Outcome: model.Delivered})
+	if err := db.Commit(b); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := dnsq.Check(context.Background(), c, cfg, dnsq.Options{DB: db, Only: []string{"spf"}, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pass, fail, newSide bool
+	for _, f := range rep.Findings {
+		pass = pass || f.Severity == auth.OK && strings.Contains(f.Message, "OLD IP 198.51.100.7 (from the logs): pass using 1 lookup(s)")
+		fail = fail || f.Severity == auth.Warn && strings.Contains(f.Message, "OLD IP 192.0.2.99 (from the logs): softfail")
+		newSide = newSide || strings.Contains(f.Message, "10.9.9.9")
+	}
+	if !pass || !fail || newSide {
+		t.Fatalf("pass %v fail %v new-side IP evaluated %v: %+v", pass, fail, newSide, rep.Findings)
 	}
 }
