@@ -12,6 +12,7 @@
 #   suppression.png  the suppression view (u) after an export was imported through the running demo
 #   slider.png   the ratio slider one step up, with its diff and the (y/N) confirmation (t, →)
 #   audit.png    the audit view after an apply and its rollback (t → y, R y, a)
+#   alarm.png    the cockpit after a ratio jump to 75 %: providers in WARN/CRIT with NEW▲
 #   session.gif  an animated GIF of that session (slider → apply → rollback → audit), one frame
 #                per captured screen, drawn by the same renderer
 # sources.png and help.png are taken at 80x24 (the window is resized for them): the size an on-call
@@ -211,6 +212,19 @@ wait_for 10 "the audit view" is_audit
 frame audit is_audit
 T send-keys Escape
 wait_for 10 "the cockpit (after the audit)" is_cockpit
+# A ratio jump (5 % → 75 %) overloads NEW's young reputation: within simulated hours the providers
+# defer it, the cockpit marks WARN/CRIT and NEW▲.
+T send-keys t
+wait_for 10 "the slider" is_slider_or_nothing
+T send-keys Right Right Right Right
+is_jump_ready() { local s; s=$(cap) && has "$(line "$s" 2)" 'proposed 75%' && has "$s" '(y/N)'; }
+wait_for 10 "the slider at 75 %" is_jump_ready
+T send-keys y
+wait_for 20 "the jump's result" is_applied
+T send-keys Escape
+is_alarm() { local s; s=$(cap) && grep -Eq '(WARN|CRIT) NEW▲' <<<"$s" && has "$(line "$s" "$ROWS")" 'enter detail'; }
+wait_for 120 "a provider in WARN or CRIT with NEW▲ after the jump" is_alarm
+shot alarm is_alarm
 rm -f "$OUT"/frame-*.png
 gif_in=$(IFS=,; echo "${frames[*]}")
 "$WORK/render" -cols "$COLS" -rows "$ROWS" -in "$gif_in" -gif "$OUT/session.gif" -delay 180 ||
@@ -236,4 +250,4 @@ exited() { local s; s=$(cap) && has "$s" 'CUTOVER-EXIT='; }
 wait_for 10 "cutover to exit" exited
 final=$(cap)
 has "$final" 'CUTOVER-EXIT=0' || die "cutover exited with an error: $(grep CUTOVER-EXIT <<<"$final")"
-say "done: screenshots/{cockpit,detail,sources,help,suppression,slider,audit}.png and session.gif"
+say "done: screenshots/{cockpit,detail,sources,help,suppression,slider,audit,alarm}.png and session.gif"
