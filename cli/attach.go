@@ -18,7 +18,10 @@ import (
 	"cutover/ui/attach"
 )
 
-// dialOwner attaches to the process that owns the database at dbPath.
+// dialOwner attaches to the process that owns the database at dbPath: the
+// one way a command reaches the owner (cockpit viewers, status, imports,
+// completion). An error means none answers, and the command works on the
+// database itself (or says why it cannot).
 func dialOwner(dbPath string, readOnly bool, command string, onChange func()) (*attach.Client, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

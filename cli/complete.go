@@ -1,15 +1,12 @@
 package cli
 
 import (
-	"context"
 	"sort"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"cutover/mtactl"
 	"cutover/owner"
-	"cutover/ui/attach"
 )
 
 // Dynamic shell completion: the values come from the config named on the
@@ -44,9 +41,7 @@ func withControl(cmd *cobra.Command, fn func(controlView) []string) ([]string, c
 	if cfg == nil {
 		return nil, none
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if cl, err := attach.Dial(ctx, attach.SocketPath(cfg.Database.Path), attach.ClientOptions{ReadOnly: true, Command: "completion"}); err == nil {
+	if cl, err := dialOwner(cfg.Database.Path, true, "completion", nil); err == nil {
 		defer cl.Close()
 		return fn(cl.Control()), none
 	}
