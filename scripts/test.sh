@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 command -v go >/dev/null || export PATH="/usr/local/go/bin:$PATH"
 
 echo "== go test -race -count=1 ./..."
-go test -race -count=1 ./...
+go test -race -count=1 -timeout 30m ./...
 
 echo "== go test -race -count=1 -tags realmta ./ingest/realmta/... ./mtactl/... (real Postfix + Exim, ~3 min)"
 go test -race -count=1 -timeout 15m -tags realmta ./ingest/realmta/... ./mtactl/...
@@ -21,3 +21,7 @@ go test -race -count=1 -timeout 15m -tags realmta ./ingest/realmta/... ./mtactl/
 echo "== go test -race -tags sshfs -run SSHFS ./ingest/follow/ ./ingest/ (real sshd + sshfs, ~3.5 min)"
 go test -race -count=1 -timeout 15m -tags sshfs -run SSHFS ./ingest/follow/
 go test -race -count=2 -timeout 15m -tags sshfs -run SSHFS ./ingest/
+
+# 4. real DNS servers (issue 16): knot + unbound on 127.0.0.1, pyspf and python3-dkim as oracles.
+echo "== go test -race -count=1 -tags realdns ./ingest/dnsq/ (real knot + unbound, pyspf, python3-dkim, ~30 s)"
+go test -race -count=1 -timeout 5m -tags realdns -run RealDNS ./ingest/dnsq/
