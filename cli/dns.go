@@ -117,6 +117,16 @@ func newDNSPlanCmd(o cmdIO) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		if len(p.Flattened) > 0 {
+			// dns check warns when a flattened include changes upstream.
+			if db := dnsDB(cfg, o.err); db != nil {
+				err := dnsq.RecordFlattened(db, p)
+				db.Close()
+				if err != nil {
+					return err
+				}
+			}
+		}
 		return p.Render(o.out, format)
 	}
 	return c

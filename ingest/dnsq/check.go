@@ -208,6 +208,9 @@ func Check(ctx context.Context, c *Client, cfg Config, opt Options) (*Report, er
 		if ev := oldIPEvals(ctx, c, cfg, opt.DB, now()); len(ev) > 0 {
 			add(ev...)
 		}
+		if opt.DB != nil {
+			add(flattenDrift(ctx, c, opt.DB)...)
+		}
 		if old := auth.Canon(cfg.MailFrom.Old); old != "" && len(cfg.OldSPF) > 0 {
 			s := auth.AnalyzeSPF(ctx, c, old)
 			rec, _ := auth.ParseSPF(s.Record)
@@ -409,4 +412,42 @@ func oldIPEvals(ctx context.Context, c *Client, cfg Config, db *state.DB, now ti
 		}
 	}
 	return out
+}
+
+// flattenDrift re-resolves every include flattened on request and compares
+// the answers with the hash recorded when the plan flattened it.
+func flattenDrift(ctx context.Context, c *Client, db *state.DB) auth.Findings {
+	flat, err := dnsobs.Flattened(db)
+	if err != nil {
+		return auth.Findings{{Severity: auth.Unknown, Check: "spf", Message: "flattened includes: " + err.Error()}}
+	}
+	names := make([]string, 0, len(flat))
+	for n := range flat {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out auth.Findings
+	for _, n := range names {
+		_, fl, err := auth.Flatten(ctx, c, "flatten.invalid", "v=spf1 include:"+n+" -all", []string{n})
+		switch {
+		case err != nil:
+			out = append(out, auth.Finding{Severity: auth.Unknown, Check: "spf", Name: n, Message: "flattened include: " + err.Error()})
+		case fl[0].Hash != flat[n]:
+			out = append(out, auth.Finding{Severity: auth.Warn, Check: "spf", Name: n,
+				Message: "flattened include changed upstream since the plan flattened it: re-run cutover dns plan --flatten " + n + " and publish the new addresses"})
+		default:
+			out = append(out, auth.Finding{Severity: auth.OK, Check: "spf", Name: n, Message: "flattened include unchanged upstream"})
+		}
+	}
+	return out
+}
+
+// RecordFlattened stores the hashes of a plan's flattened includes.
+func RecordFlattened(db *state.DB, p *PlanReport) error {
+	for _, f := range p.Flattened {
+		if err := dnsobs.PutFlattened(db, f.Include, f.Hash); err != nil {
+			return err
+		}
+	}
+	return nil
 }

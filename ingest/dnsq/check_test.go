@@ -212,3 +212,45 @@ func TestCheckEvaluatesOldIPsFromLogs(t *testing.T) {
 		t.Fatalf("pass %v fail %v new-side IP evaluated %v: %+v", pass, fail, newSide, rep.Findings)
 	}
 }
+
+// TestFlattenDriftWarns: dns check warns once a flattened include's answers
+// change upstream.
+func TestFlattenDriftWarns(t *testing.T) {
+	s, c, cfg := labDomain(t, true)
+	db, err := state.Open(filepath.Join(t.TempDir(), "c.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	p, err := dnsq.Plan(ctx, c, cfg, dnsq.PlanOptions{Phase: "dual", Flatten: []string{"esp.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dnsq.RecordFlattened(db, p); err != nil {
+		t.Fatal(err)
+	}
+	find := func() (ok, changed bool) {
+		rep, err := dnsq.Check(ctx, c, cfg, dnsq.Options{DB: db, Only: []string{"spf"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range rep.Findings {
+			ok = ok || f.Severity == auth.OK && f.Message == "flattened include unchanged upstream"
+			changed = changed || f.Severity == auth.Warn && strings.Contains(f.Message, "flattened include changed upstream")
+		}
+		return
+	}
+	if ok, changed := find(); !ok || changed {
+		t.Fatalf("right after the plan: unchanged %v changed %v", ok, changed)
+	}
+	key := loadKey(t, "rsa2048.pem")
+	if err := s.SetZone(soa + `example.test. 3600 IN TXT "v=spf1 include:esp.test ~all"
+esp.test. 300 IN TXT "v=spf1 ip4:198.51.100.0/24 ip4:203.0.113.200 -all"
+` + txtZone("cut2026a._domainkey.example.test.", dkimRecord(t, key))); err != nil {
+		t.Fatal(err)
+	}
+	if _, changed := find(); !changed {
+		t.Fatal("no warning after the ESP added an address")
+	}
+}

@@ -31,6 +31,9 @@ type PlanReport struct {
 	SPF   []*auth.SPFProposal `json:"spf,omitempty"`
 	// Blocked: DMARC enforces and NEW's DKIM does not pass aligned yet.
 	Blocked bool `json:"ratio_blocked"`
+	// Flattened are the includes --flatten replaced (RecordFlattened keeps
+	// their hashes for dns check).
+	Flattened []auth.Flattened `json:"flattened,omitempty"`
 }
 
 // PlanOptions of `dns plan`.
@@ -144,6 +147,7 @@ func Plan(ctx context.Context, c *Client, cfg Config, opt PlanOptions) (*PlanRep
 			if err != nil {
 				return nil, err
 			}
+			rep.Flattened = append(rep.Flattened, fl...)
 			for _, f := range fl {
 				for _, ch := range f.Chain {
 					item(PlanItem{Phase: "dual", Name: ch.Name, Type: "TXT", Action: "add", Proposed: ch.Data, TTL: lowS,

@@ -150,3 +150,35 @@ func Latest(db *state.DB) ([]byte, error) {
 	})
 	return out, err
 }
+
+const flatPrefix = "\x00flat/"
+
+// PutFlattened records the answers hash of an include flattened on request
+// (`dns plan --flatten NAME`): `dns check` warns when the provider changes it.
+func PutFlattened(db *state.DB, include, hash string) error {
+	return db.Update(func(tx *bbolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucket)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(flatPrefix+auth.Canon(include)), []byte(hash))
+	})
+}
+
+// Flattened returns every recorded include and its hash.
+func Flattened(db *state.DB) (map[string]string, error) {
+	out := map[string]string{}
+	err := db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucket)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		p := []byte(flatPrefix)
+		for k, v := c.Seek(p); k != nil && strings.HasPrefix(string(k), flatPrefix); k, v = c.Next() {
+			out[string(k[len(p):])] = string(v)
+		}
+		return nil
+	})
+	return out, err
+}
