@@ -48,6 +48,7 @@ type Batch struct {
 	// repeats one reply thousands of times in a batch.
 	sigs map[string]string
 	hot  [hotSlots]hot // emptied with the maps by Reset
+	vhot [hotSlots]viaHot
 }
 
 type reasonDelta struct {
@@ -141,6 +142,30 @@ func (b *Batch) hotEntry(sec int64, ev *model.Event) *hot {
 	return h
 }
 
+// viaHot remembers the via bucket of a recent (hour, side, ISP, dimension,
+// value): PowerMTA logs repeat a VirtualMTA and source IP record after
+// record, and a hit skips building the key and hashing it into the map.
+type viaHot struct {
+	hour     int64
+	side     model.Side
+	dim      int
+	isp, val string
+	c        *Counts
+}
+
+func (b *Batch) viaEntry(hour int64, side model.Side, dim int, isp, val string) *viaHot {
+	x := uint64(hour/secHour)*0x9e3779b97f4a7c15 ^ uint64(side) ^ uint64(dim)<<4 ^ uint64(len(isp))<<8
+	for i := 0; i < len(val); i++ {
+		x = (x ^ uint64(val[i])) * 0x100000001b3
+	}
+	h := &b.vhot[(x^x>>29)%hotSlots]
+	if h.c != nil && h.hour == hour && h.side == side && h.dim == dim && h.val == val && h.isp == isp {
+		return h
+	}
+	*h = viaHot{hour: hour, side: side, dim: dim, isp: isp, val: val}
+	return h
+}
+
 func addTo(m map[string]*Counts, key []byte, d *Counts) {
 	if c, ok := m[string(key)]; ok { // no allocation on a hit
 		c.Add(*d)
@@ -197,19 +222,23 @@ func (b *Batch) AddEvent(ev *model.Event) {
 			c.Add(d)
 		}
 	}
-	for _, dv := range [...]struct{ dim, val string }{
+	for i, dv := range [...]struct{ dim, val string }{
 		{DimIP, ev.SourceIP}, {DimVMTA, ev.VMTA}, {DimTransport, ev.Transport},
 	} {
 		if dv.val == "" {
 			continue
 		}
-		k = appendHourKey(k[:0], hour, ev.Side)
-		k = append(k, isp...)
-		k = append(k, 0)
-		k = append(k, dv.dim...)
-		k = append(k, 0)
-		k = append(k, keyPart(dv.val)...)
-		addTo(b.via, k, &d)
+		h := b.viaEntry(hour, ev.Side, i, ev.ISP, dv.val)
+		if h.c == nil {
+			k = appendHourKey(k[:0], hour, ev.Side)
+			k = append(k, isp...)
+			k = append(k, 0)
+			k = append(k, dv.dim...)
+			k = append(k, 0)
+			k = append(k, keyPart(dv.val)...)
+			h.c = counts(b.via, k)
+		}
+		h.c.Add(d)
 	}
 	ns := ev.Time.UnixNano()
 	if ev.Outcome != model.Delivered {
