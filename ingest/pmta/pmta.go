@@ -24,22 +24,13 @@ type Options struct {
 	Location *time.Location
 }
 
-// Parser implements ingest.Parser and ingest.LinesParser for PowerMTA
-// accounting files. Use one per source: ParseLine, NewFile and FinishLines
-// run on one goroutine; ScanLines may run on any (see lines.go).
+// Parser implements ingest.Parser for PowerMTA accounting files. It is not
+// safe for concurrent use: use one per source.
 type Parser struct {
-	rowParser
-	scans scanShared
-}
-
-// rowParser is what parsing a record needs: the header's column map and
-// scratch and caches. A scan ahead works on a copy of its own.
-type rowParser struct {
 	loc    *time.Location
 	zones  lex.ZoneCache
 	intern *lex.Interner
 
-	hdr       string       // the header line in effect ("" = none)
 	col       [numCols]int // column index per field, -1 when absent
 	maxCol    int          // highest index in col
 	nfields   int          // fields in the header: every record has as many
@@ -90,7 +81,7 @@ var colNames = map[string]int{
 
 // New returns a Parser.
 func New(opts Options) *Parser {
-	p := &Parser{rowParser: rowParser{loc: opts.Location, intern: new(lex.Interner)}}
+	p := &Parser{loc: opts.Location, intern: new(lex.Interner)}
 	if p.loc == nil {
 		p.loc = time.Local
 	}
@@ -98,19 +89,15 @@ func New(opts Options) *Parser {
 	return p
 }
 
-var (
-	_ ingest.Parser      = (*Parser)(nil)
-	_ ingest.LinesParser = (*Parser)(nil)
-)
+var _ ingest.Parser = (*Parser)(nil)
 
-func (p *rowParser) resetHeader() {
+func (p *Parser) resetHeader() {
 	for i := range p.col {
 		p.col[i] = -1
 	}
 	p.maxCol = -1
 	p.nfields = 0
 	p.hasHeader = false
-	p.hdr = ""
 }
 
 // NewFile forgets the previous file's header; header, when given, is the
@@ -121,17 +108,12 @@ func (p *Parser) NewFile(path string, modTime time.Time, header []byte) {
 		line := trimCR(header)
 		if isHeader(line) {
 			p.setHeader(line)
-			p.scans.guess(p.hdr)
 		}
 	}
 }
 
 // ParseLine implements ingest.Parser.
 func (p *Parser) ParseLine(line []byte, dst []model.Event) ([]model.Event, error) {
-	return p.parseLine(line, dst)
-}
-
-func (p *rowParser) parseLine(line []byte, dst []model.Event) ([]model.Event, error) {
 	line = trimCR(line)
 	if len(line) == 0 {
 		return dst, nil
@@ -205,7 +187,7 @@ func (p *rowParser) parseLine(line []byte, dst []model.Event) ([]model.Event, er
 
 // common fills the fields shared by d, b, t, rb and tq records, and the
 // recipient: it shares one allocation with the response text.
-func (p *rowParser) common(line []byte, ev *model.Event, rcpt []byte) {
+func (p *Parser) common(line []byte, ev *model.Event, rcpt []byte) {
 	status := p.raw(line, cDsnStatus)
 	diag := p.raw(line, cDsnDiag)
 	ev.Status = p.intern.Get(enhancedCode(status))
@@ -231,7 +213,7 @@ func (p *rowParser) common(line []byte, ev *model.Event, rcpt []byte) {
 
 // queueRecord handles tq: a queue-level failure with no recipient, counted
 // against the queue's domain.
-func (p *rowParser) queueRecord(line []byte, dst []model.Event) ([]model.Event, error) {
+func (p *Parser) queueRecord(line []byte, dst []model.Event) ([]model.Event, error) {
 	ev := model.Event{Kind: "pmta", Outcome: model.Held}
 	var ok bool
 	if ev.Time, ok = p.time(line); !ok {
@@ -252,7 +234,7 @@ func (p *rowParser) queueRecord(line []byte, dst []model.Event) ([]model.Event, 
 }
 
 // feedback handles f (ARF/JMRP complaint) records.
-func (p *rowParser) feedback(line []byte, dst []model.Event) ([]model.Event, error) {
+func (p *Parser) feedback(line []byte, dst []model.Event) ([]model.Event, error) {
 	ev := model.Event{Kind: "pmta", Outcome: model.Complaint}
 	var ok bool
 	if ev.Time, ok = p.time(line); !ok {
@@ -275,7 +257,7 @@ func (p *rowParser) feedback(line []byte, dst []model.Event) ([]model.Event, err
 }
 
 // queue splits the queue field "domain/vmta".
-func (p *rowParser) queue(line []byte) (domain, vmta string) {
+func (p *Parser) queue(line []byte) (domain, vmta string) {
 	q := trim(p.raw(line, cQueue))
 	if len(q) == 0 {
 		return "", ""
@@ -289,7 +271,7 @@ func (p *rowParser) queue(line []byte) (domain, vmta string) {
 
 // time reads timeLogged, or timeQueued when a trimmed record-fields list has
 // no timeLogged.
-func (p *rowParser) time(line []byte) (time.Time, bool) {
+func (p *Parser) time(line []byte) (time.Time, bool) {
 	if b := trim(p.raw(line, cTimeLogged)); len(b) > 0 {
 		return p.parseTime(b)
 	}
@@ -298,7 +280,7 @@ func (p *rowParser) time(line []byte) (time.Time, bool) {
 
 // parseTime converts b, reusing the last conversion: a busy file logs many
 // records a second.
-func (p *rowParser) parseTime(b []byte) (time.Time, bool) {
+func (p *Parser) parseTime(b []byte) (time.Time, bool) {
 	if len(b) > 0 && string(b) == string(p.lastTS) {
 		return p.lastT, true
 	}
@@ -334,9 +316,8 @@ func isHeader(line []byte) bool {
 
 var bom = []byte("\xef\xbb\xbf")
 
-func (p *rowParser) setHeader(line []byte) {
+func (p *Parser) setHeader(line []byte) {
 	p.resetHeader()
-	p.hdr = string(line)
 	line = bytes.TrimPrefix(line, bom)
 	spans, _ := split(line, nil, -1)
 	p.nfields = len(spans)
@@ -354,7 +335,7 @@ func (p *rowParser) setHeader(line []byte) {
 }
 
 // raw returns the bytes of column c, unquoted, or nil.
-func (p *rowParser) raw(line []byte, c int) []byte {
+func (p *Parser) raw(line []byte, c int) []byte {
 	i := p.col[c]
 	if i < 0 || i >= len(p.spans) {
 		return nil
@@ -363,7 +344,7 @@ func (p *rowParser) raw(line []byte, c int) []byte {
 }
 
 // istr returns column c trimmed, interned: vmta, pool, IPs and hosts repeat.
-func (p *rowParser) istr(line []byte, c int) string {
+func (p *Parser) istr(line []byte, c int) string {
 	return p.intern.Get(trim(p.raw(line, c)))
 }
 
