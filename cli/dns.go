@@ -81,6 +81,22 @@ func dnsDB(cfg *owner.Config, errw io.Writer) *state.DB {
 	return db
 }
 
+// dnsSession loads the [dns] config, makes the client and opens the
+// database (nil when the owner holds it) for the commands that report with
+// exit codes: a config that cannot be read is "could not tell" (3).
+func dnsSession(o cmdIO, verb, cfgPath, server string) (*owner.Config, *dnsq.Client, *state.DB, error) {
+	cfg, err := loadDNSConfig(cfgPath)
+	if err != nil {
+		fmt.Fprintf(o.err, "cutover dns %s: %v\n", verb, err)
+		return nil, nil, nil, exitError{3}
+	}
+	cl, err := dnsClient(firstNonEmpty(server, cfg.DNS.Server))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return cfg, cl, dnsDB(cfg, o.err), nil
+}
+
 func printJSON(w io.Writer, v any) error {
 	e := json.NewEncoder(w)
 	e.SetIndent("", "  ")
@@ -158,16 +174,10 @@ func newDNSCheckCmd(o cmdIO) *cobra.Command {
 		if cfgPath == "" || len(args) > 0 || watch < 0 {
 			return usage(cmd)
 		}
-		cfg, err := loadDNSConfig(cfgPath)
-		if err != nil {
-			fmt.Fprintf(o.err, "cutover dns check: %v\n", err)
-			return exitError{3}
-		}
-		cl, err := dnsClient(firstNonEmpty(server, cfg.DNS.Server))
+		cfg, cl, db, err := dnsSession(o, "check", cfgPath, server)
 		if err != nil {
 			return err
 		}
-		db := dnsDB(cfg, o.err)
 		if db != nil {
 			defer db.Close()
 		}
@@ -221,16 +231,10 @@ func newDNSTTLCmd(o cmdIO) *cobra.Command {
 		if cfgPath == "" || len(args) > 0 {
 			return usage(cmd)
 		}
-		cfg, err := loadDNSConfig(cfgPath)
-		if err != nil {
-			fmt.Fprintf(o.err, "cutover dns ttl: %v\n", err)
-			return exitError{3}
-		}
-		cl, err := dnsClient(firstNonEmpty(server, cfg.DNS.Server))
+		cfg, cl, db, err := dnsSession(o, "ttl", cfgPath, server)
 		if err != nil {
 			return err
 		}
-		db := dnsDB(cfg, o.err)
 		if db != nil {
 			defer db.Close()
 		}
