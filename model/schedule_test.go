@@ -269,3 +269,13 @@ func TestWilsonUpperZeroComplaints(t *testing.T) {
 		t.Error("degenerate inputs")
 	}
 }
+
+// §6.4: a checkpoint short of its step but at ≥ half of it is INFO, not WARN.
+// 1,000,000/day, 2 IPs: day 7 cap 2 × 20,000 (SparkPost day 7) = 40,000 ≥
+// 0.5 × 50,000.
+func TestSimulateCheckpointHalfIsInfo(t *testing.T) {
+	d7 := simulate(t, 1000000, 2)[6]
+	if d7.Effective != 40000 || d7.Level != SimInfo || d7.IPsNeeded != 3 {
+		t.Fatalf("day 7: %+v, want INFO at 40000 with ips_needed 3", d7)
+	}
+}
