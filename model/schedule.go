@@ -242,15 +242,13 @@ func Simulate(dailyVolume, newIPs int, steps []int, dwellDays int, ws WarmupSche
 		step := min((d-1)/dwellDays, len(s.Steps)-1)
 		r := s.Steps[step].Ratio
 		sd := SimDay{Day: d, Step: step + 1, Ratio: r, WarmupDay: d,
-			Wanted:     int(math.Ceil(float64(dailyVolume) * float64(r) / 100)),
+			Wanted:     ExpectedDaily(r, dailyVolume),
 			Checkpoint: d == (step+1)*dwellDays}
 		perIP := ws.PerIPDaily(d)
 		sd.Effective = sd.Wanted
 		if perIP > 0 {
 			sd.Cap = perIP * newIPs
 			sd.Effective = min(sd.Wanted, sd.Cap)
-		}
-		if perIP > 0 {
 			sd.IPsNeeded = (sd.Wanted + perIP - 1) / perIP
 		}
 		if sd.Effective < sd.Wanted {

@@ -656,13 +656,11 @@ func HostKey(d string) string {
 	if d == "" || len(d) > 4*maxDomain {
 		return ""
 	}
-	ascii, upper := true, false
+	ascii := true
 	for i := 0; i < len(d); i++ {
-		switch c := d[i]; {
-		case c >= utf8.RuneSelf:
+		if d[i] >= utf8.RuneSelf {
 			ascii = false
-		case 'A' <= c && c <= 'Z':
-			upper = true
+			break
 		}
 	}
 	if !ascii {
@@ -671,8 +669,8 @@ func HostKey(d string) string {
 			return ""
 		}
 		d = strings.ToLower(a)
-	} else if upper {
-		d = strings.ToLower(d)
+	} else {
+		d = asciiLower(d)
 	}
 	if !hostName(d) {
 		return ""
