@@ -406,18 +406,9 @@ func (fr *fileRun) emitRow(ctx context.Context, r *row, num, line int, raw strin
 	if len(cands) == 0 {
 		return fr.reject(num, line, "no event", "row gives no event", raw)
 	}
-	addr, orig, err := model.NormalizeAddress(cands[0].addr)
-	if err == nil {
-		// a pattern or shell syntax never reaches an MTA map (issue 13)
-		err = model.CheckLiteralAddress(addr)
-	}
-	if err != nil {
-		kind := err.Error()
-		var ae *model.AddressError
-		if errors.As(err, &ae) {
-			kind = ae.Kind.Error()
-		}
-		return fr.reject(num, line, kind, "address "+strconvQuote(cands[0].addr)+": "+err.Error(), raw)
+	addr, orig, kind, why := literalAddr(cands[0].addr)
+	if kind != "" {
+		return fr.reject(num, line, kind, why, raw)
 	}
 	origin := fr.base
 	if fr.jsonOrig {
@@ -441,13 +432,37 @@ func (fr *fileRun) emitRow(ctx context.Context, r *row, num, line int, raw strin
 		fr.im.batch = append(fr.im.batch, ev)
 	}
 	fr.fs.Events += int64(len(cands))
-	if len(fr.im.batch) >= fr.im.opts.BatchSize {
-		if err := fr.flush(false); err != nil {
-			return err
-		}
-		return ctx.Err()
+	return fr.flushFull(ctx)
+}
+
+// literalAddr normalises an address and refuses a pattern or shell syntax,
+// which never reaches an MTA map (issue 13); else it gives the reject's
+// kind and reason.
+func literalAddr(a string) (addr, orig, kind, reason string) {
+	addr, orig, err := model.NormalizeAddress(a)
+	if err == nil {
+		err = model.CheckLiteralAddress(addr)
 	}
-	return nil
+	if err != nil {
+		kind = err.Error()
+		var ae *model.AddressError
+		if errors.As(err, &ae) {
+			kind = ae.Kind.Error()
+		}
+		return "", "", kind, "address " + strconvQuote(a) + ": " + err.Error()
+	}
+	return addr, orig, "", ""
+}
+
+// flushFull flushes the batch once it holds BatchSize events.
+func (fr *fileRun) flushFull(ctx context.Context) error {
+	if len(fr.im.batch) < fr.im.opts.BatchSize {
+		return nil
+	}
+	if err := fr.flush(false); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 func strconvQuote(s string) string { return strconv.Quote(cut(s, 200)) }
@@ -753,29 +768,14 @@ func (fr *fileRun) readList(ctx context.Context, r io.Reader) error {
 // emitCand queues a ready candidate (plain lists have no row mapping).
 func (fr *fileRun) emitCand(ctx context.Context, c cand, n int, raw string) error {
 	fr.fs.Rows++
-	addr, orig, err := model.NormalizeAddress(c.addr)
-	if err == nil {
-		// a pattern or shell syntax never reaches an MTA map (issue 13)
-		err = model.CheckLiteralAddress(addr)
-	}
-	if err != nil {
-		kind := err.Error()
-		var ae *model.AddressError
-		if errors.As(err, &ae) {
-			kind = ae.Kind.Error()
-		}
-		return fr.reject(n, n, kind, "address "+strconvQuote(c.addr)+": "+err.Error(), raw)
+	addr, orig, kind, why := literalAddr(c.addr)
+	if kind != "" {
+		return fr.reject(n, n, kind, why, raw)
 	}
 	fr.im.batch = append(fr.im.batch, model.SuppressionEvent{Type: c.typ, Addr: addr, Orig: orig, Source: fr.source(c.list),
 		Scope: c.scope, Reason: c.reason, Origin: fr.base + strconv.Itoa(n)})
 	fr.fs.Events++
-	if len(fr.im.batch) >= fr.im.opts.BatchSize {
-		if err := fr.flush(false); err != nil {
-			return err
-		}
-		return ctx.Err()
-	}
-	return nil
+	return fr.flushFull(ctx)
 }
 
 // listKey splits a legacy list line into its address and the rest:
