@@ -32,7 +32,6 @@ type Parser struct {
 	intern *lex.Interner
 
 	col       [numCols]int // column index per field, -1 when absent
-	maxCol    int          // highest index in col
 	nfields   int          // fields in the header: every record has as many
 	hasHeader bool
 
@@ -95,7 +94,6 @@ func (p *Parser) resetHeader() {
 	for i := range p.col {
 		p.col[i] = -1
 	}
-	p.maxCol = -1
 	p.nfields = 0
 	p.hasHeader = false
 }
@@ -326,9 +324,6 @@ func (p *Parser) setHeader(line []byte) {
 		c, ok := colNames[name]
 		if ok && p.col[c] < 0 { // names can repeat: the first one wins
 			p.col[c] = i
-			if i > p.maxCol {
-				p.maxCol = i
-			}
 		}
 	}
 	p.hasHeader = true
