@@ -169,7 +169,7 @@ func TestMtaCLIUsage(t *testing.T) {
 	}
 	noMta := filepath.Join(e.dir, "plain.toml")
 	os.WriteFile(noMta, []byte("[database]\npath = \"x.db\"\n"), 0o644)
-	if _, _, err := openController(noMta, false); err == nil || !strings.Contains(err.Error(), "[mtactl]") {
+	if _, _, err := openControl(noMta, false, "ratio set"); err == nil || !strings.Contains(err.Error(), "[mtactl]") {
 		t.Errorf("config without [mtactl]: %v", err)
 	}
 }

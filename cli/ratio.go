@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -31,30 +30,6 @@ func errRefused(what string) error {
 }
 func sanitizeBlock(s string) string    { return sanitizeLines(s) }
 func plural(n int, s, p string) string { return map[bool]string{true: s, false: p}[n == 1] }
-
-// openController loads the config and opens its database and mtactl.
-func openController(cfgPath string, readOnly bool) (*mtactl.Controller, *state.DB, error) {
-	if cfgPath == "" {
-		return nil, nil, fmt.Errorf("--config is required")
-	}
-	cfg, err := owner.LoadConfig(cfgPath)
-	if err != nil {
-		return nil, nil, err
-	}
-	if cfg.Mtactl == nil {
-		return nil, nil, fmt.Errorf("%s: no [mtactl] section: cutover manages no MTA configuration", cfgPath)
-	}
-	db, err := openDB(cfg.Database.Path, cfg.Database.AllowNetworkFS, readOnly)
-	if err != nil {
-		return nil, nil, err
-	}
-	c, err := mtactl.New(*cfg.Mtactl, db)
-	if err != nil {
-		db.Close()
-		return nil, nil, err
-	}
-	return c, db, nil
-}
 
 // control is what the mtactl commands drive: this process's own
 // *mtactl.Controller, or, while another process (serve, a cockpit) owns the
@@ -184,9 +159,7 @@ func ratioShow(o cmdIO, cfgPath string, asJSON bool) error {
 	defer done()
 	cur := c.Current()
 	if asJSON {
-		enc := json.NewEncoder(o.out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(cur)
+		return printJSON(o.out, cur)
 	}
 	fmt.Fprintf(o.out, "ratio: %d%% new\n", cur.RatioNew)
 	for _, isp := range sortedKeys(cur.PerISP) {
@@ -372,9 +345,7 @@ func printHistory(o cmdIO, cfgPath string, asJSON bool) error {
 		if hist == nil {
 			hist = []mtactl.AuditEntry{}
 		}
-		enc := json.NewEncoder(o.out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(hist)
+		return printJSON(o.out, hist)
 	}
 	if len(hist) == 0 {
 		fmt.Fprintln(o.out, "no changes yet")

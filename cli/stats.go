@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -92,9 +91,7 @@ func statsTo(w io.Writer, d *state.DB, f statsFlags, q state.Query) error {
 		out = append(out, sr)
 	}
 	if f.asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return printJSON(w, out)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	key := "ISP"
@@ -151,9 +148,7 @@ func sourcesTo(w io.Writer, d *state.DB, asJSON bool) error {
 		return err
 	}
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(views)
+		return printJSON(w, views)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SOURCE\tFILE\tOFFSET\tLAG\tLAST LINE\tSTATE\tREJECTED")

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -60,9 +59,7 @@ func status(f statusFlags) int {
 		return owner.StatusExitUnknown
 	}
 	if f.asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := printJSON(os.Stdout, rep); err != nil {
 			return owner.StatusExitUnknown
 		}
 	} else if err := writeStatusText(os.Stdout, rep); err != nil {

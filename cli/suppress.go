@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -230,9 +229,7 @@ func supStatsTo(w io.Writer, d *state.DB, l *ssup.Log, asJSON bool) error {
 		return err
 	}
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(suppressStatsJSON{Log: l.Path(), Stats: st, Verifications: vs})
+		return printJSON(w, suppressStatsJSON{Log: l.Path(), Stats: st, Verifications: vs})
 	}
 	fmt.Fprintf(w, "log %s: %d events (last seq %d), %d distinct addresses, %d suppressed\n", sanitizeCell(l.Path()), st.Events, st.LastSeq, st.Addresses, st.Suppressed)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -676,9 +673,7 @@ func supVerify(f supVerifyFlags) error {
 		return fmt.Errorf("record the verification: %w", err)
 	}
 	if f.asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(v); err != nil {
+		if err := printJSON(os.Stdout, v); err != nil {
 			return err
 		}
 	} else {

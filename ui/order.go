@@ -67,16 +67,7 @@ func (m *Model) sortPanes(panes []*pane) {
 		}
 		return 0
 	}
-	full := func(cmps ...func(a, b *pane) int) {
-		slices.SortStableFunc(panes, func(a, b *pane) int {
-			for _, c := range cmps {
-				if r := c(a, b); r != 0 {
-					return r
-				}
-			}
-			return 0
-		})
-	}
+	full := func(cmps ...func(a, b *pane) int) { slices.SortStableFunc(panes, chain(cmps...)) }
 	switch m.ord.by {
 	case orderName:
 		full(otherLast, byName)
@@ -85,19 +76,32 @@ func (m *Model) sortPanes(panes []*pane) {
 		full(otherLast, func(a, b *pane) int { return healthRank(b) - healthRank(a) }, byVolume, byName)
 		return
 	}
-	if len(m.ord.prev) == 0 || m.now.Sub(m.ord.at) >= reorderAfter || m.now.Before(m.ord.at) {
-		full(otherLast, byVolume, byName)
-		m.ord.at = m.now
+	keepOrder(panes, &m.ord.prev, &m.ord.at, m.now, false, func(p *pane) string { return p.isp },
+		otherLast, chain(otherLast, byVolume, byName), clearlyBusier)
+}
+
+// keepOrder is the hysteresis of the panes and of the detail's breakdown
+// rows: a full sort (by full) when there is no previous order, when it is
+// reorderAfter old, when the clock went back or when reset; otherwise the
+// order last shown (prev, by key) within group, items not in it after (by
+// full), then an item passes its upper neighbour only if passes says so.
+// prev and at are updated.
+func keepOrder[T any](items []T, prev *[]string, at *time.Time, now time.Time, reset bool,
+	key func(T) string, group, full func(a, b T) int, passes func(a, b T) bool) {
+	if reset || len(*prev) == 0 || now.Sub(*at) >= reorderAfter || now.Before(*at) {
+		slices.SortStableFunc(items, full)
+		*at = now
 	} else {
-		// Start from the order on screen (new providers after, by volume),
-		// then let a pane pass its upper neighbour only by a clear margin.
-		pos := make(map[string]int, len(m.ord.prev))
-		for i, isp := range m.ord.prev {
-			pos[isp] = i
+		pos := make(map[string]int, len(*prev))
+		for i, k := range *prev {
+			pos[k] = i
 		}
-		full(otherLast, func(a, b *pane) int {
-			pa, oka := pos[a.isp]
-			pb, okb := pos[b.isp]
+		slices.SortStableFunc(items, func(a, b T) int {
+			if c := group(a, b); c != 0 {
+				return c
+			}
+			pa, oka := pos[key(a)]
+			pb, okb := pos[key(b)]
 			switch {
 			case oka && okb:
 				return pa - pb
@@ -106,17 +110,29 @@ func (m *Model) sortPanes(panes []*pane) {
 			case okb:
 				return 1
 			}
-			return 0
-		}, byVolume, byName)
-		for i := 1; i < len(panes); i++ {
-			for j := i; j > 0 && clearlyBusier(panes[j], panes[j-1]); j-- {
-				panes[j], panes[j-1] = panes[j-1], panes[j]
+			return full(a, b)
+		})
+		for i := 1; i < len(items); i++ {
+			for j := i; j > 0 && passes(items[j], items[j-1]); j-- {
+				items[j], items[j-1] = items[j-1], items[j]
 			}
 		}
 	}
-	m.ord.prev = m.ord.prev[:0]
-	for _, p := range panes {
-		m.ord.prev = append(m.ord.prev, p.isp)
+	*prev = (*prev)[:0]
+	for _, it := range items {
+		*prev = append(*prev, key(it))
+	}
+}
+
+// chain chains comparisons: the first that tells a from b decides.
+func chain[T any](cmps ...func(a, b T) int) func(a, b T) int {
+	return func(a, b T) int {
+		for _, c := range cmps {
+			if r := c(a, b); r != 0 {
+				return r
+			}
+		}
+		return 0
 	}
 }
 
@@ -219,11 +235,14 @@ func (m *Model) orderBreakdown() {
 	busier := func(a, b BreakdownRow, gap float64) bool {
 		return a.Dim == b.Dim && float64(a.Counts.Attempts()) > float64(b.Counts.Attempts())*(1+gap)
 	}
-	full := func(a, b BreakdownRow) int {
+	group := func(a, b BreakdownRow) int {
 		if ra, rb := dimRank(a.Dim), dimRank(b.Dim); ra != rb {
 			return ra - rb
 		}
-		if c := strings.Compare(a.Dim, b.Dim); c != 0 {
+		return strings.Compare(a.Dim, b.Dim)
+	}
+	full := func(a, b BreakdownRow) int {
+		if c := group(a, b); c != 0 {
 			return c
 		}
 		aa, ba := a.Counts.Attempts(), b.Counts.Attempts()
@@ -235,43 +254,9 @@ func (m *Model) orderBreakdown() {
 		}
 		return strings.Compare(key(a), key(b))
 	}
-	if len(m.bd.prev) == 0 || m.bd.isp != m.detailISP || m.now.Sub(m.bd.at) >= reorderAfter || m.now.Before(m.bd.at) {
-		slices.SortStableFunc(rows, full)
-		m.bd.at, m.bd.isp = m.now, m.detailISP
-	} else {
-		pos := make(map[string]int, len(m.bd.prev))
-		for i, k := range m.bd.prev {
-			pos[k] = i
-		}
-		slices.SortStableFunc(rows, func(a, b BreakdownRow) int {
-			if ra, rb := dimRank(a.Dim), dimRank(b.Dim); ra != rb {
-				return ra - rb
-			}
-			if c := strings.Compare(a.Dim, b.Dim); c != 0 {
-				return c
-			}
-			pa, oka := pos[key(a)]
-			pb, okb := pos[key(b)]
-			switch {
-			case oka && okb:
-				return pa - pb
-			case oka:
-				return -1
-			case okb:
-				return 1
-			}
-			return full(a, b)
-		})
-		for i := 1; i < len(rows); i++ {
-			for j := i; j > 0 && busier(rows[j], rows[j-1], reorderGap); j-- {
-				rows[j], rows[j-1] = rows[j-1], rows[j]
-			}
-		}
-	}
-	m.bd.prev = m.bd.prev[:0]
-	for _, r := range rows {
-		m.bd.prev = append(m.bd.prev, key(r))
-	}
+	keepOrder(rows, &m.bd.prev, &m.bd.at, m.now, m.bd.isp != m.detailISP, key, group, full,
+		func(a, b BreakdownRow) bool { return busier(a, b, reorderGap) })
+	m.bd.isp = m.detailISP
 }
 
 // dimRank orders the breakdown's dimensions: ip, vmta, transport, others.
