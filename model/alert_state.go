@@ -263,4 +263,3 @@ func advance(a *Alert, active, clear bool, r AlertRule, pol AlertPolicy, now tim
 	}
 	return false
 }
-

@@ -151,7 +151,7 @@ func TestEvaluateOtherMetrics(t *testing.T) {
 	want := map[string]bool{
 		"deferral-crit/yahoo": true, "deferral-warn/yahoo": true, // 50/200 = 25 %
 		"deferral-crit/google": false, "provider-block/microsoft": true, "provider-block/yahoo": false,
-		"volume-drop/google": true, // 400 < 50 % of 1000
+		"volume-drop/google":    true, // 400 < 50 % of 1000
 		"source-stale/new-pmta": true, "source-stale/old": false,
 	}
 	for k, v := range want {
