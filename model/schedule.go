@@ -1,9 +1,13 @@
 package model
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -117,16 +121,91 @@ func SendGridSchedule() WarmupSchedule {
 		Source: "SendGrid automated IP warm-up hourly schedule (wave2.md)"}
 }
 
-// WarmupScheduleByName returns a shipped schedule. The KumoMTA presets are
-// not shipped yet: the reference gives only their end points.
+// The KumoMTA presets, per-source daily limits by warm-up day
+// (KumoCorp/kumomta assets/policy-extras/warmup.toml, commit bedf004).
+var (
+	kumoConservative = []int{50, 100, 200, 400, 800, 1500, 3000, 5000, 7500, 10000, 12500, 15000,
+		20000, 25000, 30000, 35000, 40000, 45000, 50000, 55000, 60000, 70000, 80000, 90000, 100000,
+		110000, 120000, 135000, 150000, 175000}
+	kumoAggressive = []int{200, 500, 1000, 2500, 5000, 10000, 20000, 35000, 50000, 75000, 100000,
+		150000, 200000, 300000}
+	kumoTransactional = []int{100, 250, 500, 1000, 2000, 4000, 8000, 12000, 18000, 25000, 35000,
+		45000, 60000, 80000, 100000, 125000, 150000, 175000, 200000, 250000, 300000}
+)
+
+const kumoSource = "KumoMTA policy-extras/warmup.toml (commit bedf004)"
+
+// WarmupScheduleNames are the shipped schedules, for help and errors.
+var WarmupScheduleNames = []string{"sparkpost", "sendgrid", "kumo-conservative", "kumo-aggressive", "kumo-transactional"}
+
+// WarmupScheduleByName returns a shipped schedule.
 func WarmupScheduleByName(name string) (WarmupSchedule, error) {
 	switch name {
 	case "", "sparkpost":
 		return SparkPostSchedule(), nil
 	case "sendgrid":
 		return SendGridSchedule(), nil
+	case "kumo-conservative":
+		return WarmupSchedule{Name: name, Daily: kumoConservative, Source: kumoSource}, nil
+	case "kumo-aggressive":
+		return WarmupSchedule{Name: name, Daily: kumoAggressive, Source: kumoSource}, nil
+	case "kumo-transactional":
+		return WarmupSchedule{Name: name, Daily: kumoTransactional, Source: kumoSource}, nil
 	}
-	return WarmupSchedule{}, fmt.Errorf("warm-up schedule %q: want sparkpost or sendgrid", name)
+	return WarmupSchedule{}, fmt.Errorf("warm-up schedule %q: want one of %s, or a file", name, strings.Join(WarmupScheduleNames, ", "))
+}
+
+// maxScheduleDays bounds a schedule read from a file.
+const maxScheduleDays = 3650
+
+// ParseWarmupSchedule reads a schedule file: either the JSON form of
+// WarmupSchedule ({"name":..., "daily":[...]} or "hourly" with
+// "sending_hours"), or text with one per-IP daily volume per line (day 1
+// first; blank lines and # comments ignored). Errors name the line.
+func ParseWarmupSchedule(name string, data []byte) (WarmupSchedule, error) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		var ws WarmupSchedule
+		dec := json.NewDecoder(bytes.NewReader(trimmed))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&ws); err != nil {
+			return WarmupSchedule{}, fmt.Errorf("%s: %v", name, err)
+		}
+		if ws.Name == "" {
+			ws.Name = name
+		}
+		if len(ws.Daily)+len(ws.Hourly) > maxScheduleDays {
+			return WarmupSchedule{}, fmt.Errorf("%s: more than %d days", name, maxScheduleDays)
+		}
+		ws.Source = name
+		return ws, ws.Validate()
+	}
+	ws := WarmupSchedule{Name: name, Source: name}
+	for i, line := range strings.Split(string(data), "\n") {
+		if j := strings.IndexByte(line, '#'); j >= 0 {
+			line = line[:j]
+		}
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		v, err := strconv.Atoi(strings.ReplaceAll(line, ",", ""))
+		if err != nil || v <= 0 {
+			return WarmupSchedule{}, fmt.Errorf("%s line %d: %q is not a positive daily volume", name, i+1, clipText(line, 40))
+		}
+		if len(ws.Daily) >= maxScheduleDays {
+			return WarmupSchedule{}, fmt.Errorf("%s line %d: more than %d days", name, i+1, maxScheduleDays)
+		}
+		ws.Daily = append(ws.Daily, v)
+	}
+	return ws, ws.Validate()
+}
+
+func clipText(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }
 
 // Validate checks that the schedule has exactly one non-empty table of
