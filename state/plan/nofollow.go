@@ -1,0 +1,5 @@
+package plan
+
+import "cutover/state"
+
+const noFollow = state.NoFollow
