@@ -333,14 +333,18 @@ func WarmupHourly(day, ips int) int {
 
 // ThrottlePolicy turns history into default throttles.
 type ThrottlePolicy struct {
-	// Margin multiplies the expected share of the historical peak (1.2 =
-	// 20 % headroom so that a normal peak does not queue on NEW).
+	// Margin multiplies the expected share of the historical basis hour (1.2
+	// = 20 % headroom so that a normal busy hour does not queue on NEW).
 	Margin float64 `json:"margin" toml:"margin"`
 	// WarmupDay is the NEW IPs' warm-up day (1 = first day); 0 is treated as
 	// day 1, the most conservative, unless Warm is set.
 	WarmupDay int  `json:"warmup_day" toml:"warmup_day"`
 	NewIPs    int  `json:"new_ips" toml:"new_ips"` // sending IPs on NEW (default 1)
 	Warm      bool `json:"warm" toml:"warm"`       // NEW IPs are already warm: no hourly cap
+	// Basis is which historical hour the throttle scales: "p95" (default,
+	// the 95th percentile hour, so a one-off blast does not set NEW's
+	// ceiling; wave2 §4.5) or "peak" (the busiest hour).
+	Basis string `json:"basis,omitempty" toml:"basis"`
 	// Ceilings replace DefaultCeilings entries by provider name.
 	Ceilings map[string]Ceiling `json:"ceilings,omitempty" toml:"ceilings"`
 }
@@ -348,9 +352,40 @@ type ThrottlePolicy struct {
 // DefaultMargin is the default headroom over the expected peak share.
 const DefaultMargin = 1.2
 
-// CeilingFor is the ceiling of one provider (aliases such as "gmail" map to
-// "google"; unknown providers get "other").
-func (p ThrottlePolicy) CeilingFor(isp string) Ceiling {
+// Throttle bases (ThrottlePolicy.Basis).
+const (
+	BasisP95  = "p95"
+	BasisPeak = "peak"
+)
+
+// BasisName is p's basis with the default filled in.
+func (p ThrottlePolicy) BasisName() string {
+	if p.Basis == BasisPeak {
+		return BasisPeak
+	}
+	return BasisP95
+}
+
+// ValidBasis checks a configured or flagged basis.
+func ValidBasis(s string) error {
+	if s == "" || s == BasisP95 || s == BasisPeak {
+		return nil
+	}
+	return fmt.Errorf("basis %q: want p95 or peak", s)
+}
+
+// BasisHourly picks the hour the policy scales from a provider's profile.
+func (p ThrottlePolicy) BasisHourly(h HourProfile) int {
+	if p.BasisName() == BasisPeak {
+		return int(h.Peak)
+	}
+	return int(h.P95)
+}
+
+// ceilingOf is the configured or default ceiling of one provider, without
+// the warm-up cap (aliases such as "gmail" map to "google"; unknown providers
+// get "other").
+func (p ThrottlePolicy) ceilingOf(isp string) Ceiling {
 	c, ok := p.Ceilings[isp]
 	if !ok {
 		name := isp
@@ -363,35 +398,124 @@ func (p ThrottlePolicy) CeilingFor(isp string) Ceiling {
 			}
 		}
 	}
+	return c
+}
+
+// CeilingFor is the ceiling of one provider (aliases such as "gmail" map to
+// "google"; unknown providers get "other"). Without a configured hourly cap
+// the warm-up cap fills PerHour.
+func (p ThrottlePolicy) CeilingFor(isp string) Ceiling {
+	c := p.ceilingOf(isp)
 	if c.PerHour == 0 && !p.Warm {
 		c.PerHour = WarmupHourly(p.WarmupDay, p.NewIPs)
 	}
 	return c
 }
 
-// DefaultThrottle is the proposal for one provider: its historical peak
-// hourly volume on OLD × the share to NEW × Margin, capped by the provider's
-// ceiling. Without history (or at 0 %) the ceiling itself is proposed, so
-// that NEW never starts unthrottled.
-func (p ThrottlePolicy) DefaultThrottle(isp string, peakHourlyOld int, ratioNew int) Throttle {
-	c := p.CeilingFor(isp)
+// CappedBy names what decided one throttle number (wave2 §4.5).
+type CappedBy string
+
+const (
+	CapHistory  CappedBy = "history"  // the basis hour × share × margin
+	CapWarmup   CappedBy = "warmup"   // the IP warm-up schedule
+	CapCeiling  CappedBy = "ceiling"  // a provider ceiling (connections, configured per-hour)
+	CapOverride CappedBy = "override" // the operator's explicit value
+)
+
+// Explained is a throttle with what decided each of its numbers ("" when the
+// number is 0, i.e. nothing limits it).
+type Explained struct {
+	Throttle
+	PerHourBy       CappedBy `json:"per_hour_capped_by,omitempty"`
+	ConnectionsBy   CappedBy `json:"connections_capped_by,omitempty"`
+	PerConnectionBy CappedBy `json:"per_connection_capped_by,omitempty"`
+}
+
+// Caps is the one-word summary the slider preview and the report print:
+// "per_hour by warmup".
+func (e Explained) Caps() string {
+	if e.PerHourBy == "" {
+		return "no hourly cap"
+	}
+	return string(e.PerHourBy)
+}
+
+// Explain is DefaultThrottle with the reason of each number: per hour =
+// min(ceil(basis × ratio/100 × margin), warm-up cap of day/IPs, configured
+// ceiling per hour) — wave2 §4.5; connections and messages per connection
+// come from the ceiling. On a tie the history wins the name: the basis alone
+// would have given the same number. Without history (or at 0 %) the caps
+// themselves are proposed, so that NEW never starts unthrottled.
+func (p ThrottlePolicy) Explain(isp string, basisHourlyOld int, ratioNew int) Explained {
+	c := p.ceilingOf(isp)
 	margin := p.Margin
 	if margin <= 0 {
 		margin = DefaultMargin
 	}
-	base := int(math.Ceil(float64(max(peakHourlyOld, 0)) * float64(clampPct(ratioNew)) / 100 * margin))
-	perHour := c.PerHour
-	if base > 0 && (perHour == 0 || base < perHour) {
-		perHour = base
+	e := Explained{Throttle: Throttle{Connections: c.Connections, PerConnection: c.PerConnection}}
+	if c.Connections > 0 {
+		e.ConnectionsBy = CapCeiling
 	}
-	return Throttle{PerHour: perHour, Connections: c.Connections, PerConnection: c.PerConnection}
+	if c.PerConnection > 0 {
+		e.PerConnectionBy = CapCeiling
+	}
+	base := int(math.Ceil(float64(max(basisHourlyOld, 0)) * float64(clampPct(ratioNew)) / 100 * margin))
+	if base > 0 {
+		e.PerHour, e.PerHourBy = base, CapHistory
+	}
+	take := func(v int, by CappedBy) {
+		if v > 0 && (e.PerHour == 0 || v < e.PerHour) {
+			e.PerHour, e.PerHourBy = v, by
+		}
+	}
+	if !p.Warm {
+		take(WarmupHourly(p.WarmupDay, p.NewIPs), CapWarmup)
+	}
+	take(c.PerHour, CapCeiling)
+	return e
+}
+
+// DefaultThrottle is the proposal for one provider: its historical basis
+// hour on OLD (p95 or peak, see Basis) × the share to NEW × Margin, capped by
+// the warm-up schedule and the provider's ceiling.
+func (p ThrottlePolicy) DefaultThrottle(isp string, basisHourlyOld int, ratioNew int) Throttle {
+	return p.Explain(isp, basisHourlyOld, ratioNew).Throttle
+}
+
+// WithOverride applies an operator override to an explained throttle: every
+// field the override sets is decided by it.
+func (e Explained) WithOverride(o Throttle) Explained {
+	if o.PerHour > 0 {
+		e.PerHour, e.PerHourBy = o.PerHour, CapOverride
+	}
+	if o.Connections > 0 {
+		e.Connections, e.ConnectionsBy = o.Connections, CapOverride
+	}
+	if o.PerConnection > 0 {
+		e.PerConnection, e.PerConnectionBy = o.PerConnection, CapOverride
+	}
+	return e
 }
 
 // ResolveThrottles fills d.Throttles for every provider in providers (plus
-// any with an override): the default from history, then the operator's
-// override fields, which win even above a ceiling. It returns a copy.
-func ResolveThrottles(d Desired, providers []string, peakHourlyOld map[string]int, p ThrottlePolicy) Desired {
+// any with an override): the default from history (basisHourlyOld: each
+// provider's p95 or peak hour, per p.Basis), then the operator's override
+// fields, which win even above a ceiling. It returns a copy.
+func ResolveThrottles(d Desired, providers []string, basisHourlyOld map[string]int, p ThrottlePolicy) Desired {
 	n := d.Clone()
+	n.Throttles = nil
+	for isp, e := range ExplainThrottles(d, providers, basisHourlyOld, p) {
+		if n.Throttles == nil {
+			n.Throttles = map[string]Throttle{}
+		}
+		n.Throttles[isp] = e.Throttle
+	}
+	return n
+}
+
+// ExplainThrottles is ResolveThrottles with what capped each number: the
+// slider's preview shows it.
+func ExplainThrottles(d Desired, providers []string, basisHourlyOld map[string]int, p ThrottlePolicy) map[string]Explained {
 	names := map[string]bool{}
 	for _, isp := range providers {
 		names[isp] = true
@@ -399,15 +523,11 @@ func ResolveThrottles(d Desired, providers []string, peakHourlyOld map[string]in
 	for isp := range d.Overrides {
 		names[isp] = true
 	}
-	n.Throttles = map[string]Throttle{}
+	out := map[string]Explained{}
 	for isp := range names {
-		t := p.DefaultThrottle(isp, peakHourlyOld[isp], d.RatioFor(isp))
-		n.Throttles[isp] = t.Over(d.Overrides[isp])
+		out[isp] = p.Explain(isp, basisHourlyOld[isp], d.RatioFor(isp)).WithOverride(d.Overrides[isp])
 	}
-	if len(n.Throttles) == 0 {
-		n.Throttles = nil
-	}
-	return n
+	return out
 }
 
 // ExpectedDaily converts a share and an expected daily volume into the

@@ -26,6 +26,7 @@ import (
 //	[mtactl.throttle]             # model.ThrottlePolicy
 //	margin = 1.2
 //	new_ips = 2
+//	basis = "p95"                 # or "peak": the OLD hour the throttles scale
 //
 //	[mtactl.postfix.front]        # old Postfix: splits OLD/NEW
 //	config_dir = "/etc/postfix"
@@ -56,7 +57,8 @@ type Config struct {
 	Throttle model.ThrottlePolicy `toml:"throttle"`
 	// WarmupStart (YYYY-MM-DD, UTC) sets Throttle.WarmupDay from the clock.
 	WarmupStart string `toml:"warmup_start"`
-	// HistoryDays is the window for the OLD side's peak hourly volume and the
+	// HistoryDays is the window for the OLD side's basis hour (p95 or peak, see
+	// Throttle.Basis) and the
 	// expected daily volume (default 14).
 	HistoryDays int `toml:"history_days"`
 	// SSH is the default prefix of every driver command (e.g. ["ssh", "mta1"]);
@@ -235,6 +237,9 @@ func (c Config) withDefaults() (Config, error) {
 		if d, err := time.ParseDuration(c.Timeout); err != nil || d <= 0 {
 			errs = append(errs, fmt.Errorf("timeout %q: want a Go duration such as 60s", c.Timeout))
 		}
+	}
+	if err := model.ValidBasis(c.Throttle.Basis); err != nil {
+		errs = append(errs, fmt.Errorf("throttle.%w", err))
 	}
 	if c.WarmupStart != "" {
 		if _, err := time.Parse(time.DateOnly, c.WarmupStart); err != nil {

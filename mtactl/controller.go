@@ -151,14 +151,25 @@ func (c *Controller) Policy() model.ThrottlePolicy {
 }
 
 // Suggest returns d with Throttles filled: for every configured provider the
-// default from the OLD side's peak hourly volume × ratio × margin, capped by
-// the warm-up ceilings, then the operator's Overrides.
+// default from the OLD side's basis hour (p95 by default, or peak) × ratio ×
+// margin, capped by the warm-up and the ceilings, then the operator's
+// Overrides.
 func (c *Controller) Suggest(d model.Desired) (model.Desired, error) {
-	peaks, err := c.peakHourlyOld()
+	basis, err := c.basisHourlyOld()
 	if err != nil {
 		return d, err
 	}
-	return model.ResolveThrottles(d, c.Providers(), peaks, c.Policy()), nil
+	return model.ResolveThrottles(d, c.Providers(), basis, c.Policy()), nil
+}
+
+// Explain is Suggest's throttles with what capped each number (the slider's
+// preview names it).
+func (c *Controller) Explain(d model.Desired) (map[string]model.Explained, error) {
+	basis, err := c.basisHourlyOld()
+	if err != nil {
+		return nil, err
+	}
+	return model.ExplainThrottles(d, c.Providers(), basis, c.Policy()), nil
 }
 
 // historyEnd anchors history windows at the newest event, not the wall
@@ -170,23 +181,27 @@ func (c *Controller) historyEnd() time.Time {
 	return c.now()
 }
 
-// peakHourlyOld is the highest hourly volume (attempts: delivered, deferred,
-// bounced) per provider on the OLD side over HistoryDays.
-func (c *Controller) peakHourlyOld() (map[string]int, error) {
+// basisHourlyOld is, per provider on the OLD side over HistoryDays, the hour
+// the policy scales (attempts: delivered, deferred, bounced, expired): the
+// 95th percentile hour of every hour of the window, zero hours included, or
+// the peak hour (wave2 §4.5, the same profile as `cutover audit`).
+func (c *Controller) basisHourlyOld() (map[string]int, error) {
 	end := c.historyEnd().Truncate(time.Hour).Add(time.Hour)
-	series, err := c.db.Series(state.SeriesQuery{Since: end.Add(-time.Duration(c.cfg.HistoryDays) * 24 * time.Hour), Until: end, Step: time.Hour, Side: model.SideOld})
+	since := end.Add(-time.Duration(c.cfg.HistoryDays) * 24 * time.Hour)
+	series, err := c.db.Series(state.SeriesQuery{Since: since, Until: end, Step: time.Hour, Side: model.SideOld})
 	if err != nil {
 		return nil, fmt.Errorf("mtactl: history: %w", err)
 	}
-	peaks := map[string]int{}
+	pol := c.Policy()
+	out := map[string]int{}
 	for k, pts := range series {
-		for _, p := range pts {
-			if v := int(p.Delivered + p.Deferred + p.Bounced); v > peaks[k.ISP] {
-				peaks[k.ISP] = v
-			}
+		hourly := make([]uint64, len(pts))
+		for i, p := range pts {
+			hourly[i] = model.Tally(p.Counts).Attempts()
 		}
+		out[k.ISP] = pol.BasisHourly(model.ProfileOf(since, hourly))
 	}
-	return peaks, nil
+	return out, nil
 }
 
 // dailyVolume is the expected messages per day per recipient domain (both

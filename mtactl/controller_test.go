@@ -479,9 +479,17 @@ func runHelper(t *testing.T, cfg Config, dbPath string) string {
 	return string(bytes.TrimSpace(out))
 }
 
-// Default throttles come from the OLD side's busiest hour in the database.
+// Default throttles with basis "peak" come from the OLD side's busiest hour
+// in the database (the behaviour before the audit; TestSuggestBasisP95 has
+// the default basis).
 func TestSuggestFromHistory(t *testing.T) {
 	e := newPMTAEnv(t)
+	e.cfg.Throttle.Basis = model.BasisPeak
+	if c, err := New(e.cfg, e.db); err != nil {
+		t.Fatal(err)
+	} else {
+		e.c = c
+	}
 	b := state.NewBatch()
 	base := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	add := func(side model.Side, isp, dom string, at time.Time, n int, o model.Outcome) {
@@ -523,6 +531,45 @@ func TestSuggestFromHistory(t *testing.T) {
 	daily, err := c2.dailyVolume()
 	if err != nil || daily["gmail.com"] != 182 || daily["yahoo.com"] != 10 {
 		t.Fatalf("daily %v %v", daily, err)
+	}
+}
+
+// The default basis is the 95th percentile hour over every hour of the
+// history window, zero hours included (wave2 §4.5): one blast hour does not
+// set NEW's ceiling.
+func TestSuggestBasisP95(t *testing.T) {
+	e := newPMTAEnv(t)
+	b := state.NewBatch()
+	base := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	// 14 days = 336 hours; p95 is the 320th smallest: with 304 empty hours,
+	// 30 hours of 100 and one of 3,000 that is the 16th busy hour, 100.
+	for h := 0; h < 30; h++ {
+		for i := 0; i < 100; i++ {
+			b.AddEvent(&model.Event{Time: base.Add(time.Duration(-h)*time.Hour + time.Duration(i)*time.Second), Side: model.SideOld, MTA: "m", ISP: "google", Domain: "gmail.com", Outcome: model.Delivered})
+		}
+	}
+	for i := 0; i < 3000; i++ {
+		b.AddEvent(&model.Event{Time: base.Add(time.Hour + time.Duration(i)*time.Second/2), Side: model.SideOld, MTA: "m", ISP: "google", Domain: "gmail.com", Outcome: model.Delivered})
+	}
+	if err := e.db.Commit(b); err != nil {
+		t.Fatal(err)
+	}
+	ex, err := e.c.Explain(model.Desired{}.WithRatio(30, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ceil(100 × 30 % × 1.2) = 36, decided by the history
+	if g := ex["google"]; g.PerHour != 36 || g.PerHourBy != model.CapHistory {
+		t.Errorf("p95: %+v", g)
+	}
+	e.cfg.Throttle.Basis = model.BasisPeak
+	c, err := New(e.cfg, e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := c.Suggest(model.Desired{}.WithRatio(30, ""))
+	if err != nil || d.Throttles["google"].PerHour != 1080 { // ceil(3,000 × 0.3 × 1.2)
+		t.Errorf("peak: %+v %v", d.Throttles["google"], err)
 	}
 }
 
