@@ -3,6 +3,8 @@ package model
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -83,7 +85,7 @@ func (r ReputationRecord) Summary() string {
 		parts = append(parts, "domain "+r.DomainReputation)
 	}
 	var needs []string
-	for _, k := range sortedKeys(r.Compliance) {
+	for _, k := range slices.Sorted(maps.Keys(r.Compliance)) {
 		if r.Compliance[k] == "NEEDS_WORK" {
 			needs = append(needs, k)
 		}
@@ -93,7 +95,7 @@ func (r ReputationRecord) Summary() string {
 	} else if len(r.Compliance) > 0 {
 		parts = append(parts, "compliant")
 	}
-	for _, k := range sortedKeys(r.Metrics) {
+	for _, k := range slices.Sorted(maps.Keys(r.Metrics)) {
 		parts = append(parts, fmt.Sprintf("%s %.4g", k, r.Metrics[k]))
 	}
 	if r.Filter != "" {
@@ -112,17 +114,4 @@ func (r ReputationRecord) Summary() string {
 		parts = append(parts, "talos "+r.Verdict)
 	}
 	return strings.Join(parts, " · ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
 }

@@ -83,8 +83,10 @@ func DemoMtactl(dir string, db *state.DB, ratio int, force bool) (*mtactl.Contro
 		Providers: DemoProviders,
 		// The demo's NEW IPs are warm: throttles follow the OLD side's
 		// peak hourly volume with headroom for the simulated day's swings,
-		// without warm-up caps that would hold most of the mail.
-		Throttle: model.ThrottlePolicy{Warm: true, Margin: 1.5},
+		// without warm-up caps that would hold most of the mail. Basis peak:
+		// a demo has hours, not weeks, of history, so the p95 hour of the
+		// 14-day window would be an empty hour.
+		Throttle: model.ThrottlePolicy{Warm: true, Margin: 1.5, Basis: model.BasisPeak},
 		Demo:     &mtactl.DemoConfig{File: file},
 	}, db)
 	if err != nil {
