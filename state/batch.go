@@ -31,6 +31,7 @@ type Batch struct {
 	domains  map[string]*Counts
 	via      map[string]*Counts
 	reasons  map[string]*reasonDelta
+	sigmin   map[string]*uint64 // minute | side | isp \0 signature
 	cursors  map[string]Cursor
 	drops    map[string]bool // cursor keys to delete
 	rejects  map[string][]Reject
@@ -47,8 +48,10 @@ type Batch struct {
 	// sigs memoises model.Signature per response text: a deferral storm
 	// repeats one reply thousands of times in a batch.
 	sigs map[string]string
-	hot  [hotSlots]hot // emptied with the maps by Reset
-	vhot [hotSlots]viaHot
+	// named memoises model.NamedSignature ("" = none) the same way.
+	named map[string]string
+	hot   [hotSlots]hot // emptied with the maps by Reset
+	vhot  [hotSlots]viaHot
 }
 
 type reasonDelta struct {
@@ -71,12 +74,14 @@ func (b *Batch) Reset() {
 		domains:  map[string]*Counts{},
 		via:      map[string]*Counts{},
 		reasons:  map[string]*reasonDelta{},
+		sigmin:   map[string]*uint64{},
 		cursors:  map[string]Cursor{},
 		drops:    map[string]bool{},
 		rejects:  map[string][]Reject{},
 		pstate:   map[string]map[string][]byte{},
 		sources:  map[string]*SourceStat{},
 		sigs:     map[string]string{},
+		named:    map[string]string{},
 		horizon:  time.Now().Add(maxFuture).UnixNano(),
 		keyBuf:   b.keyBuf[:0],
 	}
@@ -261,12 +266,42 @@ func (b *Batch) AddEvent(ev *model.Event) {
 		} else {
 			b.reasons[string(k)] = &reasonDelta{count: 1, last: ns, sample: cutUTF8(ev.Response, reasonSampleMax)}
 		}
+		if ev.Outcome == model.Deferred || ev.Outcome == model.Bounced {
+			k = b.addSigMin(k[:0], sec, ev)
+		}
 	}
 	b.keyBuf = k
 	if ns <= b.horizon && (!b.hasMax || ns > b.maxNano) {
 		b.maxNano, b.hasMax = ns, true
 	}
 	b.events++
+}
+
+// addSigMin counts a deferral or bounce whose reply is a named provider
+// signature into its minute (side × ISP × signature: ~90 names, so the
+// bucket stays small). Held and expired outcomes repeat an earlier reply.
+func (b *Batch) addSigMin(k []byte, sec int64, ev *model.Event) []byte {
+	name, ok := b.named[ev.Response]
+	if !ok {
+		name, _ = model.NamedSignature(ev.Response)
+		if len(b.named) < 4096 {
+			b.named[ev.Response] = name
+		}
+	}
+	if name == "" {
+		return k
+	}
+	k = appendHourKey(k, floorSec(sec, secMinute), ev.Side)
+	k = append(k, keyPart(ev.ISP)...)
+	k = append(k, 0)
+	k = append(k, name...)
+	if c, ok := b.sigmin[string(k)]; ok {
+		*c++
+	} else {
+		n := uint64(1)
+		b.sigmin[string(k)] = &n
+	}
+	return k
 }
 
 // SetCursor records a cursor; the last one per Cursor.Key() wins.

@@ -101,6 +101,11 @@ func (db *DB) Commit(b *Batch) error {
 		if err := putReasons(tx.Bucket(bktReasons), b.reasons, cut.hour); err != nil {
 			return fmt.Errorf("reasons: %w", err)
 		}
+		// The minute signature counts go in the same transaction as the
+		// counters and cursors: a crash replays both or neither.
+		if err := putSigMin(tx.Bucket(bktSigMin), b.sigmin, cut.minute); err != nil {
+			return fmt.Errorf("sigmin: %w", err)
+		}
 		for _, k := range sortedKeys(b.drops) {
 			if err := tx.Bucket(bktCursors).Delete([]byte(k)); err != nil {
 				return fmt.Errorf("cursors: %w", err)
@@ -197,6 +202,27 @@ func putReasons(bk *bbolt.Bucket, m map[string]*reasonDelta, cut int64) error {
 		binary.BigEndian.PutUint64(v[8:], uint64(last))
 		copy(v[16:], sample)
 		if err := bk.Put(kb, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putSigMin adds the minute signature counts (8-byte big-endian values).
+func putSigMin(bk *bbolt.Bucket, m map[string]*uint64, cut int64) error {
+	bk.FillPercent = 0.9
+	for _, k := range sortedKeys(m) {
+		kb := []byte(k)
+		if getTime(kb[:8]) < cut {
+			continue
+		}
+		n := *m[k]
+		if old := bk.Get(kb); len(old) == 8 {
+			n += binary.BigEndian.Uint64(old)
+		}
+		var v [8]byte
+		binary.BigEndian.PutUint64(v[:], n)
+		if err := bk.Put(kb, v[:]); err != nil {
 			return err
 		}
 	}
@@ -316,6 +342,7 @@ func (db *DB) prune(tx *bbolt.Tx, cut cutoffs) error {
 		{bktDomains, []byte{gDay}, cut.domainDay},
 		{bktReasons, nil, cut.hour},
 		{bktVia, nil, cut.hour},
+		{bktSigMin, nil, cut.minute},
 	}
 	for _, r := range ranges {
 		n, err := pruneBelow(tx.Bucket(r.bkt), r.prefix, r.cut, budget)

@@ -20,9 +20,14 @@ var (
 	bktRejects  = []byte("rejects")
 	bktSources  = []byte("sources")
 	bktISPCache = []byte("isp_cache")
+	// bktSigMin: minute | side | isp \0 named signature → count (pacing's
+	// rate triggers, wave2 §7.3), written by Commit with the counters.
+	bktSigMin = []byte("sigmin")
+	// bktOverlays: overlay id → model.Overlay JSON (the pacer's; not Commit's).
+	bktOverlays = []byte("overlays")
 
 	allBuckets = [][]byte{bktMeta, bktCounters, bktDomains, bktReasons, bktVia,
-		bktCursors, bktPState, bktRejects, bktSources, bktISPCache}
+		bktCursors, bktPState, bktRejects, bktSources, bktISPCache, bktSigMin, bktOverlays}
 
 	metaSchema = []byte("schema")
 	metaNewest = []byte("newest")
