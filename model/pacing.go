@@ -187,7 +187,7 @@ func (r *CompiledRule) TriggerText() string {
 		if r.metricGT {
 			op = ">"
 		}
-		s := fmt.Sprintf("%s %s %g over %s (≥ %d attempts)", r.Metric, op, r.Value, fmtDur(r.MetricW), r.MinAttempts)
+		s := fmt.Sprintf("%s %s %g over %s (≥ %d attempts)", r.Metric, op, r.Value, paceDur(r.MetricW), r.MinAttempts)
 		if r.RequireWorse {
 			s += ", NEW worse than OLD"
 		}
@@ -196,7 +196,7 @@ func (r *CompiledRule) TriggerText() string {
 	if r.N <= 1 && r.Within == 0 {
 		return "immediate"
 	}
-	return fmt.Sprintf("%d/%s", r.N, fmtDur(r.Within))
+	return fmt.Sprintf("%d/%s", r.N, paceDur(r.Within))
 }
 
 // DurationText is "90m" or "until cleared".
@@ -204,10 +204,10 @@ func (r *CompiledRule) DurationText() string {
 	if r.Manual {
 		return "until cleared"
 	}
-	return fmtDur(r.For)
+	return paceDur(r.For)
 }
 
-func fmtDur(d time.Duration) string {
+func paceDur(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")
