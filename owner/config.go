@@ -39,8 +39,12 @@ type Config struct {
 	// Bounces is the DSN/ARF mailbox the owner watches (bounces.go).
 	Bounces BouncesConfig `toml:"bounces"`
 	// DNS is the authentication plan and check (cutover dns; ingest/dnsq).
-	DNS  dnsq.Config `toml:"dns"`
-	path string
+	DNS dnsq.Config `toml:"dns"`
+	// MonitorCfg, Notify and Alert are the 30-day monitoring (config_monitor.go).
+	MonitorCfg MonitorConfig  `toml:"monitor"`
+	Notify     []NotifyConfig `toml:"notify"`
+	Alert      AlertConfig    `toml:"alert"`
+	path       string
 }
 
 type DatabaseConfig struct {
@@ -116,6 +120,9 @@ func (c *Config) validate() error {
 		if k := c.DNS.NewDKIMKey; k != "" && !filepath.IsAbs(k) && c.path != "" {
 			c.DNS.NewDKIMKey = filepath.Join(filepath.Dir(c.path), k)
 		}
+	}
+	if _, err := c.Monitor(); err != nil {
+		return err
 	}
 	names := map[string]bool{}
 	for i, s := range c.Sources {

@@ -68,6 +68,12 @@ type Options struct {
 	Runners []Runner
 	// Ops are added to the control socket besides the built-in ones.
 	Ops []Op
+	// NoMonitor leaves the alert evaluator out of Run (a test that calls
+	// Monitoring().Evaluate itself, step by step).
+	NoMonitor bool
+	// CommitEvery overrides the pipeline's commit interval (tests that
+	// step a simulator and wait for each commit).
+	CommitEvery time.Duration
 }
 
 // Owner is the process that holds the database read-write: the ingest
@@ -90,6 +96,9 @@ type Owner struct {
 	dnsSource ui.DNSSource
 	imports   *imports
 	wg        sync.WaitGroup
+	// mon is the alert evaluator and report scheduler (monitor.go).
+	monOnce sync.Once
+	mon     *Monitoring
 
 	errMu sync.Mutex
 	err   error // the pipeline's or a runner's failure: sources show stale
@@ -146,7 +155,7 @@ func Start(cfg *Config, opts Options) (*Owner, error) {
 	if cfg.path != "" {
 		cls = cfg.Classifier(db)
 	}
-	pl, err := ingest.NewPipeline(db, specs, ingest.Options{Classifier: cls, OnCommit: o.changed})
+	pl, err := ingest.NewPipeline(db, specs, ingest.Options{Classifier: cls, OnCommit: o.changed, CommitEvery: opts.CommitEvery})
 	if err != nil {
 		return nil, err
 	}
@@ -260,6 +269,9 @@ func (o *Owner) Run(ctx context.Context, poll time.Duration) (err error) {
 	}
 	if o.Config.DNS.Configured() {
 		runners = append(runners, dnsRunner{o.Config.DNS})
+	}
+	if !o.opts.NoMonitor {
+		runners = append(runners, monitorRunner{})
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
