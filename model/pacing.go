@@ -583,7 +583,10 @@ type Overlay struct {
 	PrevPerISP   *int      `json:"prev_per_isp,omitempty"`
 	// AppliedPct is the percentage of the plan's values in force on the
 	// MTAs (0 = none applied yet or shifted; 100 = restored).
-	AppliedPct     int            `json:"applied_pct"`
+	AppliedPct int `json:"applied_pct"`
+	// Waiting says why a wanted change is not applied yet (a flap guard,
+	// a failed apply): it stays queued, never dropped.
+	Waiting        string         `json:"waiting,omitempty"`
 	Applies        []OverlayApply `json:"applies,omitempty"`
 	DismissedUntil time.Time      `json:"dismissed_until,omitzero"`
 	Ended          time.Time      `json:"ended,omitzero"`

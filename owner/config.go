@@ -44,7 +44,9 @@ type Config struct {
 	MonitorCfg MonitorConfig  `toml:"monitor"`
 	Notify     []NotifyConfig `toml:"notify"`
 	Alert      AlertConfig    `toml:"alert"`
-	path       string
+	// Pacing is the pacer on provider pushback (config_pacing.go).
+	Pacing model.PacingConfig `toml:"pacing"`
+	path   string
 }
 
 type DatabaseConfig struct {
@@ -120,6 +122,9 @@ func (c *Config) validate() error {
 		if k := c.DNS.NewDKIMKey; k != "" && !filepath.IsAbs(k) && c.path != "" {
 			c.DNS.NewDKIMKey = filepath.Join(filepath.Dir(c.path), k)
 		}
+	}
+	if err := c.validatePacing(); err != nil {
+		return err
 	}
 	if _, err := c.Monitor(); err != nil {
 		return err

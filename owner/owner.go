@@ -86,6 +86,7 @@ type Owner struct {
 	Data       *ui.StateData      // what the owner's cockpit and its viewers read
 	Control    *mtactl.Controller // nil: no [mtactl]
 	Thresholds model.Thresholds   // with defaults
+	Pacer      *Pacer             // [pacing] (pacer.go)
 
 	opts    Options
 	log     *slog.Logger
@@ -185,6 +186,9 @@ func Start(cfg *Config, opts Options) (*Owner, error) {
 	o.imports = &imports{db: db, log: pipelineLog(pl), logger: o.log, notify: o.changedImport}
 	data.Suppression.(*ui.SuppressionData).Imports = o.imports.Files
 	o.imports.register(o.srv, data.Suppression)
+	if err := o.startPacer(); err != nil {
+		return nil, err
+	}
 	for _, op := range opts.Ops {
 		o.srv.Handle(op.Name, op.New(o))
 	}
@@ -273,6 +277,7 @@ func (o *Owner) Run(ctx context.Context, poll time.Duration) (err error) {
 	if !o.opts.NoMonitor {
 		runners = append(runners, monitorRunner{})
 	}
+	runners = append(runners, o.pacerRunners()...)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	// The runners stop with the pipeline, whatever stopped it.

@@ -1,0 +1,442 @@
+package owner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"cutover/ingest"
+	"cutover/model"
+	"cutover/mtactl"
+	"cutover/state"
+)
+
+// Gmail's real 421-4.7.28 reply (Google answer 81126) and Yahoo's [TSS04]
+// (Yahoo postmaster error codes), as PowerMTA logs them.
+const (
+	paceGmail = `smtp;421-4.7.28 [198.51.100.20] Our system has detected an unusual rate of unsolicited mail originating from your IP address. To protect our users from spam, mail sent from your IP address has been temporarily rate limited. - gsmtp`
+	paceTSS04 = `smtp;421 4.7.0 [TSS04] Messages from 198.51.100.20 temporarily deferred due to unexpected volume or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes`
+	paceMS    = `smtp;451 4.7.650 The mail server [198.51.100.20] has been temporarily rate limited due to IP reputation.`
+	paceRL    = `smtp;421 RL0000 Rate limited - see https://postmaster.comcast.net/smtp-error-codes.php#RL000000`
+	acctHdr   = "type,timeLogged,orig,rcpt,dsnAction,dsnStatus,dsnDiag,bounceCat,vmta"
+)
+
+// pmtaConfig is an operator's PowerMTA config with cutover's block markers.
+const pacePMTAConfig = `<virtual-mta vmta-old>
+    # BEGIN cutover split
+    # END cutover split
+</virtual-mta>
+<virtual-mta vmta-new>
+    # BEGIN cutover throttles
+    # END cutover throttles
+</virtual-mta>
+`
+
+// paceEnv is a database fed by the real pipeline from a PowerMTA
+// accounting file of the NEW side, an mtactl controller over PowerMTA (its
+// check and reload are `true`: the files are what the test reads) and a
+// pacer on a fake clock.
+type paceEnv struct {
+	dir, acct, conf string
+	db              *state.DB
+	ctl             *mtactl.Controller
+	p               *Pacer
+	now             time.Time
+	seq             int
+}
+
+var paceT0 = time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+
+func newPaceEnv(t *testing.T, pc model.PacingConfig, mcfg func(dir string) mtactl.Config) *paceEnv {
+	t.Helper()
+	e := &paceEnv{dir: t.TempDir(), now: paceT0}
+	e.acct = filepath.Join(e.dir, "acct-new.csv")
+	if err := os.WriteFile(e.acct, []byte(acctHdr+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db, err := state.Open(filepath.Join(e.dir, "c.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	e.db = db
+	if mcfg == nil {
+		mcfg = e.pmtaConfig
+	}
+	ctl, err := mtactl.New(mcfg(e.dir), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ctl = ctl
+	rules, err := model.ParsePacing(pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.p = &Pacer{Rules: rules, DB: db, Control: ctl, Now: func() time.Time { return e.now }, Thresholds: model.DefaultThresholds()}
+	return e
+}
+
+func (e *paceEnv) pmtaConfig(dir string) mtactl.Config {
+	e.conf = filepath.Join(dir, "pmta-config")
+	os.WriteFile(e.conf, []byte(pacePMTAConfig), 0o644)
+	return mtactl.Config{
+		Providers: map[string][]string{"google": {"gmail.com"}, "yahoo": {"yahoo.com", "aol.com"},
+			"microsoft": {"outlook.com"}, "comcast": {"comcast.net"}},
+		PMTA: &mtactl.PMTAConfig{Config: e.conf, ColdVMTA: "vmta-new",
+			DailyVolume: map[string]int{"gmail.com": 10000, "yahoo.com": 5000, "aol.com": 1000, "outlook.com": 5000, "comcast.net": 1000},
+			Test:        []string{"true"}, Reload: []string{"true"}},
+	}
+}
+
+// operator applies the plan's values as a person would (ratio and the
+// Google throttle of §7.5).
+func (e *paceEnv) operator(t *testing.T, d model.Desired) {
+	t.Helper()
+	ch, err := e.ctl.Plan(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ctl.Apply(context.Background(), ch, mtactl.CurrentWho("ratio set"), mtactl.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// feed appends NEW-side deferrals at the given minutes after paceT0 and
+// runs the real pipeline over the file (a fresh pipeline resumes at the
+// committed cursor, as a restarted owner does).
+func (e *paceEnv) feed(t *testing.T, rcptDomain, reply string, at ...time.Duration) {
+	t.Helper()
+	f, err := os.OpenFile(e.acct, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range at {
+		e.seq++
+		fmt.Fprintf(f, "t,%s,news@s.example,user%d@%s,delayed,4.7.28,\"%s\",policy-related,vmta-new\n",
+			paceT0.Add(d).Format("2006-01-02 15:04:05-0700"), e.seq, rcptDomain, strings.ReplaceAll(reply, `"`, `""`))
+	}
+	f.Close()
+	parser, err := NewParser("pmta", time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := ingest.NewPipeline(e.db, []ingest.SourceSpec{{Name: "new", Kind: "pmta", Side: model.SideNew, MTA: "pmta-new", Globs: []string{e.acct}, Parser: parser}}, ingest.Options{NoSuppress: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pl.Backfill(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	pl.Close()
+}
+
+// at sets the fake clock to minutes after paceT0 and evaluates.
+func (e *paceEnv) at(t *testing.T, d time.Duration) []model.Overlay {
+	t.Helper()
+	e.now = paceT0.Add(d)
+	ap, err := e.p.Evaluate(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ap
+}
+
+func (e *paceEnv) pacerAudit(t *testing.T) []mtactl.AuditEntry {
+	t.Helper()
+	h, err := e.ctl.History()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []mtactl.AuditEntry
+	for _, a := range h {
+		if strings.HasPrefix(a.Who.User, "pacer:") {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// googleBlock is the rendered PowerMTA <domain gmail.com> throttles.
+func (e *paceEnv) domainBlock(t *testing.T, dom string) string {
+	t.Helper()
+	b, err := os.ReadFile(e.conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	thr := s[strings.Index(s, "# BEGIN cutover throttles"):strings.Index(s, "# END cutover throttles")]
+	i := strings.Index(thr, "<domain "+dom+">")
+	if i < 0 {
+		return ""
+	}
+	j := strings.Index(thr[i:], "</domain>")
+	return strings.Join(strings.Fields(thr[i:i+j]), " ")
+}
+
+func (e *paceEnv) coldCount(t *testing.T, dom string) string {
+	t.Helper()
+	b, _ := os.ReadFile(e.conf)
+	s := string(b)
+	split := s[strings.Index(s, "# BEGIN cutover split"):strings.Index(s, "# END cutover split")]
+	i := strings.Index(split, "<domain "+dom+">")
+	if i < 0 {
+		return ""
+	}
+	j := strings.Index(split[i:], "</domain>")
+	return strings.Join(strings.Fields(split[i:i+j]), " ")
+}
+
+func min_(m int) time.Duration { return time.Duration(m) * time.Minute }
+
+// TestPacerGmailCase is wave2 §7.5's Gmail case with the fake clock and
+// deferrals fed through the real pipeline: Google 600/h conn 5 on NEW.
+func TestPacerGmailCase(t *testing.T) {
+	e := newPaceEnv(t, model.PacingConfig{Mode: model.PaceAuto}, nil)
+	e.operator(t, model.Desired{RatioNew: 30}.WithOverride("google", model.Throttle{PerHour: 600, Connections: 5}))
+	const base = "<domain gmail.com> max-msg-rate 600/h max-smtp-out 5 max-msg-per-connection 50"
+	if got := e.domainBlock(t, "gmail.com"); got != base {
+		t.Fatalf("operator's throttle: %q", got)
+	}
+	// Four deferrals in 10 minutes: nothing.
+	e.feed(t, "gmail.com", paceGmail, min_(1), min_(3), min_(5), min_(7))
+	if ap := e.at(t, min_(8)); len(ap) != 0 {
+		t.Fatalf("four deferrals applied %+v", ap)
+	}
+	if ovs, _ := e.db.Overlays(); len(ovs) != 0 {
+		t.Fatalf("four deferrals made overlays %+v", ovs)
+	}
+	// The fifth within 10 minutes: one apply at the next evaluation.
+	e.feed(t, "gmail.com", paceGmail, min_(9))
+	ap := e.at(t, min_(9)+30*time.Second)
+	if len(ap) != 1 || ap[0].Rule != "gmail-rate" || ap[0].ISP != "google" {
+		t.Fatalf("fifth deferral: %+v", ap)
+	}
+	if got := e.domainBlock(t, "gmail.com"); got != "<domain gmail.com> max-msg-rate 300/h max-smtp-out 2 max-msg-per-connection 50" {
+		t.Fatalf("after the apply: %q", got)
+	}
+	// A is the apply; the §7.5 times are relative to it.
+	A := min_(9) + 30*time.Second
+	rel := func(m int) time.Duration { return A + min_(m) }
+	// The same five deferrals never fire again; evaluations in between
+	// change nothing.
+	for m := 1; m < 90; m += 7 {
+		if ap := e.at(t, rel(m)); len(ap) != 0 {
+			t.Fatalf("A+%d: applied again %+v", m, ap)
+		}
+	}
+	e.at(t, rel(90))
+	if got := e.domainBlock(t, "gmail.com"); got != "<domain gmail.com> max-msg-rate 450/h max-smtp-out 3 max-msg-per-connection 50" {
+		t.Fatalf("restore step at +90: %q", got)
+	}
+	if n := len(e.pacerAudit(t)); n != 2 {
+		t.Fatalf("%d pacer applies by +90", n)
+	}
+	// A fifth match at +100 (four more before it) restarts the 90 minutes
+	// and skips the restore step.
+	e.feed(t, "gmail.com", paceGmail, rel(92), rel(94), rel(96), rel(98), rel(100)-10*time.Second)
+	ap = e.at(t, rel(100))
+	if len(ap) != 1 || e.domainBlock(t, "gmail.com") != "<domain gmail.com> max-msg-rate 300/h max-smtp-out 2 max-msg-per-connection 50" {
+		t.Fatalf("re-trigger at +100: %+v %q", ap, e.domainBlock(t, "gmail.com"))
+	}
+	for _, m := range []int{120, 150, 180, 189} {
+		if ap := e.at(t, rel(m)); len(ap) != 0 {
+			t.Fatalf("+%d: %+v", m, ap)
+		}
+	}
+	e.at(t, rel(190))
+	if got := e.domainBlock(t, "gmail.com"); got != "<domain gmail.com> max-msg-rate 450/h max-smtp-out 3 max-msg-per-connection 50" {
+		t.Fatalf("+190: %q", got)
+	}
+	e.at(t, rel(220))
+	if got := e.domainBlock(t, "gmail.com"); got != base {
+		t.Fatalf("+220 restored: %q", got)
+	}
+	applies := e.pacerAudit(t)
+	if len(applies) != 5 {
+		t.Fatalf("%d pacer applies, want 5 (300, 450, 300, 450, 600)", len(applies))
+	}
+	for _, a := range applies {
+		if a.Who.User != "pacer:gmail-rate" || a.Result != mtactl.ResultOK {
+			t.Errorf("audit %+v", a)
+		}
+	}
+	ovs, _ := e.db.Overlays()
+	if len(ovs) != 1 || ovs[0].State != model.OverlayEnded || len(ovs[0].Applies) != 5 || e.ctl.Current().Overrides["google"] != (model.Throttle{PerHour: 600, Connections: 5}) {
+		t.Fatalf("overlay at the end %+v, current %+v", ovs, e.ctl.Current())
+	}
+}
+
+// TestPacerGmailNoRetrigger: without a re-trigger, 600/5 comes back at
+// +120 min: three mtactl applies in total.
+func TestPacerGmailNoRetrigger(t *testing.T) {
+	e := newPaceEnv(t, model.PacingConfig{Mode: model.PaceAuto}, nil)
+	e.operator(t, model.Desired{RatioNew: 30}.WithOverride("google", model.Throttle{PerHour: 600, Connections: 5}))
+	e.feed(t, "gmail.com", paceGmail, min_(1), min_(2), min_(3), min_(4), min_(5))
+	e.at(t, min_(5)+50*time.Second)
+	e.at(t, min_(95)+50*time.Second)
+	e.at(t, min_(119))
+	if got := e.domainBlock(t, "gmail.com"); got != "<domain gmail.com> max-msg-rate 450/h max-smtp-out 3 max-msg-per-connection 50" {
+		t.Fatalf("+119: %q", got)
+	}
+	e.at(t, min_(125)+50*time.Second)
+	if got := e.domainBlock(t, "gmail.com"); got != "<domain gmail.com> max-msg-rate 600/h max-smtp-out 5 max-msg-per-connection 50" {
+		t.Fatalf("+125: %q", got)
+	}
+	if n := len(e.pacerAudit(t)); n != 3 {
+		t.Fatalf("%d applies, want 3", n)
+	}
+}
+
+// TestPacerSuggestMode: nothing is applied until pace apply; the
+// suggestion carries mtactl's diff; n dismisses for the rule's duration.
+func TestPacerSuggestMode(t *testing.T) {
+	e := newPaceEnv(t, model.PacingConfig{}, nil)
+	e.operator(t, model.Desired{RatioNew: 30}.WithOverride("google", model.Throttle{PerHour: 600, Connections: 5}))
+	e.feed(t, "gmail.com", paceGmail, min_(1), min_(2), min_(3), min_(4), min_(5))
+	if ap := e.at(t, min_(6)); len(ap) != 0 {
+		t.Fatalf("suggest mode applied %+v", ap)
+	}
+	l, _ := e.p.List()
+	if len(l.Suggested) != 1 || len(l.Active) != 0 {
+		t.Fatalf("list %+v", l)
+	}
+	id := l.Suggested[0].ID
+	diff, err := e.p.Preview(id)
+	if err != nil || !strings.Contains(diff, "-        max-msg-rate 600/h") || !strings.Contains(diff, "+        max-smtp-out 2") {
+		t.Fatalf("preview %v:\n%s", err, diff)
+	}
+	if l.Suggested[0].Change != "would google 600/h conn 5 msg/conn 50 → 300/h conn 2 msg/conn 50" {
+		t.Errorf("suggestion change %q", l.Suggested[0].Change)
+	}
+	it, err := e.p.Apply(context.Background(), id, mtactl.CurrentWho("pace apply"))
+	if err != nil || it.State != model.OverlayActive {
+		t.Fatalf("apply: %v %+v", err, it)
+	}
+	if got := e.domainBlock(t, "gmail.com"); got != "<domain gmail.com> max-msg-rate 300/h max-smtp-out 2 max-msg-per-connection 50" {
+		t.Fatalf("after pace apply %q", got)
+	}
+	// The restore still happens by itself: the overlay is time-limited.
+	e.at(t, min_(97))
+	if got := e.domainBlock(t, "gmail.com"); got != "<domain gmail.com> max-msg-rate 450/h max-smtp-out 3 max-msg-per-connection 50" {
+		t.Fatalf("+97 %q", got)
+	}
+	// A new suggestion dismissed with n stays away for the rule's 90 min.
+	e.feed(t, "gmail.com", paceGmail, min_(200), min_(201), min_(202), min_(203), min_(204))
+	e.at(t, min_(205))
+	l, _ = e.p.List()
+	if len(l.Suggested) != 1 {
+		t.Fatalf("second suggestion: %+v", l)
+	}
+	if _, err := e.p.Dismiss(l.Suggested[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	e.feed(t, "gmail.com", paceGmail, min_(210), min_(211), min_(212), min_(213), min_(214))
+	e.at(t, min_(215))
+	if l, _ = e.p.List(); len(l.Suggested) != 0 || len(l.Dismissed) != 1 {
+		t.Fatalf("dismissed came back: %+v", l)
+	}
+}
+
+// TestPacerYahooTSS04 (§7.5): one [TSS04] deferral → Yahoo's NEW share 0
+// for 2 h; PowerMTA's cold-VirtualMTA count shows it.
+func TestPacerYahooTSS04PMTA(t *testing.T) {
+	e := newPaceEnv(t, model.PacingConfig{Mode: model.PaceAuto}, nil)
+	e.operator(t, model.Desired{RatioNew: 30})
+	if got := e.coldCount(t, "yahoo.com"); got != "<domain yahoo.com> max-cold-virtual-mta-msg 1500/day" {
+		t.Fatalf("before: %q", got)
+	}
+	e.feed(t, "yahoo.com", paceTSS04, min_(1))
+	ap := e.at(t, min_(1)+40*time.Second)
+	if len(ap) != 1 || ap[0].Rule != "yahoo-tss04" {
+		t.Fatalf("applied %+v", ap)
+	}
+	for _, dom := range []string{"yahoo.com", "aol.com"} {
+		if got := e.coldCount(t, dom); got != "<domain "+dom+"> max-cold-virtual-mta-msg 0/day" {
+			t.Fatalf("%s during: %q", dom, got)
+		}
+	}
+	if got := e.coldCount(t, "gmail.com"); got != "<domain gmail.com> max-cold-virtual-mta-msg 3000/day" {
+		t.Fatalf("gmail moved: %q", got)
+	}
+	e.at(t, min_(120))
+	if got := e.coldCount(t, "yahoo.com"); !strings.Contains(got, " 0/day") {
+		t.Fatalf("+120 (before 2h after the apply): %q", got)
+	}
+	e.at(t, min_(122))
+	if got := e.coldCount(t, "yahoo.com"); got != "<domain yahoo.com> max-cold-virtual-mta-msg 1500/day" {
+		t.Fatalf("after 2h: %q", got)
+	}
+	if a := e.pacerAudit(t); len(a) != 2 || a[0].Who.User != "pacer:yahoo-tss04" {
+		t.Fatalf("audit %+v", a)
+	}
+}
+
+// TestPacerFlapGuard (§7.5): 20 triggers for 4 providers within 10 min →
+// at most max_applies_per_hour applies; the rest queued and listed, and
+// applied later, never dropped.
+func TestPacerFlapGuard(t *testing.T) {
+	e := newPaceEnv(t, model.PacingConfig{Mode: model.PaceAuto, MaxAppliesPerHour: 3}, nil)
+	e.operator(t, model.Desired{RatioNew: 30})
+	// 5 firing bursts per provider within 10 minutes (20 triggers).
+	for i := 0; i < 5; i++ {
+		m := 2 * i
+		e.feed(t, "gmail.com", paceGmail, min_(m), min_(m), min_(m), min_(m), min_(m))
+		e.feed(t, "yahoo.com", paceTSS04, min_(m))
+		e.feed(t, "outlook.com", paceMS, min_(m), min_(m), min_(m), min_(m), min_(m))
+		e.feed(t, "comcast.net", paceRL, min_(m), min_(m))
+		e.at(t, min_(m)+30*time.Second)
+	}
+	if n := len(e.pacerAudit(t)); n != 3 {
+		t.Fatalf("%d applies in 10 min, want max_applies_per_hour = 3", n)
+	}
+	l, _ := e.p.List()
+	if len(l.Active) != 3 || len(l.Queued) != 1 || l.Queued[0].Waiting == "" {
+		t.Fatalf("list: %d active, queued %+v", len(l.Active), l.Queued)
+	}
+	if !strings.Contains(l.Queued[0].Waiting, "max_applies_per_hour 3") {
+		t.Errorf("queued reason %q", l.Queued[0].Waiting)
+	}
+	// An hour after the first applies the queued one goes through.
+	e.at(t, min_(61))
+	l, _ = e.p.List()
+	if len(l.Queued) != 0 || len(l.Active)+len(l.History) != 4 {
+		t.Fatalf("an hour later: %+v", l)
+	}
+}
+
+// The commented [pacing] example of cutover init parses and overrides the
+// shipped gmail-rate rule by name.
+func TestPacingExampleConfig(t *testing.T) {
+	s := string(ExampleConfig)
+	s = s[strings.Index(s, "# [pacing]"):]
+	if i := strings.Index(s, "\n\n"); i > 0 {
+		s = s[:i] // the section ends at the first blank line
+	}
+	var toml []string
+	for _, l := range strings.Split(s, "\n") {
+		l = strings.TrimPrefix(l, "# ")
+		if strings.HasPrefix(l, "[") || regexp.MustCompile(`^\w+ +=`).MatchString(l) {
+			toml = append(toml, l)
+		}
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.toml")
+	os.WriteFile(path, []byte("[database]\npath = \"c.db\"\n"+strings.Join(toml, "\n")+"\n"), 0o644)
+	c, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.PacingRules()
+	if err != nil || p.Mode != model.PaceSuggest || p.Rule("gmail-rate").N != 5 || len(p.Rules) != len(model.DefaultPacingRules()) {
+		t.Fatalf("%v %+v", err, p)
+	}
+	os.WriteFile(path, []byte("[database]\npath = \"c.db\"\n[pacing]\nmode = \"fast\"\n"), 0o644)
+	if _, err := LoadConfig(path); err == nil || !strings.Contains(err.Error(), "c.toml") || !strings.Contains(err.Error(), "mode") {
+		t.Fatalf("bad mode: %v", err)
+	}
+}
