@@ -120,7 +120,7 @@ func demo(f demoFlags, ratioSet bool) error {
 	}
 	var prog progHolder
 	own, err := owner.Start(nil, owner.Options{Command: "demo", DB: db, Specs: specs, Control: mc, Plan: ctl, Start: ctl.Start,
-		Clock: s.Clock, OnChange: prog.changed, Ops: []owner.Op{queryOp()}})
+		Clock: s.Clock, OnChange: prog.changed, Ops: append([]owner.Op{queryOp()}, planOps()...)})
 	if err == nil {
 		err = runCockpit(own, &prog, ui.LocalControl{C: mc})
 	}

@@ -68,7 +68,7 @@ func serve(f serveFlags) error {
 		return err
 	}
 	own, err := owner.Start(cfg, owner.Options{Command: "serve", MetricsListen: f.metricsAddr, Logger: log,
-		SocketRequired: true, Runners: []owner.Runner{sourceLogger{}}, Ops: []owner.Op{queryOp()}})
+		SocketRequired: true, Runners: []owner.Runner{sourceLogger{}}, Ops: append([]owner.Op{queryOp()}, planOps()...)})
 	if err != nil {
 		return err
 	}

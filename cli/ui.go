@@ -66,7 +66,7 @@ func runUI(f uiFlags) error {
 	metricsExposureWarning(f.metricsAddr, cfg.Control.MetricsListen)
 	var prog progHolder
 	start := func() (*owner.Owner, error) {
-		return owner.Start(cfg, owner.Options{Command: "cockpit", MetricsListen: f.metricsAddr, OnChange: prog.changed, Ops: []owner.Op{queryOp()}})
+		return owner.Start(cfg, owner.Options{Command: "cockpit", MetricsListen: f.metricsAddr, OnChange: prog.changed, Ops: append([]owner.Op{queryOp()}, planOps()...)})
 	}
 	own, err := start()
 	var le *state.LockedError

@@ -23,6 +23,10 @@ type Schedule struct {
 	NewIPs         int            `json:"new_ips"`
 	Providers      []string       `json:"providers,omitempty"`
 	GateRules      GateRules      `json:"gate_rules"`
+	// DailyVolume is the whole daily volume the plan expects (both sides);
+	// Shares each provider's fraction of it, from history (empty: unknown).
+	DailyVolume int                `json:"daily_volume,omitempty"`
+	Shares      map[string]float64 `json:"shares,omitempty"`
 }
 
 // StepPlan is one stop of the plan: the share to NEW from Start on, held at

@@ -103,6 +103,8 @@ type Owner struct {
 
 	errMu sync.Mutex
 	err   error // the pipeline's or a runner's failure: sources show stale
+
+	plan ownerPlan // plan_owner.go
 }
 
 // Start opens the database (unless opts.DB), builds the pipeline over the
@@ -192,6 +194,7 @@ func Start(cfg *Config, opts Options) (*Owner, error) {
 	for _, op := range opts.Ops {
 		o.srv.Handle(op.Name, op.New(o))
 	}
+	o.startPlan() // plan_owner.go: reconciles the checkpoint log with mtactl's audit
 
 	ln, err := attach.Listen(attach.SocketPath(db.Path()), attach.ListenOptions{Group: cfg.Control.Group})
 	if err != nil {
@@ -356,6 +359,7 @@ func (o *Owner) Close() {
 		o.srv.Close()
 	}
 	o.wg.Wait()
+	o.closePlan()
 	if o.Pipeline != nil {
 		o.Pipeline.Close()
 	}
