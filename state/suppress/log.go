@@ -3,6 +3,7 @@ package suppress
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -540,10 +542,16 @@ func (l *Log) scanTail(from int64, apply bool) error {
 // would allocate a cursor per lookup), else empty. found says whether
 // there was one.
 func (l *Log) recordFor(cur *bbolt.Cursor, addr string, dst *record) (found bool, err error) {
+	// The filter holds every pending address too: a new address (most of a
+	// first import) costs neither a map lookup nor a seek.
+	if l.filter != nil && !l.filter.mayHave(addr) {
+		*dst = record{events: dst.events[:0]}
+		return false, nil
+	}
 	if b, ok := l.pending.get(addr); ok {
 		return true, decodeInto(dst, b)
 	}
-	if cur != nil && (l.filter == nil || l.filter.mayHave(addr)) {
+	if cur != nil {
 		if k, v := cur.Seek([]byte(addr)); k != nil && string(k) == addr {
 			if err := decodeInto(dst, v); err != nil {
 				return false, fmt.Errorf("%w for %q: rebuild the index", err, addr)
@@ -763,11 +771,19 @@ func (l *Log) flushAt(off int64) error {
 	if l.pending.len() == 0 && len(l.dict.pend) == 0 && l.indexed.off == off && l.indexed.seq == l.seq {
 		return nil
 	}
-	keys := make([]string, 0, l.pending.len())
-	for k := range l.pending.idx {
-		keys = append(keys, k)
+	// Each key with its record's offset: the puts then need no map lookup.
+	keys := make([]pendingKey, 0, l.pending.len())
+	for k, off := range l.pending.idx {
+		keys = append(keys, pendingKey{prefix8(k), k, off})
 	}
-	slices.Sort(keys) // sorted puts keep bbolt's cursor on neighbouring pages
+	// Sorted puts keep bbolt's cursor on neighbouring pages. The first
+	// eight bytes as one integer decide most comparisons.
+	slices.SortFunc(keys, func(a, b pendingKey) int {
+		if a.pre != b.pre {
+			return cmp.Compare(a.pre, b.pre)
+		}
+		return strings.Compare(a.addr, b.addr)
+	})
 	a := anchor{seq: l.seq, off: off, last: l.last, first: l.first}
 	err := l.db.Update(func(tx *bbolt.Tx) error {
 		db, err := tx.CreateBucketIfNotExists(bktDict)
@@ -787,8 +803,7 @@ func (l *Log) flushAt(off int64) error {
 		// is less to write and a smaller file to map.
 		ab.FillPercent = 0.9
 		for _, k := range keys {
-			v, _ := l.pending.get(k)
-			if err := ab.Put([]byte(k), v); err != nil {
+			if err := ab.Put([]byte(k.addr), l.pending.at(k.off)); err != nil {
 				return err
 			}
 		}
@@ -813,7 +828,9 @@ func (l *Log) flushAt(off int64) error {
 	}
 	l.indexed = a
 	l.dict.pend = l.dict.pend[:0]
-	l.pending.reset() // fresh: bbolt held the old arena until the commit
+	// Fresh (bbolt held the old arena until the commit), sized like the
+	// last one: growing a map to 125k entries rehashed it 17 times.
+	l.pending.resetSized(len(keys), len(l.pending.arena))
 	l.pendStats.reset()
 	l.pendN = 0
 	return nil
@@ -827,9 +844,12 @@ type pendingSet struct {
 	arena []byte
 }
 
-func (p *pendingSet) reset() {
-	p.idx = map[string]uint32{}
-	p.arena = nil
+func (p *pendingSet) reset() { p.resetSized(0, 0) }
+
+// resetSized empties the set with room for n records in arena bytes.
+func (p *pendingSet) resetSized(n, arena int) {
+	p.idx = make(map[string]uint32, n)
+	p.arena = make([]byte, 0, arena)
 }
 
 func (p *pendingSet) len() int { return len(p.idx) }
@@ -839,9 +859,28 @@ func (p *pendingSet) get(addr string) ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
+	return p.at(off), true
+}
+
+// at is the record stored at off.
+func (p *pendingSet) at(off uint32) []byte {
 	b := p.arena[off:]
 	n, w := binary.Uvarint(b)
-	return b[w : w+int(n) : w+int(n)], true
+	return b[w : w+int(n) : w+int(n)]
+}
+
+type pendingKey struct {
+	pre  uint64 // prefix8(addr)
+	addr string
+	off  uint32
+}
+
+// prefix8 is s's first eight bytes big-endian (zero-padded): integers in
+// the order of the strings.
+func prefix8(s string) uint64 {
+	var b [8]byte
+	copy(b[:], s)
+	return binary.BigEndian.Uint64(b[:])
 }
 
 // put stores the current encoding of r (an older one becomes garbage in the
