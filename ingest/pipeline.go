@@ -51,6 +51,21 @@ type SuppressSink interface {
 	Append(evs []model.SuppressionEvent) (int, error)
 }
 
+// ForkParser is a Parser whose lines give the same results on a copy of
+// it, as long as the copy is taken in the state the lines before them left
+// (PowerMTA: the header). The pipeline then parses the chunks of such a
+// source on their own goroutines, with a Fork each, and counts their events
+// into a batch there; the reader only moves the parser with Skip and the
+// writer merges one entry per counter. It must not be Stateful.
+type ForkParser interface {
+	Parser
+	// Fork returns a parser in this one's state that is used on one other
+	// goroutine only.
+	Fork() Parser
+	// Skip moves the state past data (whole lines) as ParseLine would.
+	Skip(data []byte)
+}
+
 // TestHookAfterSuppressAppend, when set (crash tests only), runs after the
 // suppression events of a batch are durable and before the batch commits.
 var TestHookAfterSuppressAppend func()
@@ -78,6 +93,12 @@ type Pipeline struct {
 	supp   []model.SuppressionEvent
 	logMu  sync.Mutex
 	ownLog *suppress.Log
+	// backfilling: the suppression index is flushed at most every
+	// suppFlushEvery while a backfill runs, and at its end; suppFlushed is
+	// the last flush, suppDirty says events were appended since.
+	backfilling bool
+	suppFlushed time.Time
+	suppDirty   bool
 
 	// published for other goroutines (the cockpit) after every round
 	mu        sync.Mutex
@@ -107,6 +128,7 @@ type parsed struct {
 	chunk    follow.Chunk // without Data
 	data     []byte       // the chunk's lines
 	scan     *scanAhead   // scanned ahead, for a LinesParser
+	fork     *forkAhead   // parsed ahead, for a ForkParser
 	finished bool         // finish has run (on the reader for a plain Parser)
 	cursor   state.Cursor
 	prevKey  string
@@ -117,6 +139,10 @@ type parsed struct {
 	lastTime time.Time
 	delta    map[string][]byte
 	supp     []model.SuppressionEvent
+	// counted holds the events' counts when they were counted ahead (a
+	// ForkParser's chunk); events is then empty.
+	counted  *state.Batch
+	noDomain int64
 }
 
 // round is one poll of every source.
@@ -126,6 +152,17 @@ type round struct {
 	caughtUp bool
 	statuses []follow.SourceStatus
 	err      error
+}
+
+// drop waits for the goroutines still parsing the chunks of a round that
+// will not be applied (after an error, or when stopping), so that none
+// outlives the pipeline.
+func (r *round) drop() {
+	for i := range r.items {
+		if f := r.items[i].fork; f != nil {
+			<-f.done
+		}
+	}
 }
 
 // Summary counts what a pipeline consumed.
@@ -216,6 +253,10 @@ func (p *Pipeline) readRound() round {
 func (p *Pipeline) prepare(s *source, c *follow.Chunk) parsed {
 	out := parsed{src: s, chunk: *c, prevKey: c.PrevKey, data: c.Data}
 	out.chunk.Data = nil
+	if fp, ok := s.spec.Parser.(ForkParser); ok && s.stateful == nil {
+		p.prepareFork(fp, &out, c)
+		return out
+	}
 	lp, ok := s.spec.Parser.(LinesParser)
 	switch {
 	case !ok:
@@ -237,6 +278,45 @@ func (p *Pipeline) prepare(s *source, c *follow.Chunk) parsed {
 	return out
 }
 
+// forkAhead is a ForkParser's chunk being parsed and counted on its own
+// goroutine; w is complete when done is closed.
+type forkAhead struct {
+	done chan struct{}
+	w    parsed
+}
+
+// prepareFork moves the source's parser past the chunk (its header state)
+// and starts parsing the chunk on a Fork, on a goroutine of its own: for a
+// busy PowerMTA source the reader then only reads and looks for headers,
+// and both cores parse while the writer merges and commits.
+func (p *Pipeline) prepareFork(fp ForkParser, out *parsed, c *follow.Chunk) {
+	if c.NewFile {
+		fp.NewFile(c.Path, c.ModTime, c.Header)
+	}
+	fork := fp.Fork()
+	fp.Skip(c.Data)
+	fa := &forkAhead{done: make(chan struct{}), w: parsed{src: out.src, chunk: out.chunk, data: c.Data}}
+	out.fork, out.data = fa, nil
+	if len(c.Data) == 0 {
+		close(fa.done) // nothing to parse
+		return
+	}
+	go func() {
+		defer close(fa.done)
+		w := &fa.w
+		w.evbuf = eventPool.Get().(*[]model.Event)
+		w.events = (*w.evbuf)[:0]
+		p.parseLines(w, fork)
+		// Fill and count the events here too (apply does it for the
+		// other parsers): the writer merges the counts.
+		w.counted = state.NewBatch()
+		w.noDomain = p.fillEvents(&w.src.spec, w.events, w.counted)
+		*w.evbuf = w.events[:0]
+		eventPool.Put(w.evbuf)
+		w.evbuf, w.events = nil, nil
+	}()
+}
+
 // scanAhead is a LinesParser's scan of one chunk, running while the reader
 // reads the next; scan is set when done is closed.
 type scanAhead struct {
@@ -253,6 +333,15 @@ func (p *Pipeline) finish(out *parsed) {
 	s := out.src
 	sp := &s.spec
 	c := &out.chunk
+	if out.fork != nil {
+		<-out.fork.done
+		w := &out.fork.w
+		out.rejects, out.sum, out.lastTime, out.supp = w.rejects, w.sum, w.lastTime, w.supp
+		out.counted, out.noDomain = w.counted, w.noDomain
+		out.fork = nil
+		p.finishChunk(out)
+		return
+	}
 	if c.NewFile {
 		sp.Parser.NewFile(c.Path, c.ModTime, c.Header)
 	}
@@ -286,31 +375,47 @@ func (p *Pipeline) finish(out *parsed) {
 		clear(s.res)
 		out.data = nil
 	} else {
-		data := out.data
-		off := c.Cursor.Offset - int64(len(data))
-		lineNo := c.Cursor.Lines - int64(bytes.Count(data, nl))
-		for len(data) > 0 {
-			i := bytes.IndexByte(data, '\n')
-			if i < 0 {
-				break // the follower hands out complete lines only
-			}
-			line := data[:i]
-			if i > 0 && line[i-1] == '\r' {
-				line = line[:i-1]
-			}
-			lineOff := off
-			off += int64(i + 1)
-			lineNo++
-			data = data[i+1:]
-			out.sum.Lines++
-			out.sum.Bytes += int64(i + 1)
-			n := len(out.events)
-			var err error
-			out.events, err = sp.Parser.ParseLine(line, out.events)
-			p.account(s, c, out, line, lineOff, lineNo, n, err)
-		}
-		out.data = nil
+		p.parseLines(out, sp.Parser)
 	}
+	p.finishChunk(out)
+}
+
+// parseLines parses out.data line by line with parser into out.
+func (p *Pipeline) parseLines(out *parsed, parser Parser) {
+	s := out.src
+	c := &out.chunk
+	data := out.data
+	off := c.Cursor.Offset - int64(len(data))
+	lineNo := c.Cursor.Lines - int64(bytes.Count(data, nl))
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break // the follower hands out complete lines only
+		}
+		line := data[:i]
+		if i > 0 && line[i-1] == '\r' {
+			line = line[:i-1]
+		}
+		lineOff := off
+		off += int64(i + 1)
+		lineNo++
+		data = data[i+1:]
+		out.sum.Lines++
+		out.sum.Bytes += int64(i + 1)
+		n := len(out.events)
+		var err error
+		out.events, err = parser.ParseLine(line, out.events)
+		p.account(s, c, out, line, lineOff, lineNo, n, err)
+	}
+	out.data = nil
+}
+
+// finishChunk books a parsed chunk with its follower, in Poll's order:
+// too-long lines, the buffer, the per-file totals and the cursor.
+func (p *Pipeline) finishChunk(out *parsed) {
+	s := out.src
+	sp := &s.spec
+	c := &out.chunk
 	for _, ll := range c.TooLong {
 		out.sum.Rejected++
 		// A too-long line comes alone in its chunk: the cursor's count
@@ -372,20 +477,12 @@ func (p *Pipeline) apply(r *round) error {
 			p.finish(it)
 		}
 		sp := &it.src.spec
-		var noDomain int64
-		for j := range it.events {
-			ev := &it.events[j]
-			ev.Side = sp.SideMap.Side(ev, sp.Side)
-			ev.MTA = sp.MTA
-			ev.Kind = sp.Kind
-			if ev.Domain == "" {
-				ev.Domain = model.DomainKey(ev.Recipient)
-			}
-			if ev.Domain == "" && ev.Recipient != "" {
-				noDomain++ // an unusable address: counted, under no domain
-			}
-			ev.ISP = p.opts.Classifier.ISP(ev.Domain)
-			p.batch.AddEvent(ev)
+		noDomain := it.noDomain
+		if it.counted != nil {
+			p.batch.MergeEvents(it.counted)
+			it.counted = nil
+		} else {
+			noDomain += p.fillEvents(sp, it.events, p.batch)
 		}
 		for _, rj := range it.rejects {
 			p.batch.AddReject(rj)
@@ -411,7 +508,7 @@ func (p *Pipeline) apply(r *round) error {
 		p.pending += int(it.sum.Events) + 1
 		p.total.add(it.sum)
 		if p.pending >= p.opts.CommitEvents {
-			if err := p.Commit(); err != nil {
+			if err := p.commit(!p.backfilling); err != nil {
 				return err
 			}
 		}
@@ -448,12 +545,34 @@ func (p *Pipeline) apply(r *round) error {
 	return nil
 }
 
+// fillEvents sets what the source says of its events (side, MTA, kind,
+// domain, provider) and counts them into b; it returns how many had a
+// recipient without a usable domain.
+func (p *Pipeline) fillEvents(sp *SourceSpec, evs []model.Event, b *state.Batch) (noDomain int64) {
+	for j := range evs {
+		ev := &evs[j]
+		ev.Side = sp.SideMap.Side(ev, sp.Side)
+		ev.MTA = sp.MTA
+		ev.Kind = sp.Kind
+		if ev.Domain == "" {
+			ev.Domain = model.DomainKey(ev.Recipient)
+		}
+		if ev.Domain == "" && ev.Recipient != "" {
+			noDomain++ // an unusable address: counted, under no domain
+		}
+		ev.ISP = p.opts.Classifier.ISP(ev.Domain)
+		b.AddEvent(ev)
+	}
+	return noDomain
+}
+
 // Step polls every source once, processes what it read, and commits when
 // the batch is due (or force is set), all on the caller's goroutine. It
 // reports whether any data was read.
 func (p *Pipeline) Step(force bool) (bool, error) {
 	r := p.readRound()
 	if r.err != nil {
+		r.drop()
 		return false, r.err
 	}
 	if err := p.apply(&r); err != nil {
@@ -470,10 +589,18 @@ func (p *Pipeline) Step(force bool) (bool, error) {
 // suppression log first, durably: a crash after that replays the lines,
 // whose events the log then recognises (same address, type, source, scope
 // and time) and does not append again, so each lands exactly once.
-func (p *Pipeline) Commit() error {
+func (p *Pipeline) Commit() error { return p.commit(true) }
+
+// suppFlushEvery is how long a backfill lets the suppression index lag.
+const suppFlushEvery = time.Second
+
+// commit is Commit; flush false lets the suppression index wait (up to
+// suppFlushEvery): a backfill commits every 50k events, and an index
+// commit with each cost as much as the counters' commit.
+func (p *Pipeline) commit(flush bool) error {
 	p.last = time.Now()
 	if p.batch.Len() == 0 && p.pending == 0 {
-		return nil
+		return p.flushSupp(flush)
 	}
 	if len(p.supp) > 0 {
 		sink, err := p.sink()
@@ -484,17 +611,13 @@ func (p *Pipeline) Commit() error {
 		if err != nil {
 			return fmt.Errorf("suppression log: %w", err)
 		}
-		if f, ok := sink.(interface{ Flush() error }); ok && n > 0 {
-			// Readers (the suppression view, the header's warning, status)
-			// see the log through its index: without this they would not
-			// count the pipeline's own bounces until 125k had piled up.
-			if err := f.Flush(); err != nil {
-				return fmt.Errorf("suppression log: %w", err)
-			}
-		}
-		if TestHookAfterSuppressAppend != nil {
-			TestHookAfterSuppressAppend()
-		}
+		p.suppDirty = p.suppDirty || n > 0
+	}
+	if err := p.flushSupp(flush); err != nil {
+		return err
+	}
+	if len(p.supp) > 0 && TestHookAfterSuppressAppend != nil {
+		TestHookAfterSuppressAppend()
 	}
 	if err := p.db.Commit(p.batch); err != nil {
 		return fmt.Errorf("commit to %s: %w", p.db.Path(), err)
@@ -505,6 +628,29 @@ func (p *Pipeline) Commit() error {
 	if p.opts.OnCommit != nil {
 		p.opts.OnCommit()
 	}
+	return nil
+}
+
+// flushSupp commits the suppression index after appends, when flush is
+// set or the last flush is suppFlushEvery old: readers (the suppression
+// view, the header's warning, status) see the log through its index, and
+// without this would not count the pipeline's own bounces until 125k had
+// piled up. The log itself is durable before the counters commit either
+// way; an index left behind is caught up by the next Open.
+func (p *Pipeline) flushSupp(flush bool) error {
+	if !p.suppDirty || !flush && time.Since(p.suppFlushed) < suppFlushEvery {
+		return nil
+	}
+	sink, err := p.sink()
+	if err != nil {
+		return err
+	}
+	if f, ok := sink.(interface{ Flush() error }); ok {
+		if err := f.Flush(); err != nil {
+			return fmt.Errorf("suppression log: %w", err)
+		}
+	}
+	p.suppDirty, p.suppFlushed = false, time.Now()
 	return nil
 }
 
@@ -552,6 +698,8 @@ func backfillBlocked(sts []follow.SourceStatus) error {
 // drive applies rounds from the reader until it stops or ctx is done, and
 // commits when the batch is due.
 func (p *Pipeline) drive(ctx context.Context, idle time.Duration, untilCaughtUp bool, progress func(Summary)) error {
+	p.backfilling = untilCaughtUp
+	defer func() { p.backfilling = false }()
 	rctx, cancel := context.WithCancel(ctx)
 	ch := make(chan round, 1)
 	done := make(chan struct{})
@@ -561,9 +709,10 @@ func (p *Pipeline) drive(ctx context.Context, idle time.Duration, untilCaughtUp 
 	}()
 	defer func() {
 		cancel()
-		for range ch {
+		for r := range ch {
 			// After an error nothing more is committed: a later run
 			// reads these lines again from the committed cursors.
+			r.drop()
 		}
 		<-done
 	}()
@@ -574,6 +723,7 @@ func (p *Pipeline) drive(ctx context.Context, idle time.Duration, untilCaughtUp 
 		cancel()
 		for r := range ch {
 			if r.err != nil {
+				r.drop()
 				break
 			}
 			if err := p.apply(&r); err != nil {
@@ -591,6 +741,7 @@ func (p *Pipeline) drive(ctx context.Context, idle time.Duration, untilCaughtUp 
 				return p.Commit()
 			}
 			if r.err != nil {
+				r.drop()
 				return r.err
 			}
 			if err := p.apply(&r); err != nil {
@@ -600,13 +751,13 @@ func (p *Pipeline) drive(ctx context.Context, idle time.Duration, untilCaughtUp 
 				progress(p.total)
 			}
 			if p.pending > 0 && time.Since(p.last) >= p.opts.CommitEvery {
-				if err := p.Commit(); err != nil {
+				if err := p.commit(!untilCaughtUp); err != nil {
 					return err
 				}
 			}
 		case <-tick.C:
-			if p.pending > 0 {
-				if err := p.Commit(); err != nil {
+			if p.pending > 0 || p.suppDirty {
+				if err := p.commit(!untilCaughtUp); err != nil {
 					return err
 				}
 			}

@@ -381,3 +381,45 @@ func (c *SourceStat) merge(s SourceStat) {
 		c.Updated = s.Updated
 	}
 }
+
+// MergeEvents adds the event counts of o (what AddEvent counted into it:
+// counters, domains, via, reasons, the newest time) to b, as if o's events
+// had been added to b after b's own: a reason's first sample stays b's. It
+// lets the event counting of a chunk run on another goroutine, into its own
+// Batch, and the writer merge one entry per distinct key. o's cursors,
+// rejects, parser state and source stats are not merged; o must not be used
+// afterwards (b may keep its Counts).
+func (b *Batch) MergeEvents(o *Batch) {
+	b.init()
+	if o == nil || o.counters == nil {
+		return
+	}
+	mergeCounts(b.counters, o.counters)
+	mergeCounts(b.domains, o.domains)
+	mergeCounts(b.via, o.via)
+	for k, r := range o.reasons {
+		if cur, ok := b.reasons[k]; ok {
+			cur.count += r.count
+			if r.last > cur.last {
+				cur.last = r.last
+			}
+		} else {
+			b.reasons[k] = r
+		}
+	}
+	b.events += o.events
+	b.skipped += o.skipped
+	if o.hasMax && o.maxNano <= b.horizon && (!b.hasMax || o.maxNano > b.maxNano) {
+		b.maxNano, b.hasMax = o.maxNano, true
+	}
+}
+
+func mergeCounts(dst, src map[string]*Counts) {
+	for k, c := range src {
+		if cur, ok := dst[k]; ok {
+			cur.Add(*c)
+		} else {
+			dst[k] = c
+		}
+	}
+}

@@ -88,7 +88,33 @@ func New(opts Options) *Parser {
 	return p
 }
 
-var _ ingest.Parser = (*Parser)(nil)
+var _ ingest.ForkParser = (*Parser)(nil)
+
+// Fork returns a parser in p's header state, to parse the lines that follow
+// on another goroutine (ingest.ForkParser): what a record gives depends on
+// nothing but the header before it. Its time, zone and string caches start
+// empty.
+func (p *Parser) Fork() ingest.Parser {
+	return &Parser{loc: p.loc, intern: new(lex.Interner), col: p.col, nfields: p.nfields, hasHeader: p.hasHeader}
+}
+
+// Skip moves p past whole lines as ParseLine would, looking at header
+// lines only.
+func (p *Parser) Skip(data []byte) {
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if len(line) >= 4 && (line[0] == 't' || line[0] == '"' || line[0] == bom[0]) {
+			if line = trimCR(line); isHeader(line) {
+				p.setHeader(line)
+			}
+		}
+	}
+}
 
 func (p *Parser) resetHeader() {
 	for i := range p.col {
