@@ -13,10 +13,95 @@ import (
 	"go.etcd.io/bbolt"
 
 	"cutover/ingest"
+	"cutover/ingest/exim"
 	"cutover/ingest/pmta"
 	"cutover/model"
 	"cutover/state"
 )
+
+// forkRun is what a backfill committed, for comparing two runs.
+type forkRun struct {
+	sum     ingest.Summary
+	buckets map[string]string
+	rejects []state.Reject
+}
+
+// backfillDump backfills glob with p into a new database named name in dir
+// and returns what it committed, leaving out what depends on the run's
+// clock or paths.
+func backfillDump(t *testing.T, dir, name, kind, glob string, p ingest.Parser) forkRun {
+	t.Helper()
+	db, err := state.Open(filepath.Join(dir, name+".db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	pl, err := ingest.NewPipeline(db, []ingest.SourceSpec{{Name: kind, Kind: kind, Side: model.SideNew, MTA: kind,
+		Globs: []string{glob}, Parser: p}}, ingest.Options{CommitEvents: 7000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := pl.Backfill(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pl.Close(); err != nil {
+		t.Fatal(err)
+	}
+	os.Rename(filepath.Join(dir, "suppressions.jsonl"), filepath.Join(dir, name+".jsonl"))
+	os.Remove(filepath.Join(dir, "suppressions.jsonl.claim"))
+	out := map[string]string{}
+	db.View(func(tx *bbolt.Tx) error {
+		return tx.ForEach(func(bk []byte, b *bbolt.Bucket) error {
+			switch string(bk) {
+			case "sources", "cursors", "meta", "suppress_meta":
+				return nil // times of the run, paths of the logs
+			}
+			return b.ForEach(func(k, v []byte) error {
+				out[string(bk)+"/"+string(k)] = string(v)
+				return nil
+			})
+		})
+	})
+	rj, err := db.Rejects(kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rj {
+		rj[i].Seen = time.Time{}
+	}
+	return forkRun{sum, out, rj}
+}
+
+func sameRun(t *testing.T, fork, line forkRun) {
+	t.Helper()
+	if !reflect.DeepEqual(fork.sum, line.sum) {
+		t.Fatalf("summary %+v\nwant %+v", fork.sum, line.sum)
+	}
+	if len(fork.buckets) != len(line.buckets) {
+		for k := range line.buckets {
+			if _, ok := fork.buckets[k]; !ok {
+				t.Errorf("missing %q", k)
+				break
+			}
+		}
+		for k := range fork.buckets {
+			if _, ok := line.buckets[k]; !ok {
+				t.Errorf("extra %q", k)
+				break
+			}
+		}
+		t.Fatalf("%d keys, want %d", len(fork.buckets), len(line.buckets))
+	}
+	for k, v := range line.buckets {
+		if fork.buckets[k] != v {
+			t.Fatalf("%q: %x, want %x", k, fork.buckets[k], v)
+		}
+	}
+	if !reflect.DeepEqual(fork.rejects, line.rejects) {
+		t.Fatalf("rejects %+v\nwant %+v", fork.rejects, line.rejects)
+	}
+}
 
 // pmtaLineOnly hides the PowerMTA parser's ForkParser side, so the pipeline
 // parses its chunks on the reader, line by line.
@@ -58,73 +143,14 @@ func TestPipelineForkParserMatchesParseLine(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	type result struct {
-		sum     ingest.Summary
-		buckets map[string]string
-		rejects []state.Reject
-	}
-	run := func(name string, p ingest.Parser) result {
-		db, err := state.Open(filepath.Join(dir, name+".db"), state.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		pl, err := ingest.NewPipeline(db, []ingest.SourceSpec{{Name: "pmta", Kind: "pmta", Side: model.SideNew, MTA: "pmta",
-			Globs: []string{filepath.Join(dir, "acct-*.csv")}, Parser: p}},
-			ingest.Options{CommitEvents: 7000, Suppress: nil})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum, err := pl.Backfill(context.Background(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := pl.Close(); err != nil {
-			t.Fatal(err)
-		}
-		os.Rename(filepath.Join(dir, "suppressions.jsonl"), filepath.Join(dir, name+".jsonl"))
-		out := map[string]string{}
-		db.View(func(tx *bbolt.Tx) error {
-			return tx.ForEach(func(bk []byte, b *bbolt.Bucket) error {
-				switch string(bk) {
-				case "sources", "cursors", "meta", "suppress_meta":
-					return nil // times of the run, paths of the logs
-				}
-				return b.ForEach(func(k, v []byte) error {
-					out[string(bk)+"/"+string(k)] = string(v)
-					return nil
-				})
-			})
-		})
-		rj, err := db.Rejects("pmta")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range rj {
-			rj[i].Seen = time.Time{}
-		}
-		return result{sum, out, rj}
-	}
 	opts := pmta.Options{Location: time.UTC}
 	if _, ok := ingest.Parser(pmtaLineOnly{}).(ingest.ForkParser); ok {
 		t.Fatal("pmtaLineOnly must hide Fork")
 	}
-	fork := run("fork", pmta.New(opts))
-	line := run("line", pmtaLineOnly{pmta.New(opts)})
-	if !reflect.DeepEqual(fork.sum, line.sum) {
-		t.Fatalf("summary %+v\nwant %+v", fork.sum, line.sum)
-	}
-	if len(fork.buckets) != len(line.buckets) {
-		t.Fatalf("%d keys, want %d", len(fork.buckets), len(line.buckets))
-	}
-	for k, v := range line.buckets {
-		if fork.buckets[k] != v {
-			t.Fatalf("%q: %x, want %x", k, fork.buckets[k], v)
-		}
-	}
-	if !reflect.DeepEqual(fork.rejects, line.rejects) {
-		t.Fatalf("rejects %+v\nwant %+v", fork.rejects, line.rejects)
-	}
+	glob := filepath.Join(dir, "acct-*.csv")
+	fork := backfillDump(t, dir, "fork", "pmta", glob, pmta.New(opts))
+	line := backfillDump(t, dir, "line", "pmta", glob, pmtaLineOnly{pmta.New(opts)})
+	sameRun(t, fork, line)
 	// The corpus did what it is for: alternate-header records counted
 	// (gmx.de via vx* VirtualMTAs), torn records and the header-less one
 	// rejected, and several chunks per file.
@@ -157,4 +183,45 @@ func insertMid(t *testing.T, path string, b []byte) {
 	if err := os.WriteFile(path, out, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// eximLineOnly hides the Exim parser's ForkParser side.
+type eximLineOnly struct{ p *exim.Parser }
+
+func (l eximLineOnly) NewFile(path string, mt time.Time, h []byte) { l.p.NewFile(path, mt, h) }
+func (l eximLineOnly) ParseLine(b []byte, dst []model.Event) ([]model.Event, error) {
+	return l.p.ParseLine(b, dst)
+}
+
+// Exim's chunks, parsed on their own goroutines, commit what the line by
+// line path commits, over a real Exim 4.96 mainlog repeated past several
+// chunks, with CRLF lines and rejected ones.
+func TestPipelineForkEximMatchesParseLine(t *testing.T) {
+	src, err := os.ReadFile("realmta/testdata/exim-mainlog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data []byte
+	for i := 0; len(data) < 5<<20; i++ {
+		for j, l := range bytes.SplitAfter(src, []byte("\n")) {
+			if len(l) > 0 && (i+j)%7 == 0 {
+				l = append(bytes.TrimSuffix(l, []byte("\n")), '\r', '\n')
+			}
+			data = append(data, l...)
+		}
+		data = append(data, fmt.Sprintf("2024-01-%02d 10:00:00 1rAbCd-000%d-XY ** broken%d\n", i%28+1, i%10, i)...)
+	}
+	dir := t.TempDir()
+	log := filepath.Join(dir, "mainlog")
+	if err := os.WriteFile(log, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := exim.Options{Location: time.UTC}
+	fork := backfillDump(t, dir, "fork", "exim", log, exim.New(opts))
+	line := backfillDump(t, dir, "line", "exim", log, eximLineOnly{exim.New(opts)})
+	sameRun(t, fork, line)
+	if fork.sum.Events == 0 || fork.sum.Bytes != int64(len(data)) {
+		t.Fatalf("corpus not exercised: %+v", fork.sum)
+	}
+	t.Logf("%+v", fork.sum)
 }

@@ -56,15 +56,19 @@ for r in $(seq "$ROUNDS"); do
 	cat "$W/exim.1pct" >>"$W/exim-inc.log"
 	run cutover-exim-1pct "$W/cutover" backfill --db "$W/exi.db" --kind exim --side old "$W/exim-inc.log"
 	run cat cat "$W/pf.log" "$W/exim.log"
+	# The harness itself (date, /usr/bin/time, fork and exec) costs a few ms
+	# per run: measured on /bin/true, so that a no-op run can be read net.
+	run harness true
 done
 
 # median COLUMN FILE
 median() { sort -n -k"$1" "$2" | awk -v c="$1" '{v[NR]=$c} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 printf '%-22s %12s %10s  %s\n' tool "wall ms" "cpu ms" "(median of $ROUNDS; range of wall)"
-for n in pflogsumm cutover-postfix-full cutover-postfix-noop cutover-postfix-1pct eximstats cutover-exim-full cutover-exim-noop cutover-exim-1pct cat; do
+for n in pflogsumm cutover-postfix-full cutover-postfix-noop cutover-postfix-1pct eximstats cutover-exim-full cutover-exim-noop cutover-exim-1pct cat harness; do
 	printf '%-22s %12.1f %10.0f  %s\n' "$n" "$(median 1 "$W/$n.t")" "$(median 2 "$W/$n.t")" \
 		"$(sort -n "$W/$n.t" | awk 'NR==1{a=$1} {b=$1} END {printf "%.1f-%.1f", a, b}')"
 done
+net() { awk -v a="$(median 1 "$W/$1.t")" -v b="$(median 1 "$W/harness.t")" 'BEGIN {printf "%.1f", a-b}'; }
 ratio() { awk -v a="$(median "$3" "$W/$1.t")" -v b="$(median "$3" "$W/$2.t")" 'BEGIN {printf "%.1f", a/b}'; }
-echo "postfix: pflogsumm / cutover full = $(ratio pflogsumm cutover-postfix-full 1)x wall, $(ratio pflogsumm cutover-postfix-full 2)x cpu; noop = $(median 1 "$W/cutover-postfix-noop.t") ms; +1% costs $(awk -v a="$(median 1 "$W/cutover-postfix-1pct.t")" -v b="$(median 1 "$W/cutover-postfix-full.t")" 'BEGIN {printf "%.0f", 100*a/b}')% of a full run"
-echo "exim:    eximstats / cutover full = $(ratio eximstats cutover-exim-full 1)x wall, $(ratio eximstats cutover-exim-full 2)x cpu; noop = $(median 1 "$W/cutover-exim-noop.t") ms; +1% costs $(awk -v a="$(median 1 "$W/cutover-exim-1pct.t")" -v b="$(median 1 "$W/cutover-exim-full.t")" 'BEGIN {printf "%.0f", 100*a/b}')% of a full run"
+echo "postfix: pflogsumm / cutover full = $(ratio pflogsumm cutover-postfix-full 1)x wall, $(ratio pflogsumm cutover-postfix-full 2)x cpu; noop = $(median 1 "$W/cutover-postfix-noop.t") ms ($(net cutover-postfix-noop) ms net of the harness); +1% costs $(awk -v a="$(median 1 "$W/cutover-postfix-1pct.t")" -v b="$(median 1 "$W/cutover-postfix-full.t")" 'BEGIN {printf "%.0f", 100*a/b}')% of a full run"
+echo "exim:    eximstats / cutover full = $(ratio eximstats cutover-exim-full 1)x wall, $(ratio eximstats cutover-exim-full 2)x cpu; noop = $(median 1 "$W/cutover-exim-noop.t") ms ($(net cutover-exim-noop) ms net of the harness); +1% costs $(awk -v a="$(median 1 "$W/cutover-exim-1pct.t")" -v b="$(median 1 "$W/cutover-exim-full.t")" 'BEGIN {printf "%.0f", 100*a/b}')% of a full run"

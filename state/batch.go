@@ -383,7 +383,7 @@ func (c *SourceStat) merge(s SourceStat) {
 }
 
 // MergeEvents adds the event counts of o (what AddEvent counted into it:
-// counters, domains, via, reasons, the newest time) to b, as if o's events
+// counters, domains, via, reasons, minute signatures, the newest time) to b, as if o's events
 // had been added to b after b's own: a reason's first sample stays b's. It
 // lets the event counting of a chunk run on another goroutine, into its own
 // Batch, and the writer merge one entry per distinct key. o's cursors,
@@ -405,6 +405,13 @@ func (b *Batch) MergeEvents(o *Batch) {
 			}
 		} else {
 			b.reasons[k] = r
+		}
+	}
+	for k, n := range o.sigmin {
+		if cur, ok := b.sigmin[k]; ok {
+			*cur += *n
+		} else {
+			b.sigmin[k] = n
 		}
 	}
 	b.events += o.events

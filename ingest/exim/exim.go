@@ -33,7 +33,15 @@ type Parser struct {
 	lastT  time.Time
 }
 
-var _ ingest.Parser = (*Parser)(nil)
+var _ ingest.ForkParser = (*Parser)(nil)
+
+// Fork implements ingest.ForkParser: a line's events depend on the line
+// alone, so a copy (with its own caches) parses any chunk on another
+// goroutine.
+func (p *Parser) Fork() ingest.Parser { return &Parser{loc: p.loc, in: new(lex.Interner)} }
+
+// Skip implements ingest.ForkParser: no line changes the parser's state.
+func (p *Parser) Skip(data []byte) {}
 
 // New returns a Parser.
 func New(opts Options) *Parser {
