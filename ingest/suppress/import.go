@@ -248,6 +248,11 @@ type importer struct {
 	batch    []model.SuppressionEvent
 	firstSeq uint64
 	fatal    bool // the log refused a write: stop
+	// appending is the batch the log is appending on its own goroutine
+	// while the next one is read (nil: none); spare is a batch's backing
+	// array for reuse.
+	appending *appendJob
+	spare     []model.SuppressionEvent
 
 	rejF        *os.File
 	rejW        *csv.Writer
@@ -502,28 +507,38 @@ func (fr *fileRun) reject(num, line int, kind, reason, raw string) error {
 	return fr.im.writeReject(rj)
 }
 
-// flush appends the batch to the log and counts the outcome.
+// appendJob is one batch being appended to the log.
+type appendJob struct {
+	evs  []model.SuppressionEvent
+	n    int
+	err  error
+	done chan struct{}
+}
+
+// flush hands the batch to the log and counts the outcome of the one before
+// it. The log appends a batch (dedupe, encode, hash, write, fsync, index)
+// on its own goroutine while this one reads, maps and normalises the next
+// rows: two cores, where one did both in turn. Batches are appended in
+// order, one at a time, so the log is what it was; with done, the outcome
+// of the last batch is waited for.
 func (fr *fileRun) flush(done bool) error {
 	im := fr.im
-	if len(im.batch) > 0 {
-		n, err := im.appendFn(im.batch)
-		if err != nil {
-			im.fatal = true
-			im.batch = im.batch[:0]
+	if err := fr.settle(); err != nil {
+		return err
+	}
+	if len(im.batch) > 0 && !im.fatal {
+		j := &appendJob{evs: im.batch, done: make(chan struct{})}
+		im.appending = j
+		im.batch, im.spare = im.spare[:0], nil
+		go func() {
+			defer close(j.done)
+			j.n, j.err = im.appendFn(j.evs)
+		}()
+	}
+	if done {
+		if err := fr.settle(); err != nil {
 			return err
 		}
-		for i := range im.batch {
-			e := &im.batch[i]
-			if e.Seq != 0 {
-				if im.firstSeq == 0 {
-					im.firstSeq = e.Seq
-				}
-				fr.fs.ByType[e.Type]++
-			}
-		}
-		fr.fs.Accepted += int64(n)
-		fr.fs.Duplicate += int64(len(im.batch) - n)
-		im.batch = im.batch[:0]
 	}
 	if im.progress != nil {
 		now := time.Now()
@@ -532,6 +547,37 @@ func (fr *fileRun) flush(done bool) error {
 			im.progress(fr.progress(done))
 		}
 	}
+	return nil
+}
+
+// settle waits for the batch being appended and counts its outcome into
+// the file's summary (a batch never spans two files: a file ends with
+// flush(true)).
+func (fr *fileRun) settle() error {
+	im := fr.im
+	j := im.appending
+	if j == nil {
+		return nil
+	}
+	<-j.done
+	im.appending = nil
+	im.spare = j.evs[:0]
+	if j.err != nil {
+		im.fatal = true
+		im.batch = im.batch[:0] // read after the failed write: not appended
+		return j.err
+	}
+	for i := range j.evs {
+		e := &j.evs[i]
+		if e.Seq != 0 {
+			if im.firstSeq == 0 {
+				im.firstSeq = e.Seq
+			}
+			fr.fs.ByType[e.Type]++
+		}
+	}
+	fr.fs.Accepted += int64(j.n)
+	fr.fs.Duplicate += int64(len(j.evs) - j.n)
 	return nil
 }
 
