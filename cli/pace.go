@@ -39,7 +39,7 @@ type pacer interface {
 
 type localPacer struct{ p *owner.Pacer }
 
-func (l localPacer) List() (owner.PaceList, error)      { return l.p.List() }
+func (l localPacer) List() (owner.PaceList, error)     { return l.p.List() }
 func (l localPacer) Preview(id string) (string, error) { return l.p.Preview(id) }
 func (l localPacer) Apply(ctx context.Context, id string) (owner.PaceItem, error) {
 	return l.p.Apply(ctx, id, mtactl.CurrentWho("cutover pace apply "+id))
