@@ -72,6 +72,10 @@ type Config struct {
 	Exim    *EximConfig    `toml:"exim"`
 	PMTA    *PMTAConfig    `toml:"pmta"`
 	Demo    *DemoConfig    `toml:"demo"`
+
+	// Pacing is the compiled [pacing] section (set by the config loader,
+	// not read from [mtactl]): PowerMTA's native mode renders its rules.
+	Pacing *model.Pacing `toml:"-"`
 }
 
 // PostfixConfig holds the two roles. transport_maps wins over
@@ -189,6 +193,12 @@ type PMTAConfig struct {
 	SSH         []string       `toml:"ssh"`
 	Test        []string       `toml:"test"`   // default ["pmta", "test", "config"]
 	Reload      []string       `toml:"reload"` // default ["pmta", "reload"]
+	// PacingPatterns renders the [pacing] reply rules as a managed
+	// <smtp-pattern-list cutover-pacing> (block "pacing", placed by the
+	// operator at the top level of the config) and per provider domain
+	// smtp-pattern-list, backoff-max-msg-rate and backoff-max-smtp-out
+	// (mtactl/pacing.go).
+	PacingPatterns bool `toml:"pacing_patterns"`
 
 	// SuppressPatternList (optional) is a rule file `suppress export`
 	// installs together with the injector list, in the same transaction: a

@@ -344,7 +344,7 @@ func (c *Controller) Plan(d model.Desired) (*Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := RenderInput{Desired: to, Providers: c.cfg.Providers, DailyVolume: daily}
+	in := RenderInput{Desired: to, Providers: c.cfg.Providers, DailyVolume: daily, Pacing: c.pacingRules()}
 	ch := &Change{Action: "apply", From: c.Current(), To: to, ctl: c}
 	for _, drv := range c.drivers {
 		rendered, notes, err := drv.Render(in)

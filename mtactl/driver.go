@@ -74,4 +74,6 @@ type RenderInput struct {
 	// DailyVolume is the expected messages per day per recipient domain
 	// (both sides), for count-based splits (PowerMTA cold VMTA).
 	DailyVolume map[string]int
+	// Pacing: the [pacing] rules for PowerMTA's native mode.
+	Pacing *model.Pacing
 }

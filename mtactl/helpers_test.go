@@ -72,6 +72,11 @@ func fakeCommand(args []string) int {
 		return 0
 	}
 	if verb == "test" {
+		// With MTACTL_FAKE_CONFIG the fake reads the config's pattern
+		// lists as PowerMTA does (pacing_test.go).
+		if rc := fakePMTATestConfig(); rc != 0 {
+			return rc
+		}
 		fmt.Println("configuration OK")
 	}
 	return 0

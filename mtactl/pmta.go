@@ -3,6 +3,7 @@ package mtactl
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -56,10 +57,14 @@ func (d *pmtaDriver) Name() string    { return "pmta" }
 func (d *pmtaDriver) LockDir() string { return filepath.Dir(d.cfg.Config) }
 
 func (d *pmtaDriver) blocks() []string {
+	bs := []string{"throttles"}
 	if d.cfg.Split == "cold-vmta" {
-		return []string{"split", "throttles"}
+		bs = []string{"split", "throttles"}
 	}
-	return []string{"throttles"}
+	if d.cfg.PacingPatterns {
+		bs = append(bs, "pacing")
+	}
+	return bs
 }
 
 func (d *pmtaDriver) Files() []ManagedFile {
@@ -96,7 +101,7 @@ func (d *pmtaDriver) Render(in RenderInput) (map[string]Managed, []string, error
 				notes = append(notes, fmt.Sprintf("%s: no daily volume known for %s, so nothing moves to NEW there; set daily_volume in [mtactl.pmta]", isp, dom))
 			}
 			fmt.Fprintf(&split, "<domain %s>\n    max-cold-virtual-mta-msg %d/day\n</domain>\n", dom, n)
-			if t.IsZero() {
+			if t.IsZero() && !d.cfg.PacingPatterns {
 				continue
 			}
 			fmt.Fprintf(&thr, "<domain %s>\n", dom)
@@ -108,6 +113,11 @@ func (d *pmtaDriver) Render(in RenderInput) (map[string]Managed, []string, error
 			}
 			if t.PerConnection > 0 {
 				fmt.Fprintf(&thr, "    max-msg-per-connection %d\n", t.PerConnection)
+			}
+			if d.cfg.PacingPatterns {
+				for _, l := range pacingDomainLines(in.Pacing, isp, t) {
+					fmt.Fprintf(&thr, "    %s\n", l)
+				}
 			}
 			thr.WriteString("</domain>\n")
 		}
@@ -122,6 +132,17 @@ func (d *pmtaDriver) Render(in RenderInput) (map[string]Managed, []string, error
 	blocks := map[string]string{"throttles": thr.String()}
 	if d.cfg.Split == "cold-vmta" {
 		blocks["split"] = split.String()
+	}
+	if d.cfg.PacingPatterns {
+		if in.Pacing == nil {
+			return nil, nil, errors.New("pacing_patterns: no [pacing] rules")
+		}
+		pl, err := pacingPatterns(in.Pacing)
+		if err != nil {
+			return nil, nil, fmt.Errorf("pacing_patterns: %w", err)
+		}
+		blocks["pacing"] = blockHeader + pl
+		notes = append(notes, "PowerMTA backs off by itself on the [pacing] replies (smtp-pattern-list "+PacingPatternList+"); cutover's overlays still apply on top")
 	}
 	out[d.cfg.Config] = Managed{Blocks: blocks}
 	if d.cfg.Split == "weights" {

@@ -171,6 +171,13 @@ var pmtaDocumented = map[string]*regexp.Regexp{
 	"max-msg-per-connection":   regexp.MustCompile(`^\d+$`),
 	"<domain":                  regexp.MustCompile(`^[a-z0-9.-]+>$`),
 	"</domain>":                regexp.MustCompile(`^$`),
+	// Backoff mode (§3.3.10.33-47, §3.3.15) for pacing_patterns.
+	"smtp-pattern-list":    regexp.MustCompile(`^[A-Za-z0-9_.-]+$`),
+	"backoff-max-msg-rate": regexp.MustCompile(`^\d+/h$`),
+	"backoff-max-smtp-out": regexp.MustCompile(`^\d+$`),
+	"<smtp-pattern-list":   regexp.MustCompile(`^[A-Za-z0-9_.-]+>$`),
+	"</smtp-pattern-list>": regexp.MustCompile(`^$`),
+	"reply":                regexp.MustCompile(`^/(?:\\.|[^/\\])+/ mode=backoff(,backoff-to-normal-after=\d+[mh])?$`),
 }
 
 func checkPMTADirectives(t *testing.T, rendered string) {

@@ -10,6 +10,14 @@ func (c *Config) PacingRules() (*model.Pacing, error) {
 }
 
 func (c *Config) validatePacing() error {
-	_, err := c.PacingRules()
-	return err
+	p, err := c.PacingRules()
+	if err != nil {
+		return err
+	}
+	if c.Mtactl != nil {
+		// PowerMTA's native mode renders the same rules in every process
+		// that opens mtactl from this config.
+		c.Mtactl.Pacing = p
+	}
+	return nil
 }
