@@ -41,6 +41,8 @@ const pacePMTAConfig = `<virtual-mta vmta-old>
 // accounting file of the NEW side, an mtactl controller over PowerMTA (its
 // check and reload are `true`: the files are what the test reads) and a
 // pacer on a fake clock.
+type mtactlAudit = mtactl.AuditEntry
+
 type paceEnv struct {
 	dir, acct, conf string
 	db              *state.DB
@@ -438,5 +440,115 @@ func TestPacingExampleConfig(t *testing.T) {
 	os.WriteFile(path, []byte("[database]\npath = \"c.db\"\n[pacing]\nmode = \"fast\"\n"), 0o644)
 	if _, err := LoadConfig(path); err == nil || !strings.Contains(err.Error(), "c.toml") || !strings.Contains(err.Error(), "mode") {
 		t.Fatalf("bad mode: %v", err)
+	}
+}
+
+// fakeExim answers like `exim` for what mtactl's Exim driver asks: -bV,
+// -bt, and -be of ${lookup{KEY}lsearch{FILE}{$value}{missing}}, which it
+// evaluates by reading FILE (lsearch: "key: value" lines).
+const fakeExim = `#!/bin/sh
+be=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -C) shift ;;
+    -bV|-bt) exit 0 ;;
+    -be) be=1 ;;
+    *) if [ -n "$be" ]; then
+         k=${1#'${lookup{'}; k=${k%%'}'*}
+         f=${1#*'lsearch{'}; f=${f%%'}'*}
+         v=$(awk -v k="$k:" '$1 == k { print $2; exit }' "$f")
+         echo "${v:-missing}"
+       fi ;;
+  esac
+  shift
+done
+`
+
+const eximOperatorConf = `begin routers
+# BEGIN cutover routers
+# END cutover routers
+dnslookup:
+  driver = dnslookup
+  transport = remote_smtp
+begin transports
+# BEGIN cutover transports
+# END cutover transports
+remote_smtp:
+  driver = smtp
+`
+
+// TestPacerYahooTSS04Exim (§7.5): on Exim the shift is the per-provider
+// ratio in the split file Exim reads on every message: yahoo domains 0.
+func TestPacerYahooTSS04Exim(t *testing.T) {
+	var split string
+	e := newPaceEnv(t, model.PacingConfig{Mode: model.PaceAuto}, func(dir string) mtactl.Config {
+		bin := filepath.Join(dir, "exim")
+		os.WriteFile(bin, []byte(fakeExim), 0o755)
+		conf := filepath.Join(dir, "exim.conf")
+		os.WriteFile(conf, []byte(eximOperatorConf), 0o644)
+		split = filepath.Join(dir, "cutover-split")
+		return mtactl.Config{
+			Providers: map[string][]string{"google": {"gmail.com"}, "yahoo": {"yahoo.com", "aol.com"}},
+			Exim: &mtactl.EximConfig{Config: conf, SplitFile: split, OldRoute: "smtp.old.example", NoPrecheck: true,
+				Validate: []string{bin, "-bV"}, Test: []string{bin, "-C", "{config}"}, Reload: []string{"true"}},
+		}
+	})
+	e.operator(t, model.Desired{RatioNew: 30})
+	read := func() string { b, _ := os.ReadFile(split); return string(b) }
+	if s := read(); strings.Contains(s, "yahoo.com") || !strings.Contains(s, "*: 30\n") {
+		t.Fatalf("split before:\n%s", s)
+	}
+	e.feed(t, "yahoo.com", paceTSS04, min_(1))
+	if ap := e.at(t, min_(2)); len(ap) != 1 {
+		t.Fatalf("applied %+v", ap)
+	}
+	if s := read(); !strings.Contains(s, "aol.com: 0\nyahoo.com: 0\n*: 30\n") {
+		t.Fatalf("split during:\n%s", s)
+	}
+	e.at(t, min_(122))
+	if s := read(); strings.Contains(s, "yahoo.com") || !strings.Contains(s, "*: 30\n") {
+		t.Fatalf("split after 2h:\n%s", s)
+	}
+}
+
+// TestPacerTSS04PostfixFront (§7.5): a Postfix front splits all mail by one
+// randmap and cannot send Yahoo alone to OLD: the overlay scales Yahoo's
+// delivery transport to floor_scale instead, with a WARN.
+func TestPacerTSS04PostfixFront(t *testing.T) {
+	e := newPaceEnv(t, model.PacingConfig{}, func(dir string) mtactl.Config {
+		front, deliv := filepath.Join(dir, "front"), filepath.Join(dir, "delivery")
+		for _, d := range []string{front, deliv} {
+			os.MkdirAll(d, 0o755)
+			os.WriteFile(filepath.Join(d, "main.cf"), []byte("compatibility_level = 3.6\n"), 0o644)
+			os.WriteFile(filepath.Join(d, "master.cf"), []byte("smtp unix - - n - - smtp\n"), 0o644)
+		}
+		return mtactl.Config{
+			Providers: map[string][]string{"google": {"gmail.com"}, "yahoo": {"yahoo.com"}},
+			Throttle:  model.ThrottlePolicy{Warm: true},
+			Postfix: &mtactl.PostfixConfig{
+				Front:    &mtactl.PostfixFront{PostfixInstance: mtactl.PostfixInstance{ConfigDir: front}, NewNexthop: "[127.0.0.1]:10026"},
+				Delivery: &mtactl.PostfixDelivery{PostfixInstance: mtactl.PostfixInstance{ConfigDir: deliv}},
+			},
+		}
+	})
+	e.feed(t, "yahoo.com", paceTSS04, min_(1))
+	e.at(t, min_(2))
+	l, err := e.p.List()
+	if err != nil || len(l.Suggested) != 1 {
+		t.Fatalf("%v %+v", err, l)
+	}
+	it := l.Suggested[0]
+	if it.Action.ShiftOld || it.Action.Scale != 0.1 || !strings.Contains(it.Warn, "postfix-front cannot send one provider to OLD") || !strings.Contains(it.Next, "WARN") {
+		t.Fatalf("suggestion %+v", it)
+	}
+	diff, err := e.p.Preview(it.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The delivery instance's Yahoo transport gets a tenth of the plan's
+	// concurrency (floor 1); Google's stays.
+	if !strings.Contains(diff, "+yahoo_destination_concurrency_limit = 1\n") || !strings.Contains(diff, "+google_destination_concurrency_limit = 5\n") ||
+		!strings.HasPrefix(diff, "yahoo conn 10 msg/conn 20 → conn 1 msg/conn 20\n") {
+		t.Fatalf("diff:\n%s", diff)
 	}
 }
