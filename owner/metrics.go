@@ -66,6 +66,7 @@ func (c cutoverCollector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- d
 	}
 	describeDNS(ch)
+	describePacing(ch)
 }
 
 var sourceStates = []ui.SourceState{ui.SourceFollowing, ui.SourceIdle, ui.SourceWaiting, ui.SourceStale, ui.SourceUnreachable, ui.SourceUnknown}
@@ -177,6 +178,7 @@ func (c cutoverCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descViewers, float64(s.Viewers()))
 	}
 	collectDNS(s.DB, ch) // dns.go
+	collectPacing(s.DB, ch)
 }
 
 // newMetricsRegistry is a registry of its own (not the global default): the

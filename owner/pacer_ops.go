@@ -5,7 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"cutover/model"
+	"cutover/state"
+	"cutover/ui"
 	"cutover/ui/attach"
 )
 
@@ -85,4 +91,66 @@ func (o *Owner) handlePace(ctx context.Context, op string, s *attach.Session, bo
 	}
 	o.changed()
 	return res, err
+}
+
+// StatusOverlay is one live pacing overlay in `status --json` ("pacing").
+type StatusOverlay struct {
+	ID      string    `json:"id"`
+	Rule    string    `json:"rule"`
+	ISP     string    `json:"isp"`
+	State   string    `json:"state"` // active | queued | suggested
+	Class   string    `json:"class,omitempty"`
+	Change  string    `json:"change"`
+	Expires time.Time `json:"expires,omitzero"` // zero: until cleared
+	Warn    string    `json:"warn,omitempty"`
+}
+
+// paceStatus adds the live overlays to a status report: a block-class
+// overlay is CRIT (a provider blocks NEW), any other live one or a waiting
+// suggestion WARN (a provider pushes back; someone should look).
+func paceStatus(db *state.DB, rep *StatusReport, add func(model.Health, string, ...any)) {
+	ovs, err := db.Overlays()
+	if err != nil {
+		add(model.HealthWarn, "pacing: %v", err)
+		return
+	}
+	for _, o := range ovs {
+		if !o.Live() && o.State != model.OverlaySuggested {
+			continue
+		}
+		it := (&Pacer{Rules: &model.Pacing{}}).item(o, time.Now())
+		rep.Pacing = append(rep.Pacing, StatusOverlay{ID: o.ID, Rule: o.Rule, ISP: o.ISP, State: o.State, Class: o.Class,
+			Change: it.Change, Expires: o.Expires, Warn: o.Warn})
+		msg := ui.Sanitize(fmt.Sprintf("pacing %s %s on %s: %s", o.State, o.Rule, o.ISP, it.Change), 200)
+		switch {
+		case o.Class == "block" && o.State != model.OverlaySuggested:
+			add(model.HealthCrit, "%s (until cleared)", msg)
+		default:
+			add(model.HealthWarn, "%s", msg)
+		}
+		if o.Warn != "" {
+			add(model.HealthWarn, "pacing: %s", ui.Sanitize(o.Warn, 200))
+		}
+	}
+}
+
+var descOverlay = desc("pacing_overlay_active", "1 per live pacing overlay (applied or queued) by provider and rule; 2 for a block-class one.", "isp", "rule")
+
+func describePacing(ch chan<- *prometheus.Desc) { ch <- descOverlay }
+
+func collectPacing(db *state.DB, ch chan<- prometheus.Metric) {
+	ovs, err := db.Overlays()
+	if err != nil {
+		return
+	}
+	for _, o := range ovs {
+		if !o.Live() {
+			continue
+		}
+		v := 1.0
+		if o.Class == "block" {
+			v = 2
+		}
+		ch <- prometheus.MustNewConstMetric(descOverlay, prometheus.GaugeValue, v, o.ISP, o.Rule)
+	}
 }

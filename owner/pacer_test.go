@@ -552,3 +552,57 @@ func TestPacerTSS04PostfixFront(t *testing.T) {
 		t.Fatalf("diff:\n%s", diff)
 	}
 }
+
+// status and /metrics show live overlays: a TSS04 shift is a WARN with its
+// change; a block-class overlay CRIT; the gauge carries isp and rule.
+func TestPacerStatusAndMetrics(t *testing.T) {
+	e := newPaceEnv(t, model.PacingConfig{Mode: model.PaceAuto}, nil)
+	e.operator(t, model.Desired{RatioNew: 30})
+	e.feed(t, "yahoo.com", paceTSS04, min_(1))
+	e.feed(t, "outlook.com", `smtp;550 5.7.1 Unfortunately, messages from [198.51.100.20] weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3150).`, min_(1), min_(2), min_(3))
+	e.at(t, min_(4))
+	rep, err := BuildStatus(StatusInput{DB: e.db, Now: paceT0.Add(min_(5)), Window: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Pacing) != 2 || rep.Status != "CRIT" {
+		t.Fatalf("status %s pacing %+v reasons %q", rep.Status, rep.Pacing, rep.Reasons)
+	}
+	reasons := strings.Join(rep.Reasons, "\n")
+	if !strings.Contains(reasons, "CRIT: pacing active block on microsoft: send microsoft to OLD (NEW ratio 0) (until cleared)") ||
+		!strings.Contains(reasons, "WARN: pacing active yahoo-tss04 on yahoo: send yahoo to OLD (NEW ratio 0)") {
+		t.Fatalf("reasons:\n%s", reasons)
+	}
+	reg := newMetricsRegistry(metricsSource{DB: e.db})
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range fams {
+		if f.GetName() != "cutover_pacing_overlay_active" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			l := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			got[l["isp"]+"/"+l["rule"]] = m.GetGauge().GetValue()
+		}
+	}
+	if len(got) != 2 || got["yahoo/yahoo-tss04"] != 1 || got["microsoft/block"] != 2 {
+		t.Fatalf("metrics %v", got)
+	}
+	// pace clear ends the block overlay; status drops it.
+	if _, err := e.p.Clear(context.Background(), "", "microsoft", mtactl.CurrentWho("test")); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ = BuildStatus(StatusInput{DB: e.db, Now: paceT0.Add(min_(6)), Window: time.Hour})
+	if len(rep.Pacing) != 1 || strings.Contains(strings.Join(rep.Reasons, "\n"), "block") {
+		t.Fatalf("after clear: %+v %q", rep.Pacing, rep.Reasons)
+	}
+	if got := e.coldCount(t, "outlook.com"); got != "<domain outlook.com> max-cold-virtual-mta-msg 1500/day" {
+		t.Fatalf("outlook after clear: %q", got)
+	}
+}

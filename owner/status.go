@@ -53,7 +53,8 @@ type StatusReport struct {
 	New       StatusSide        `json:"new"`
 	Providers []StatusProvider  `json:"providers"`
 	Sources   []StatusSource    `json:"sources"`
-	DNS       *StatusDNS        `json:"dns,omitempty"` // the owner's latest dns check (dns.go)
+	DNS       *StatusDNS        `json:"dns,omitempty"`    // the owner's latest dns check (dns.go)
+	Pacing    []StatusOverlay   `json:"pacing,omitempty"` // live pacing overlays (pacer_ops.go)
 }
 
 type StatusSide struct {
@@ -306,6 +307,7 @@ func BuildStatus(in StatusInput) (*StatusReport, error) {
 	}
 
 	dnsStatus(in.DB, rep, add)
+	paceStatus(in.DB, rep, add)
 	worst := model.HealthOK
 	slices.SortStableFunc(finds, func(a, b finding) int { return cmp.Compare(b.h, a.h) })
 	for _, f := range finds {
