@@ -127,6 +127,7 @@ func runAttachedCockpit(cl *attach.Client, prog *progHolder, offerTakeOver bool)
 	// is told the ratio is not managed instead.
 	opt := ui.Options{Thresholds: wl.Thresholds, Clock: cl.Now, ReadOnly: wl.ReadOnly, ASCII: ui.ASCIILocale()}
 	opt.DNS = attachedDNS(cl) // nil when the owner has no [dns]
+	opt.Pace = attachedPace(cl)
 	if wl.Control && !wl.ReadOnly {
 		// The same slider and rollback keys; the owner applies and audits.
 		opt.Control = cl.Control()

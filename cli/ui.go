@@ -127,6 +127,9 @@ func runCockpit(own *owner.Owner, prog *progHolder, control ui.Control) error {
 	if own.Config != nil && own.Config.DNS.Configured() {
 		opt.DNS = owner.DNSSource(own.DB) // header word and D view
 	}
+	if own.Pacer != nil && own.Pacer.Rules.Mode != "off" {
+		opt.Pace = own.Pacer.UISource() // PACE marks and the p view
+	}
 	m := ui.New(own.Data, opt)
 	p := cockpitProgram(m)
 	prog.set(p)

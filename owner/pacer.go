@@ -742,19 +742,26 @@ func changeVerb(o model.Overlay, pct int) string {
 	return fmt.Sprintf("%s %s → %s", o.ISP, o.Base, o.EffectiveThrottle(pct))
 }
 
-// pacerRunner evaluates every PacerEvery on the owner's clock.
+// pacerRunner evaluates every PacerEvery of the owner's clock.
 type pacerRunner struct{ p *Pacer }
 
 func (pacerRunner) Name() string { return "pacer" }
 
 func (r pacerRunner) Run(ctx context.Context, o *Owner) error {
-	t := time.NewTicker(PacerEvery)
+	// Ticks every second and evaluates once the pacer's clock moved
+	// PacerEvery: every minute on the wall clock, every simulated minute
+	// in the demo (whose clock runs faster).
+	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	var last time.Time
 	for {
-		if applied, err := r.p.Evaluate(ctx); err != nil {
-			o.log.Warn("pacer", "err", err)
-		} else if len(applied) > 0 {
-			o.changed()
+		if now := r.p.now(); last.IsZero() || now.Sub(last) >= PacerEvery || now.Before(last) {
+			last = now
+			if applied, err := r.p.Evaluate(ctx); err != nil {
+				o.log.Warn("pacer", "err", err)
+			} else if len(applied) > 0 {
+				o.changed()
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -374,10 +374,17 @@ func (m Model) paneLines(p *pane, selected bool) []string {
 	if p.worse.Any() {
 		mark += " " + m.st.Worse.Render("NEW▲")
 	}
+	pace := m.paceMark(p.isp)
+	if pace {
+		mark += " " + m.st.Warn.Render("PACE")
+	}
 	if l.wide {
 		oldPre := cur + styledName(l.pre-3) + " "
 		markW := ansi.StringWidth(p.health.String())
 		if p.worse.Any() {
+			markW += 5
+		}
+		if pace {
 			markW += 5
 		}
 		newPre := "  " + mark + strings.Repeat(" ", max(l.pre-2-markW, 0))

@@ -43,6 +43,8 @@ type Options struct {
 	// DNS is the owner's latest dns check: the header word and the D view
 	// (dnsview.go); nil without a [dns] section.
 	DNS DNSSource
+	// Pace is the pacer: PACE marks, the p view (pace.go); nil: none.
+	Pace PaceSource
 	// TakeOver, when set, is offered (key O) while the Data's owner is gone
 	// (OwnerLink): it is called and the program quits, for the caller to
 	// open the database itself.
@@ -58,7 +60,8 @@ const (
 	viewBounces // bounces.go
 	// viewSuppression is suppressview.go.
 	viewSuppression
-	viewDNS // dnsview.go
+	viewDNS  // dnsview.go
+	viewPace // pace.go
 )
 
 // Model is the cockpit's root bubbletea model.
@@ -114,6 +117,8 @@ type Model struct {
 	supp suppressState // suppression view and header warning (suppressview.go)
 
 	dns dnsState // dns check header word and view (dnsview.go)
+
+	pace paceState // pacing marks and view (pace.go)
 
 	fl         flashState // flash message and quit question (flash.go)
 	ord        orderState // pane order (order.go)
@@ -172,6 +177,8 @@ func New(d Data, opt Options) Model {
 	m.initSuppression(d)
 	m.dns.src = opt.DNS
 	m.keys.DNS.SetEnabled(opt.DNS != nil)
+	m.pace.src = opt.Pace
+	m.keys.Pace.SetEnabled(opt.Pace != nil)
 	m.initOwner(opt)
 	m.now = m.clock()
 	m.startWall, m.startClock = time.Now(), m.now
@@ -274,6 +281,14 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, cmd
 	case ctlMsg:
 		return m.ctlUpdate(msg)
+	case paceDoneMsg:
+		m.pace.busy = false
+		if msg.err != nil {
+			m.pace.message = "apply failed: " + msg.err.Error()
+		} else {
+			m.pace.message = msg.msg
+		}
+		return m, m.requestLoad()
 	case tea.KeyMsg:
 		return m.key(msg)
 	case tea.MouseMsg:
@@ -383,6 +398,8 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.openSuppression()
 	case m.dns.src != nil && m.view != viewDNS && key.Matches(msg, k.DNS):
 		return m.openDNS()
+	case m.pace.src != nil && m.view != viewPace && key.Matches(msg, k.Pace):
+		return m.openPace()
 	case key.Matches(msg, k.Sources):
 		if m.view != viewSources {
 			m.view, m.sourcesScroll = viewSources, 0
@@ -412,6 +429,8 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.suppressionKey(msg)
 	case viewDNS:
 		return m.dnsKey(msg)
+	case viewPace:
+		return m.paceKey(msg)
 	}
 	return m, nil
 }

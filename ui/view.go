@@ -36,6 +36,8 @@ func (m Model) View() string {
 		body = m.scrolled(m.supp.lines, m.supp.scroll, bh, "loading suppression state…")
 	case viewDNS:
 		body = m.scrolled(m.dnsLines(), m.dns.scroll, bh, "no dns check yet")
+	case viewPace:
+		body = m.scrolled(m.paceLines(), m.pace.scroll, bh, "")
 	}
 	if m.ctl.mode != ctlOff {
 		body = m.ctlBody(bh)
