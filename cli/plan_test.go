@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,6 +24,7 @@ import (
 	"cutover/owner"
 	"cutover/state"
 	"cutover/state/plan"
+	"cutover/ui/attach"
 )
 
 // planEnv is a config with [mtactl] on the demo driver and a plan at the
@@ -362,5 +364,49 @@ func TestPlanAdvanceMovesTheDemoMTA(t *testing.T) {
 	}
 	if got := ctl.Get().RatioNew; got != 15 {
 		t.Fatalf("demo MTA reads %d %%, want 15", got)
+	}
+}
+
+// TestPlanThroughOwner: while an owner holds the database, plan commands
+// run in it (plan.* ops); a read-only viewer may read the plan but not
+// change it.
+func TestPlanThroughOwner(t *testing.T) {
+	e := planEnv(t)
+	cfg, err := owner.LoadConfig(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := owner.Start(cfg, owner.Options{Command: "test", Ops: append([]owner.Op{queryOp()}, planOps()...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = own.Run(ctx, 50*time.Millisecond); close(done) }()
+	defer func() { cancel(); <-done; own.Close() }()
+
+	sha := e.gate(t) // through the owner: the database is locked
+	ro, err := attach.Dial(ctx, attach.SocketPath(cfg.Database.Path), attach.ClientOptions{ReadOnly: true, Command: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	var resp planResp
+	if err := ro.Call(ctx, planOpName("status"), planReq{Cmd: "status"}, &resp); err != nil || !strings.Contains(resp.Out, "step 0/6") {
+		t.Fatalf("read-only status: %v %+v", err, resp)
+	}
+	err = ro.Call(ctx, planOpName("advance"), planReq{Cmd: "advance", Yes: true, Force: true, Reason: "x"}, &resp)
+	if err == nil || !errors.Is(err, attach.ErrPermission) {
+		t.Fatalf("read-only advance: %v %+v", err, resp)
+	}
+	if out, err := e.run(t, "", false, "plan", "signoff", "--report", sha, "--by", "Carol <carol@customer.example>"); err != nil {
+		t.Fatalf("signoff through the owner: %v\n%s", err, out)
+	}
+	if out, err := e.run(t, "", false, "plan", "advance", "--yes"); err != nil || e.ratio(t) != 5 {
+		t.Fatalf("advance through the owner: %v ratio %d\n%s", err, e.ratio(t), out)
+	}
+	st, err := own.PlanState()
+	if err != nil || st.Step != 1 {
+		t.Fatalf("owner's plan state: %+v %v", st, err)
 	}
 }

@@ -67,6 +67,7 @@ func (c cutoverCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 	describeDNS(ch)
 	describePacing(ch)
+	describePlan(ch)
 }
 
 var sourceStates = []ui.SourceState{ui.SourceFollowing, ui.SourceIdle, ui.SourceWaiting, ui.SourceStale, ui.SourceUnreachable, ui.SourceUnknown}
@@ -179,6 +180,7 @@ func (c cutoverCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	collectDNS(s.DB, ch) // dns.go
 	collectPacing(s.DB, ch)
+	collectPlan(s.DB, ch) // plan_status.go
 }
 
 // newMetricsRegistry is a registry of its own (not the global default): the

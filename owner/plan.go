@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/mail"
+	"net/netip"
 	"os"
 	"regexp"
 	"sort"
@@ -17,8 +18,10 @@ import (
 
 	"cutover/ingest/dnsq"
 	"cutover/model"
+	"cutover/model/auth"
 	"cutover/mtactl"
 	"cutover/state"
+	"cutover/state/baseline"
 	"cutover/state/plan"
 	"cutover/state/suppress"
 	"cutover/ui"
@@ -308,6 +311,18 @@ func (p *Planner) EvaluateGate(window time.Duration) (*plan.Report, error) {
 	}
 	atStep := now.Sub(st.StepSince)
 	th := p.Thresholds.WithDefaults()
+	// An active pacing overlay of class block fails its provider's
+	// blocks item (§6.4 item 6).
+	overlays := map[string]string{}
+	if ovs, err := p.DB.Overlays(); err == nil {
+		for _, o := range ovs {
+			if o.Live() && o.Class == "block" {
+				overlays[o.ISP] = clean(o.Rule)
+			}
+		}
+	} else {
+		return nil, err
+	}
 	judge := func(isp string, o, n model.Tally, blocks map[string]uint64) plan.ProviderGate {
 		pg := plan.ProviderGate{ISP: isp, Old: o, New: n}
 		var res model.GateResult
@@ -317,7 +332,7 @@ func (p *Planner) EvaluateGate(window time.Duration) (*plan.Report, error) {
 		} else {
 			res = model.EvaluateGate(model.GateInput{AtStep: atStep, MinDwell: minDwell, Old: o, New: n}, th, st.Schedule.GateRules)
 			if blocks != nil {
-				res.AddItems(model.GateBlocks(blocks, ""))
+				res.AddItems(model.GateBlocks(blocks, overlays[isp]))
 			}
 		}
 		pg.Verdict, pg.Items = res.Verdict.String(), plan.Items(res.Items)
@@ -421,10 +436,96 @@ func (p *Planner) suppressionItem() model.GateItem {
 	return model.GateSuppression(model.SuppressionInput{Exists: true, OK: rep.OK(), Lines: rep.Valid, Detail: rep.String()})
 }
 
-// reputationItem: issue 17's import is not in yet; until it is, the item
-// says so and passes as n/a (wave2 §6.4 "when imported").
+// reputationItem is item 9 over what issue 17 imported (bucket
+// reputation: Postmaster, SNDS, SNDS status) and the DNSBL listings of the
+// latest dns check; the latest row per kind and subject counts. Nothing
+// imported: n/a.
 func (p *Planner) reputationItem() model.GateItem {
-	return model.GateReputation(model.ReputationInput{})
+	recs, err := baseline.ReadReputation(p.DB)
+	if err != nil {
+		return model.GateItem{Name: "reputation", Verdict: model.GateHold, Reason: "stored reputation: " + err.Error()}
+	}
+	var newIPs []netip.Prefix
+	if p.Config != nil {
+		for _, s := range p.Config.DNS.NewIPs {
+			if pf, err := netip.ParsePrefix(s); err == nil {
+				newIPs = append(newIPs, pf)
+			} else if a, err := netip.ParseAddr(s); err == nil {
+				newIPs = append(newIPs, netip.PrefixFrom(a, a.BitLen()))
+			}
+		}
+	}
+	// An IP or range subject is NEW's when it overlaps a [dns] new_ips
+	// entry; with none configured every imported IP counts (SNDS lists the
+	// account's own IPs).
+	isNew := func(subject string) bool {
+		if len(newIPs) == 0 {
+			return true
+		}
+		pf, err := netip.ParsePrefix(subject)
+		if err != nil {
+			a, aerr := netip.ParseAddr(subject)
+			if aerr != nil {
+				return true
+			}
+			pf = netip.PrefixFrom(a, a.BitLen())
+		}
+		for _, n := range newIPs {
+			if n.Overlaps(pf) {
+				return true
+			}
+		}
+		return false
+	}
+	latest := map[string]model.ReputationRecord{}
+	for _, r := range recs {
+		k := r.Kind + "\x00" + r.Subject
+		if old, ok := latest[k]; !ok || r.Date >= old.Date {
+			latest[k] = r
+		}
+	}
+	in := model.ReputationInput{Imported: len(recs) > 0, SpamUpper: -1}
+	rank := map[string]int{"HIGH": 1, "MEDIUM": 2, "LOW": 3, "BAD": 4}
+	keys := make([]string, 0, len(latest))
+	for k := range latest {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		r := latest[k]
+		switch r.Kind {
+		case model.RepPostmaster:
+			if r.HasSpam && r.SpamRate > in.SpamUpper {
+				in.SpamUpper = r.SpamRate
+			}
+			if d := strings.ToUpper(r.DomainReputation); rank[d] > rank[strings.ToUpper(in.DomainRep)] {
+				in.DomainRep = d
+			}
+		case model.RepSNDS:
+			if strings.EqualFold(r.Filter, "RED") && isNew(r.Subject) {
+				in.SNDSRed = append(in.SNDSRed, clean(r.Subject))
+			}
+		case model.RepSNDSStatus:
+			if r.Blocked && isNew(r.Subject) {
+				in.Listed = append(in.Listed, clean(r.Subject)+" (SNDS blocked)")
+			}
+		}
+	}
+	if rep, err := dnsq.LoadReport(p.DB); err == nil && rep != nil {
+		for _, l := range rep.DNSBL {
+			in.Imported = true
+			switch l.Status {
+			case auth.Listed:
+				in.Listed = append(in.Listed, clean(l.IP)+" on "+clean(l.Zone))
+			case auth.Unchecked:
+				in.Unchecked = true
+			}
+		}
+	}
+	if in.Imported {
+		in.Description = fmt.Sprintf("%d imported rows", len(recs))
+	}
+	return model.GateReputation(in)
 }
 
 func (p *Planner) sourcesItem(now, since time.Time) model.GateItem {
