@@ -128,6 +128,9 @@ func runAttachedCockpit(cl *attach.Client, prog *progHolder, offerTakeOver bool)
 	opt := ui.Options{Thresholds: wl.Thresholds, Clock: cl.Now, ReadOnly: wl.ReadOnly, ASCII: ui.ASCIILocale()}
 	opt.DNS = attachedDNS(cl) // nil when the owner has no [dns]
 	opt.Pace = attachedPace(cl)
+	if ops := remotePlanOps(cl, wl.ReadOnly); planAnswers(ops) {
+		opt.Plan = ops // header segment and P view; the owner refuses a read-only advance too
+	}
 	if wl.Control && !wl.ReadOnly {
 		// The same slider and rollback keys; the owner applies and audits.
 		opt.Control = cl.Control()

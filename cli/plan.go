@@ -395,18 +395,23 @@ func planStatus(w io.Writer, p *owner.Planner, asJSON bool) error {
 	st := p.State()
 	now := p.Now()
 	if asJSON {
+		ps := ui.PlanStatus{State: st, Blockers: nonNil(st.AdvanceBlockers(now))}
+		if st.Gate != nil {
+			// A report that cannot be read (moved, edited) is left out;
+			// the state still names its sha256.
+			ps.Report, _, _ = plan.LoadReport(p.DB.Path(), st.Gate.Report)
+		}
 		return printJSON(w, struct {
-			plan.State
-			Header   string   `json:"header"`
-			Signoff  string   `json:"signoff_state"`
-			Blockers []string `json:"advance_blockers"`
-		}{st, ui.PlanHeader(st, now, true), st.SignoffState(), nonNil(st.AdvanceBlockers(now))})
+			ui.PlanStatus
+			Header  string `json:"header"`
+			Signoff string `json:"signoff_state"`
+		}{ps, ui.PlanHeader(st, now, time.Local, true), st.SignoffState()})
 	}
 	if st.Schedule == nil {
 		fmt.Fprintln(w, "no plan: run cutover plan init")
 		return nil
 	}
-	fmt.Fprintln(w, ui.PlanHeader(st, now, false))
+	fmt.Fprintln(w, ui.PlanHeader(st, now, time.Local, false))
 	if bs := st.AdvanceBlockers(now); len(bs) > 0 {
 		fmt.Fprintln(w, "advance needs:")
 		for _, b := range bs {
@@ -618,6 +623,90 @@ func eventLine(e plan.Event) string {
 		s += " (reconciled from the mtactl audit log)"
 	}
 	return s
+}
+
+// planUIOps is the cockpit's ui.PlanOps over a plan request runner: the
+// owner's own Planner, or its plan.* ops from a viewer.
+type planUIOps struct {
+	call     func(r planReq) (out string, needConfirm bool, err error)
+	readOnly bool
+}
+
+func (p planUIOps) Status() (ui.PlanStatus, error) {
+	out, _, err := p.call(planReq{Cmd: "status", JSON: true})
+	if err != nil {
+		return ui.PlanStatus{}, err
+	}
+	var ps ui.PlanStatus
+	if err := json.Unmarshal([]byte(out), &ps); err != nil {
+		return ui.PlanStatus{}, fmt.Errorf("plan status: %v", err)
+	}
+	return ps, nil
+}
+
+func (p planUIOps) Gate() (string, error) {
+	out, _, err := p.call(planReq{Cmd: "gate"})
+	if err != nil {
+		return "", err
+	}
+	// The verdict line and the report's sha256.
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	for _, l := range lines {
+		if strings.HasPrefix(l, "report ") {
+			return lines[0] + "\n" + l, nil
+		}
+	}
+	return lines[0], nil
+}
+
+func (p planUIOps) Advance(apply bool) (string, error) {
+	if p.readOnly {
+		return "", errors.New("read-only viewer: advance refused")
+	}
+	out, need, err := p.call(planReq{Cmd: "advance", Yes: apply})
+	if need {
+		return out, nil // the preview: the diff to confirm
+	}
+	if err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+func (p planUIOps) CanAdvance() bool { return !p.readOnly }
+
+// ownerPlanOps runs plan requests in this process's owner (its cockpit).
+func ownerPlanOps(own *owner.Owner) ui.PlanOps {
+	return planUIOps{call: func(r planReq) (string, bool, error) {
+		var b strings.Builder
+		err := own.WithPlanner(func(p *owner.Planner) error {
+			return runPlan(context.Background(), &b, p, own.Config, r, mtactl.CurrentWho("cockpit"))
+		})
+		return b.String(), errors.Is(err, errNeedConfirm), err
+	}}
+}
+
+// remotePlanOps runs plan requests in the owner a viewer is attached to.
+func remotePlanOps(cl *attach.Client, readOnly bool) ui.PlanOps {
+	return planUIOps{readOnly: readOnly, call: func(r planReq) (string, bool, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		var resp planResp
+		if err := cl.Call(ctx, planOpName(r.Cmd), r, &resp); err != nil {
+			return "", false, err
+		}
+		if resp.Err != "" {
+			return resp.Out, resp.NeedConfirm, errors.New(resp.Err)
+		}
+		return resp.Out, false, nil
+	}}
+}
+
+// planAnswers reports whether the owner has the plan ops (an owner
+// started by an older cutover does not).
+func planAnswers(ops ui.PlanOps) bool {
+	_, err := ops.Status()
+	return err == nil || !errors.Is(err, attach.ErrBadRequest)
 }
 
 // ---- commands ----

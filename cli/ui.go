@@ -130,6 +130,7 @@ func runCockpit(own *owner.Owner, prog *progHolder, control ui.Control) error {
 	if own.Pacer != nil && own.Pacer.Rules.Mode != "off" {
 		opt.Pace = own.Pacer.UISource() // PACE marks and the p view
 	}
+	opt.Plan = ownerPlanOps(own) // header segment and P view
 	m := ui.New(own.Data, opt)
 	p := cockpitProgram(m)
 	prog.set(p)

@@ -38,7 +38,7 @@ func planStatus(db *state.DB, rep *StatusReport, now time.Time, add func(model.H
 	if st.Schedule == nil {
 		return
 	}
-	sp := &StatusPlan{Header: ui.PlanHeader(st, now, true), Step: st.Step, Steps: st.Steps(), Ratio: st.Ratio,
+	sp := &StatusPlan{Header: ui.PlanHeader(st, now, time.Local, true), Step: st.Step, Steps: st.Steps(), Ratio: st.Ratio,
 		Signoff: st.SignoffState(), Overrides: len(st.Overrides)}
 	if st.Gate != nil {
 		sp.Gate, sp.GateAt, sp.Report = st.Gate.Verdict, st.Gate.At, st.Gate.Report

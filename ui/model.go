@@ -45,6 +45,9 @@ type Options struct {
 	DNS DNSSource
 	// Pace is the pacer: PACE marks, the p view (pace.go); nil: none.
 	Pace PaceSource
+	// Plan reaches the cutover plan: the header segment and the P view
+	// (planview.go); nil without one.
+	Plan PlanOps
 	// TakeOver, when set, is offered (key O) while the Data's owner is gone
 	// (OwnerLink): it is called and the program quits, for the caller to
 	// open the database itself.
@@ -62,6 +65,7 @@ const (
 	viewSuppression
 	viewDNS  // dnsview.go
 	viewPace // pace.go
+	viewPlan // planview.go
 )
 
 // Model is the cockpit's root bubbletea model.
@@ -119,6 +123,7 @@ type Model struct {
 	dns dnsState // dns check header word and view (dnsview.go)
 
 	pace paceState // pacing marks and view (pace.go)
+	plan planState // plan header segment and view (planview.go)
 
 	fl         flashState // flash message and quit question (flash.go)
 	ord        orderState // pane order (order.go)
@@ -179,6 +184,8 @@ func New(d Data, opt Options) Model {
 	m.keys.DNS.SetEnabled(opt.DNS != nil)
 	m.pace.src = opt.Pace
 	m.keys.Pace.SetEnabled(opt.Pace != nil)
+	m.plan.ops = opt.Plan
+	m.keys.Plan.SetEnabled(opt.Plan != nil)
 	m.initOwner(opt)
 	m.now = m.clock()
 	m.startWall, m.startClock = time.Now(), m.now
@@ -208,7 +215,7 @@ type loadedMsg struct {
 
 // Init starts the refresh tick and the first load.
 func (m Model) Init() tea.Cmd {
-	return tea.Batch(m.tick(), func() tea.Msg { return refreshMsg{} })
+	return tea.Batch(m.tick(), func() tea.Msg { return refreshMsg{} }, m.planLoad(true))
 }
 
 func (m Model) tick() tea.Cmd {
@@ -267,7 +274,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tickMsg:
 		m.now = m.clock()
 		m.expireFlash(time.Time(msg))
-		return m, tea.Batch(m.tick(), m.requestLoad())
+		return m, tea.Batch(m.tick(), m.requestLoad(), m.planLoad(false))
 	case refreshMsg, Changed:
 		return m, m.requestLoad()
 	case loadedMsg:
@@ -289,6 +296,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.pace.message = msg.msg
 		}
 		return m, m.requestLoad()
+	case planLoadedMsg, planDoneMsg:
+		return m.planUpdate(msg)
 	case tea.KeyMsg:
 		return m.key(msg)
 	case tea.MouseMsg:
@@ -352,6 +361,11 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		}
 		return m, nil
 	}
+	if m.view == viewPlan && m.plan.ops != nil {
+		if mm, cmd, ok := m.planKey(msg); ok {
+			return mm, cmd
+		}
+	}
 	if key.Matches(msg, k.Quit) {
 		return m.tryQuit()
 	}
@@ -400,6 +414,8 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.openDNS()
 	case m.pace.src != nil && m.view != viewPace && key.Matches(msg, k.Pace):
 		return m.openPace()
+	case m.plan.ops != nil && m.view != viewPlan && key.Matches(msg, k.Plan):
+		return m.openPlan()
 	case key.Matches(msg, k.Sources):
 		if m.view != viewSources {
 			m.view, m.sourcesScroll = viewSources, 0

@@ -60,8 +60,8 @@ func tallyLine(t model.Tally) string {
 
 // PlanHeader is the header segment of a plan:
 // "step 2/6 15% · day 9 · gate PASS · signoff ✓ · next checkpoint Mon 09:00"
-// ("" without a plan). ascii swaps ✓/✗ for y/n.
-func PlanHeader(st plan.State, now time.Time, ascii bool) string {
+// ("" without a plan), times in loc. ascii swaps ✓/✗ for y/n.
+func PlanHeader(st plan.State, now time.Time, loc *time.Location, ascii bool) string {
 	if st.Schedule == nil {
 		return ""
 	}
@@ -84,7 +84,7 @@ func PlanHeader(st plan.State, now time.Time, ascii bool) string {
 		s += " · HOLD"
 	}
 	if next := st.NextCheckpoint(); !next.IsZero() {
-		s += " · next checkpoint " + next.Local().Format("Mon 15:04")
+		s += " · next checkpoint " + next.In(loc).Format("Mon 15:04")
 	}
 	return s
 }

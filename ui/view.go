@@ -38,6 +38,8 @@ func (m Model) View() string {
 		body = m.scrolled(m.dnsLines(), m.dns.scroll, bh, "no dns check yet")
 	case viewPace:
 		body = m.scrolled(m.paceLines(), m.pace.scroll, bh, "")
+	case viewPlan:
+		body = m.scrolled(m.planLines(), m.plan.scroll, bh, "loading the plan…")
 	}
 	if m.ctl.mode != ctlOff {
 		body = m.ctlBody(bh)
@@ -132,6 +134,13 @@ func (m Model) topBar() string {
 	}
 	clocks := m.clocks()
 	title := m.st.Title.Render(" cutover ") + m.ctlBadge() + m.dnsBadge()
+	// The plan segment goes right after the badges while it fits; on a
+	// narrow terminal it is dropped before the slider (the P view has it).
+	plain := title
+	titles := []string{plain}
+	if pb := m.planBadge(); pb != "" {
+		titles = []string{plain + pb, plain + m.planBadgeShort(), plain}
+	}
 	build := func(withSteps, withStep bool, clock string) (string, int) {
 		left := title + " "
 		if withStep || plan.Unmanaged { // "not managed" is never dropped
@@ -144,13 +153,17 @@ func (m Model) topBar() string {
 		gap := w - ansi.StringWidth(left) - ansi.StringWidth(clock)
 		return left + strings.Repeat(" ", max(gap, 1)) + clock, gap
 	}
-	// Drop detail until it fits: step list, local seconds, step name, local.
-	for _, c := range []struct {
-		steps, step bool
-		clock       string
-	}{{true, true, clocks[0]}, {false, true, clocks[0]}, {false, true, clocks[1]}, {false, false, clocks[1]}, {false, false, clocks[2]}} {
-		if s, gap := build(c.steps, c.step, c.clock); gap >= 1 {
-			return s
+	// Drop detail until it fits: step list, local seconds, step name, local;
+	// then the long plan segment, then the short one.
+	for _, t := range titles {
+		title = t
+		for _, c := range []struct {
+			steps, step bool
+			clock       string
+		}{{true, true, clocks[0]}, {false, true, clocks[0]}, {false, true, clocks[1]}, {false, false, clocks[1]}, {false, false, clocks[2]}} {
+			if s, gap := build(c.steps, c.step, c.clock); gap >= 1 {
+				return s
+			}
 		}
 	}
 	s, _ := build(false, false, clocks[2])
