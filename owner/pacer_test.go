@@ -511,6 +511,40 @@ func TestPacerYahooTSS04Exim(t *testing.T) {
 	}
 }
 
+// Exim has no outbound rate limit: a scale overlay acts on max_parallel of
+// the provider's transport (and says the rate is not enforced).
+func TestPacerGmailEximMaxParallel(t *testing.T) {
+	var conf string
+	e := newPaceEnv(t, model.PacingConfig{Mode: model.PaceAuto}, func(dir string) mtactl.Config {
+		bin := filepath.Join(dir, "exim")
+		os.WriteFile(bin, []byte(fakeExim), 0o755)
+		conf = filepath.Join(dir, "exim.conf")
+		os.WriteFile(conf, []byte(eximOperatorConf), 0o644)
+		return mtactl.Config{
+			Providers: map[string][]string{"google": {"gmail.com"}},
+			Exim: &mtactl.EximConfig{Config: conf, SplitFile: filepath.Join(dir, "split"), OldRoute: "smtp.old.example", NoPrecheck: true,
+				Validate: []string{bin, "-bV"}, Test: []string{bin, "-C", "{config}"}, Reload: []string{"true"}},
+		}
+	})
+	e.operator(t, model.Desired{RatioNew: 30}.WithOverride("google", model.Throttle{PerHour: 600, Connections: 4}))
+	transport := func() string {
+		b, _ := os.ReadFile(conf)
+		s := string(b)
+		i := strings.Index(s, "remote_google:")
+		return strings.Join(strings.Fields(s[i:i+strings.Index(s[i:], "# END")]), " ")
+	}
+	if got := transport(); !strings.HasPrefix(got, "remote_google: driver = smtp max_parallel = 4 ") {
+		t.Fatalf("before: %q", got)
+	}
+	e.feed(t, "gmail.com", paceGmail, min_(1), min_(2), min_(3), min_(4), min_(5))
+	if ap := e.at(t, min_(6)); len(ap) != 1 {
+		t.Fatalf("applied %+v", ap)
+	}
+	if got := transport(); !strings.HasPrefix(got, "remote_google: driver = smtp max_parallel = 2 ") || !strings.Contains(got, "# 300/h wanted: Exim has no outbound rate limit") {
+		t.Fatalf("after: %q", got)
+	}
+}
+
 // TestPacerTSS04PostfixFront (§7.5): a Postfix front splits all mail by one
 // randmap and cannot send Yahoo alone to OLD: the overlay scales Yahoo's
 // delivery transport to floor_scale instead, with a WARN.
