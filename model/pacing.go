@@ -581,6 +581,8 @@ type Overlay struct {
 	BaseRatio    int       `json:"base_ratio"`
 	PrevOverride *Throttle `json:"prev_override,omitempty"`
 	PrevPerISP   *int      `json:"prev_per_isp,omitempty"`
+	// BaseAt is when Base was taken (zero: not yet); it is taken once.
+	BaseAt time.Time `json:"base_at,omitzero"`
 	// AppliedPct is the percentage of the plan's values in force on the
 	// MTAs (0 = none applied yet or shifted; 100 = restored).
 	AppliedPct int `json:"applied_pct"`

@@ -224,12 +224,12 @@ func (p *Pacer) fire(ovs *[]model.Overlay, f Firing, now time.Time) (string, boo
 		cand := model.NewOverlay(f.Rule, f.ISP, now, floor, p.canShift())
 		curFull, _ := o.WantPct(o.Started, floor)
 		newFull, _ := cand.WantPct(now, floor)
-		if newFull >= curFull || o.State == model.OverlaySuggested {
+		if newFull >= curFull {
 			return "", false // the live overlay is at least as strong
 		}
 		// Supersede: the new overlay inherits the baseline the old one
 		// saved, so the end restores the operator's values.
-		cand.Base, cand.BaseRatio, cand.PrevOverride, cand.PrevPerISP = o.Base, o.BaseRatio, o.PrevOverride, o.PrevPerISP
+		cand.Base, cand.BaseRatio, cand.PrevOverride, cand.PrevPerISP, cand.BaseAt = o.Base, o.BaseRatio, o.PrevOverride, o.PrevPerISP, o.BaseAt
 		cand.AppliedPct = o.AppliedPct
 		cand.Applies = nil
 		p.describe(&cand, f)
@@ -435,8 +435,16 @@ func (p *Pacer) applyLocked(ctx context.Context, o *model.Overlay, want int, now
 		return false, fmt.Errorf("%w: %s", errGuard, why)
 	}
 	cur := p.Control.Current()
-	if err := p.setBase(o, cur); err != nil {
-		return false, err
+	if o.BaseAt.IsZero() && len(o.Applies) == 0 && o.AppliedPct == 100 {
+		if err := p.setBase(o, cur); err != nil {
+			return false, err
+		}
+		// The baseline is stored before the first change: after a crash
+		// between the apply and the overlay's record, the next round must
+		// still restore the operator's values, not the overlaid ones.
+		if err := p.DB.PutOverlay(*o); err != nil {
+			return false, err
+		}
 	}
 	d := o.DesiredAt(cur, want)
 	ch, err := p.Control.Plan(d)
@@ -477,14 +485,14 @@ func (p *Pacer) applyLocked(ctx context.Context, o *model.Overlay, want int, now
 // non-overlaid throttle and share and the operator's own settings that the
 // end of the overlay puts back.
 func (p *Pacer) setBase(o *model.Overlay, cur model.Desired) error {
-	if len(o.Applies) > 0 || o.AppliedPct < 100 {
+	if !o.BaseAt.IsZero() || len(o.Applies) > 0 || o.AppliedPct < 100 {
 		return nil
 	}
 	sug, err := p.Control.Suggest(cur)
 	if err != nil {
 		return err
 	}
-	o.Base, o.BaseRatio = sug.Throttles[o.ISP], cur.RatioFor(o.ISP)
+	o.Base, o.BaseRatio, o.BaseAt = sug.Throttles[o.ISP], cur.RatioFor(o.ISP), p.now()
 	o.PrevOverride, o.PrevPerISP = nil, nil
 	if t, ok := cur.Overrides[o.ISP]; ok {
 		o.PrevOverride = &t

@@ -640,3 +640,33 @@ func TestPacerStatusAndMetrics(t *testing.T) {
 		t.Fatalf("outlook after clear: %q", got)
 	}
 }
+
+// A crash between mtactl's apply and the overlay's record: the next round
+// finds the MTAs already overlaid, records the apply, and the end still
+// restores the operator's 600/h conn 5 (the baseline was stored first).
+func TestPacerCrashAfterApplyKeepsBaseline(t *testing.T) {
+	e := newPaceEnv(t, model.PacingConfig{Mode: model.PaceAuto}, nil)
+	e.operator(t, model.Desired{RatioNew: 30}.WithOverride("google", model.Throttle{PerHour: 600, Connections: 5}))
+	e.feed(t, "gmail.com", paceGmail, min_(1), min_(2), min_(3), min_(4), min_(5))
+	e.at(t, min_(6))
+	ovs, _ := e.db.Overlays()
+	if len(ovs) != 1 || ovs[0].AppliedPct != 50 {
+		t.Fatalf("%+v", ovs)
+	}
+	// Undo the overlay's record of the apply, as if the process died
+	// right after mtactl's transaction.
+	o := ovs[0]
+	o.AppliedPct, o.Applies, o.State = 100, nil, model.OverlayQueued
+	if err := e.db.PutOverlay(o); err != nil {
+		t.Fatal(err)
+	}
+	e.at(t, min_(17))
+	ovs, _ = e.db.Overlays()
+	if ovs[0].AppliedPct != 50 || ovs[0].Base != (model.Throttle{PerHour: 600, Connections: 5, PerConnection: 50}) {
+		t.Fatalf("after the crash: %+v", ovs[0])
+	}
+	e.at(t, min_(130))
+	if got := e.domainBlock(t, "gmail.com"); got != "<domain gmail.com> max-msg-rate 600/h max-smtp-out 5 max-msg-per-connection 50" {
+		t.Fatalf("restored to %q", got)
+	}
+}
