@@ -300,3 +300,34 @@ func TestFiresMetric(t *testing.T) {
 		t.Error("gmail-rate: 4 fired or 5 did not")
 	}
 }
+
+// Config text never panics the rule compiler; what it accepts is within the
+// documented bounds.
+func FuzzCompilePacingRule(f *testing.F) {
+	f.Add("gmail-rate", "sig:gmail-4.7.28-rate", "5/10m", "90m", "75%/30m", 0.5)
+	f.Add("x", "re:(a+)+$", "immediate", "manual", "", 0.1)
+	f.Add("x", "re:\\", "9999999999/1h", "-1h", "100%/0m", 2.0)
+	f.Add("x", "sig:", "5/", "1e400h", "%/", -0.0)
+	f.Fuzz(func(t *testing.T, name, match, trigger, dur, restore string, scale float64) {
+		r := PacingRule{Name: name, ISP: "google", Match: []string{match}, Trigger: trigger, Duration: dur,
+			Action: PacingAction{Scale: scale}}
+		if restore != "" {
+			r.Restore = []string{restore}
+		}
+		c, err := CompileRule(r)
+		if err != nil {
+			return
+		}
+		if c.Action.Scale <= 0 || c.Action.Scale > 1 || c.N < 1 || (!c.Manual && (c.For < time.Minute || c.For > 30*24*time.Hour)) {
+			t.Fatalf("accepted out of bounds: %+v", c)
+		}
+		o := NewOverlay(c, "google", time.Unix(1_800_000_000, 0), 0.1, true)
+		o.Base = Throttle{PerHour: 600, Connections: 5}
+		for _, d := range []time.Duration{0, c.For, c.For + time.Hour} {
+			pct, _ := o.WantPct(o.Started.Add(d), 0.1)
+			if got := o.EffectiveThrottle(pct); got.PerHour > 600 || got.Connections > 5 || got.PerHour < 1 || got.Connections < 1 {
+				t.Fatalf("overlay raised or zeroed a limit: %+v at %d%%", got, pct)
+			}
+		}
+	})
+}
