@@ -13,6 +13,7 @@ import (
 	"cutover/mtactl"
 	"cutover/owner"
 	"cutover/state"
+	"cutover/ui/attach"
 )
 
 // §7.5: pace test names yahoo-tss04 (it fires) and default-reputation (it
@@ -64,14 +65,15 @@ func TestPaceTestTSS04(t *testing.T) {
 	}
 }
 
-// pace list / apply / clear on a database with a suggestion the pacer made
-// from real log lines (owner's pacer tests feed them; here the suggestion
-// is made by a Pacer over a seeded sigmin).
-func TestPaceListApplyClear(t *testing.T) {
+// paceSetup is a config with PowerMTA (check and reload `true`), Google at
+// 600/h conn 5, and a gmail-rate suggestion made by a pacer from five
+// committed NEW deferrals; the database is closed again.
+func paceSetup(t *testing.T) (cfgPath, conf string) {
+	t.Helper()
 	dir := t.TempDir()
-	conf := filepath.Join(dir, "pmta-config")
+	conf = filepath.Join(dir, "pmta-config")
 	os.WriteFile(conf, []byte("<virtual-mta vmta-old>\n# BEGIN cutover split\n# END cutover split\n</virtual-mta>\n<virtual-mta vmta-new>\n# BEGIN cutover throttles\n# END cutover throttles\n</virtual-mta>\n"), 0o644)
-	cfgPath := filepath.Join(dir, "c.toml")
+	cfgPath = filepath.Join(dir, "c.toml")
 	os.WriteFile(cfgPath, []byte(`[database]
 path = "c.db"
 [mtactl]
@@ -114,7 +116,52 @@ reload = ["true"]
 		t.Fatal(err)
 	}
 	db.Close()
+	return cfgPath, conf
+}
 
+func TestPaceListApplyClear(t *testing.T) {
+	cfgPath, conf := paceSetup(t)
+	paceCommands(t, cfgPath, conf)
+}
+
+// The same commands while an owner holds the database: they run in the
+// owner through the pace.* ops; a viewer's cockpit source lists the same.
+func TestPaceCommandsThroughOwner(t *testing.T) {
+	cfgPath, conf := paceSetup(t)
+	cfg, err := owner.LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Pacing.Mode = model.PaceOff // no runner: the test drives the state
+	own, err := owner.Start(cfg, owner.Options{Command: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = own.Run(ctx, 50*time.Millisecond); close(done) }()
+	defer func() { cancel(); <-done; own.Close() }()
+	cl, err := attach.Dial(ctx, attach.SocketPath(cfg.Database.Path), attach.ClientOptions{ReadOnly: true, Command: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	src := attachedPace(cl)
+	if src == nil {
+		t.Fatal("no pace source from the owner")
+	}
+	v, err := src.Pace()
+	if err != nil || len(v.Rows) != 1 || v.Rows[0].State != "suggested" {
+		t.Fatalf("viewer's list %v %+v", err, v)
+	}
+	if _, err := src.Apply(v.Rows[0].ID); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Fatalf("a read-only viewer applied: %v", err)
+	}
+	paceCommands(t, cfgPath, conf)
+}
+
+func paceCommands(t *testing.T, cfgPath, conf string) {
+	t.Helper()
 	code, out, errOut := runIn(t, "", "pace", "list", "--config", cfgPath)
 	if code != 0 || !strings.Contains(out, "suggested: 1\n") || !strings.Contains(out, "would google 600/h conn 5 msg/conn 50 → 300/h conn 2 msg/conn 50") {
 		t.Fatalf("list %d %s\n%s", code, errOut, out)
