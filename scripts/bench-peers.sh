@@ -19,7 +19,10 @@ EXIMSTATS=${CUTOVER_EXIMSTATS:-}
 [ -n "$PFLOGSUMM" ] || { echo "pflogsumm missing: bash scripts/real-mta.sh install" >&2; exit 1; }
 [ -f "$EXIMSTATS" ] || { echo "eximstats missing ($EXIMSTATS): bash scripts/real-mta.sh install" >&2; exit 1; }
 
-W=$(mktemp -d /tmp/cutover-bench-peers.XXXXXX)
+# No dot in the path: eximstats reads any file whose path matches /\.Z/ or
+# /\.gz/ through uncompress or gunzip, and mktemp's letters can make ".Z".
+W=$(mktemp -d /tmp/cutover-bench-peers-XXXXXX)
+case $W in *.*) echo "temporary directory $W has a dot" >&2; exit 1 ;; esac
 trap 'rm -rf "$W"' EXIT
 (cd "$ROOT" && go build -o "$W/cutover" .)
 for i in $(seq 170); do cat "$ROOT/ingest/realmta/testdata/postfix.log"; done >"$W/pf.log"
