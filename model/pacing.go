@@ -714,31 +714,32 @@ func (o *Overlay) EffectiveThrottle(pct int) Throttle {
 
 // DesiredAt is cur with the overlay's change at pct: a scale sets the
 // provider's throttle override, shift_old its NEW ratio to 0; at 100 the
-// operator's previous override and ratio come back.
+// operator's previous override and ratio come back (both: an overlay that
+// replaced another one restores what that one changed too).
 func (o *Overlay) DesiredAt(cur Desired, pct int) Desired {
 	d := cur.Clone()
-	if o.Action.ShiftOld {
-		if pct >= 100 {
-			if o.PrevPerISP != nil {
-				d = d.WithRatio(*o.PrevPerISP, o.ISP)
-			} else {
-				d = d.WithRatio(d.RatioNew, o.ISP)
-			}
-		} else {
-			d = d.WithRatio(0, o.ISP)
-		}
-		return d
-	}
-	if d.Overrides == nil {
-		d.Overrides = map[string]Throttle{}
-	}
 	if pct >= 100 {
-		if o.PrevOverride != nil {
-			d.Overrides[o.ISP] = *o.PrevOverride
+		if o.PrevPerISP != nil {
+			d = d.WithRatio(*o.PrevPerISP, o.ISP)
 		} else {
-			delete(d.Overrides, o.ISP)
+			d = d.WithRatio(d.RatioNew, o.ISP)
 		}
+		if !o.BaseAt.IsZero() || !o.Action.ShiftOld {
+			if d.Overrides == nil {
+				d.Overrides = map[string]Throttle{}
+			}
+			if o.PrevOverride != nil {
+				d.Overrides[o.ISP] = *o.PrevOverride
+			} else {
+				delete(d.Overrides, o.ISP)
+			}
+		}
+	} else if o.Action.ShiftOld {
+		d = d.WithRatio(0, o.ISP)
 	} else {
+		if d.Overrides == nil {
+			d.Overrides = map[string]Throttle{}
+		}
 		t := o.EffectiveThrottle(pct)
 		if o.PrevOverride != nil {
 			t.PerConnection = o.PrevOverride.PerConnection

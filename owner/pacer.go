@@ -125,7 +125,7 @@ func (p *Pacer) Evaluate(ctx context.Context) ([]model.Overlay, error) {
 	// what the firings changed.
 	applied := p.step(ctx, ovs, now, changed)
 	for _, f := range firings {
-		if id, ok := p.fire(&ovs, f, now); ok {
+		for _, id := range p.fire(&ovs, f, now) {
 			changed[id] = true
 		}
 	}
@@ -189,58 +189,63 @@ func (p *Pacer) step(ctx context.Context, ovs []model.Overlay, now time.Time, ch
 }
 
 // fire turns one firing into a new overlay or a re-trigger of a live one.
-// One overlay per provider at a time: a stronger rule supersedes a weaker
-// one (keeping its baseline), a weaker one leaves it as it is.
-func (p *Pacer) fire(ovs *[]model.Overlay, f Firing, now time.Time) (string, bool) {
+// One overlay per provider acts at a time: a stronger rule supersedes a
+// weaker one (the new one inherits the saved baseline, so its end restores
+// the operator's values); a weaker one leaves it as it is. In suggest mode
+// an applied overlay is only superseded when a person applies the stronger
+// suggestion (Apply). It returns the overlays it changed.
+func (p *Pacer) fire(ovs *[]model.Overlay, f Firing, now time.Time) []string {
 	floor := p.Rules.FloorScale
 	for i := range *ovs {
 		o := &(*ovs)[i]
-		if o.ISP != f.ISP {
+		if o.ISP != f.ISP || o.Rule != f.Rule.Name {
 			continue
 		}
 		switch o.State {
 		case model.OverlayDismissed:
-			if o.Rule == f.Rule.Name && now.Before(o.DismissedUntil) {
-				return "", false // n: not again for the rule's duration
+			if now.Before(o.DismissedUntil) {
+				return nil // n: not again for the rule's duration
 			}
-			continue
 		case model.OverlaySuggested:
-			if o.Rule == f.Rule.Name {
-				o.Triggered = now
-				if !f.Rule.Manual {
-					o.Expires = now.Add(f.Rule.For)
-				}
-				return o.ID, true
+			o.Triggered = now
+			if !f.Rule.Manual {
+				o.Expires = now.Add(f.Rule.For)
 			}
+			return []string{o.ID}
 		case model.OverlayActive, model.OverlayQueued:
-		default:
-			continue
-		}
-		if o.Rule == f.Rule.Name {
 			o.Retrigger(f.Rule, now, floor)
 			o.Trigger = f.Why
-			return o.ID, true
+			return []string{o.ID}
 		}
-		cand := model.NewOverlay(f.Rule, f.ISP, now, floor, p.canShift())
-		curFull, _ := o.WantPct(o.Started, floor)
-		newFull, _ := cand.WantPct(now, floor)
-		if newFull >= curFull {
-			return "", false // the live overlay is at least as strong
-		}
-		// Supersede: the new overlay inherits the baseline the old one
-		// saved, so the end restores the operator's values.
-		cand.Base, cand.BaseRatio, cand.PrevOverride, cand.PrevPerISP, cand.BaseAt = o.Base, o.BaseRatio, o.PrevOverride, o.PrevPerISP, o.BaseAt
-		cand.AppliedPct = o.AppliedPct
-		cand.Applies = nil
-		p.describe(&cand, f)
-		o.State, o.Ended, o.EndReason = model.OverlayEnded, now, "superseded by "+cand.ID
-		*ovs = append(*ovs, cand)
-		return cand.ID, true
 	}
-	o := model.NewOverlay(f.Rule, f.ISP, now, floor, p.canShift())
-	p.describe(&o, f)
-	*ovs = append(*ovs, o)
-	return o.ID, true
+	cand := model.NewOverlay(f.Rule, f.ISP, now, floor, p.canShift())
+	p.describe(&cand, f)
+	newFull, _ := cand.WantPct(now, floor)
+	for i := range *ovs {
+		o := &(*ovs)[i]
+		if o.ISP != f.ISP || (!o.Live() && o.State != model.OverlaySuggested) {
+			continue
+		}
+		if curFull, _ := o.WantPct(o.Started, floor); newFull >= curFull {
+			return nil // the overlay there is at least as strong
+		}
+		if o.State == model.OverlaySuggested || p.Rules.Mode == model.PaceAuto {
+			inherit(&cand, o)
+			o.State, o.Ended, o.EndReason = model.OverlayEnded, now, "superseded by "+cand.ID
+			id := o.ID // o points into *ovs: append may move it
+			*ovs = append(*ovs, cand)
+			return []string{id, cand.ID}
+		}
+		break // suggest mode, o applied: the stronger one is a suggestion beside it
+	}
+	*ovs = append(*ovs, cand)
+	return []string{cand.ID}
+}
+
+// inherit gives o the baseline and applied state of old, which it replaces.
+func inherit(o *model.Overlay, old *model.Overlay) {
+	o.Base, o.BaseRatio, o.PrevOverride, o.PrevPerISP, o.BaseAt = old.Base, old.BaseRatio, old.PrevOverride, old.PrevPerISP, old.BaseAt
+	o.AppliedPct = old.AppliedPct
 }
 
 func (p *Pacer) describe(o *model.Overlay, f Firing) {
@@ -571,6 +576,18 @@ func (p *Pacer) Apply(ctx context.Context, id string, who mtactl.Who) (PaceItem,
 		o.Started = now
 		if r != nil && !r.Manual {
 			o.Expires = now.Add(r.For)
+		}
+	}
+	// A live overlay of another rule on this provider gives way, and its
+	// baseline comes along.
+	for j := range ovs {
+		old := &ovs[j]
+		if j != i && old.ISP == o.ISP && old.Live() {
+			inherit(o, old)
+			old.State, old.Ended, old.EndReason = model.OverlayEnded, now, "superseded by "+o.ID
+			if err := p.DB.PutOverlay(*old); err != nil {
+				return PaceItem{}, err
+			}
 		}
 	}
 	o.State = model.OverlayQueued

@@ -670,3 +670,42 @@ func TestPacerCrashAfterApplyKeepsBaseline(t *testing.T) {
 		t.Fatalf("restored to %q", got)
 	}
 }
+
+// A stronger rule supersedes a live overlay of the same provider and
+// inherits its baseline: gmail-rate (×0.5) then Gmail blocks (block class,
+// shift to OLD until cleared); pace clear restores the operator's share and
+// throttle, both.
+func TestPacerSupersede(t *testing.T) {
+	e := newPaceEnv(t, model.PacingConfig{Mode: model.PaceAuto}, nil)
+	e.operator(t, model.Desired{RatioNew: 30}.WithOverride("google", model.Throttle{PerHour: 600, Connections: 5}))
+	e.feed(t, "gmail.com", paceGmail, min_(1), min_(2), min_(3), min_(4), min_(5))
+	e.at(t, min_(6))
+	const block = `smtp;550-5.7.28 [198.51.100.20] Our system has detected an unusual rate of unsolicited mail originating from your IP address. To protect our users from spam, mail sent from your IP address has been blocked. - gsmtp`
+	e.feed(t, "gmail.com", block, min_(10), min_(11), min_(12))
+	e.at(t, min_(20))
+	l, _ := e.p.List()
+	if len(l.Active) != 1 || l.Active[0].Rule != "block" || len(l.History) != 1 || !strings.HasPrefix(l.History[0].EndReason, "superseded by google.block.") {
+		t.Fatalf("list %+v", l)
+	}
+	if got := e.coldCount(t, "gmail.com"); got != "<domain gmail.com> max-cold-virtual-mta-msg 0/day" {
+		t.Fatalf("gmail during block: %q", got)
+	}
+	rep, _ := BuildStatus(StatusInput{DB: e.db, Now: paceT0.Add(min_(21)), Window: time.Hour})
+	if rep.Status != "CRIT" {
+		t.Fatalf("status %s %q", rep.Status, rep.Reasons)
+	}
+	// Still there hours later: a block lasts until a person clears it.
+	e.at(t, min_(600))
+	if got := e.coldCount(t, "gmail.com"); !strings.Contains(got, " 0/day") {
+		t.Fatalf("block lapsed: %q", got)
+	}
+	if _, err := e.p.Clear(context.Background(), "", "google", mtactl.CurrentWho("test")); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.coldCount(t, "gmail.com"); got != "<domain gmail.com> max-cold-virtual-mta-msg 3000/day" {
+		t.Fatalf("gmail after clear: %q", got)
+	}
+	if got := e.domainBlock(t, "gmail.com"); got != "<domain gmail.com> max-msg-rate 600/h max-smtp-out 5 max-msg-per-connection 50" {
+		t.Fatalf("throttle after clear: %q", got)
+	}
+}
