@@ -118,9 +118,9 @@ func TestPacerClosedLoop(t *testing.T) {
 }
 
 // lockedReduction is the measured reduction (seed 1, 6 h, 2026-12-08: off
-// 2998, auto 1167 deferrals, 13 pacer applies: 61.1 % fewer); the test
+// 2998, auto 1177 deferrals, 8 pacer applies: 60.7 % fewer); the test
 // allows 10 % less.
-const lockedReduction = 0.611
+const lockedReduction = 0.607
 
 func mustHistory(t *testing.T, ctl interface {
 	History() ([]mtactlAudit, error)

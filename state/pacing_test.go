@@ -36,7 +36,7 @@ func TestSigMinCounts(t *testing.T) {
 	db := openTest(t, Options{})
 	commit(t, db,
 		sigEv(t0.Add(10*time.Second), model.SideNew, "google", model.Deferred, replyGmail428),
-		sigEv(t0.Add(50*time.Second), model.SideNew, "google", model.Deferred, replyGmail428),
+		sigEv(t0.Add(50*time.Second), model.SideNew, "google", model.Deferred, replyGmail428+" a640c23a62f3a-1"),
 		sigEv(t0.Add(70*time.Second), model.SideNew, "google", model.Deferred, replyGmail428),
 		sigEv(t0.Add(70*time.Second), model.SideOld, "google", model.Deferred, replyGmail428),
 		sigEv(t0.Add(2*time.Minute), model.SideNew, "yahoo", model.Deferred, replyTSS04),
@@ -50,7 +50,7 @@ func TestSigMinCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[SigKey]uint64{
-		{model.SideNew, "google", "gmail-4.7.28-rate"}:     3,
+		{model.SideNew, "google", "gmail-4.7.28-rate"}:     3, // one with its own id: memoised by signature
 		{model.SideNew, "yahoo", "yahoo-tss04-deferral"}:   1,
 		{model.SideNew, "microsoft", "ms-s3150-blocklist"}: 1,
 	}
