@@ -410,3 +410,51 @@ func TestPlanThroughOwner(t *testing.T) {
 		t.Fatalf("owner's plan state: %+v %v", st, err)
 	}
 }
+
+// TestPlanSimulateFigures: wave2 §6.5's feasibility figures through init
+// and simulate (SparkPost schedule, steps 5/15/30/50/75/100 weekly).
+func TestPlanSimulateFigures(t *testing.T) {
+	sim := func(volume, ips string) map[int]owner.PlanSimRow {
+		e := newMtaEnv(t, "")
+		if out, err := e.run(t, "", false, "plan", "init", "--start", "2027-01-04", "--daily-volume", volume, "--new-ips", ips, "--schedule", "sparkpost"); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		out, err := e.run(t, "", false, "plan", "simulate", "--days", "42", "--json")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		var rows []owner.PlanSimRow
+		if err := json.Unmarshal([]byte(out), &rows); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		days := map[int]owner.PlanSimRow{}
+		for _, r := range rows {
+			if r.ISP == "all" {
+				days[r.Day] = r
+			}
+		}
+		if len(days) != 42 {
+			t.Fatalf("%d days", len(days))
+		}
+		return days
+	}
+	d := sim("200000", "2")
+	for day, want := range map[int]int{1: 400, 2: 1000, 3: 2000, 4: 4000, 5: 10000, 6: 10000, 7: 10000, 8: 30000, 15: 60000, 22: 100000, 29: 150000, 36: 200000} {
+		if d[day].Effective != want {
+			t.Errorf("200k, 2 IPs, day %d: %d, want %d", day, d[day].Effective, want)
+		}
+	}
+	d = sim("1000000", "4")
+	for day, want := range map[int]int{1: 800, 6: 40000, 7: 50000, 8: 150000} {
+		if d[day].Effective != want {
+			t.Errorf("1M, 4 IPs, day %d: %d, want %d", day, d[day].Effective, want)
+		}
+	}
+	if d[8].Cap != 160000 || d[1].Level != model.SimInfo || !strings.Contains(d[1].Note, "5 % would need 250 IPs on warm-up day 1") || d[7].Level == model.SimWarn {
+		t.Errorf("1M, 4 IPs: day 8 cap %d, day 1 %v %q, day 7 %v", d[8].Cap, d[1].Level, d[1].Note, d[7].Level)
+	}
+	d = sim("1000000", "1")
+	if d[7].Level != model.SimWarn || d[7].IPsNeeded != 3 || d[7].Effective != 20000 || d[7].Wanted != 50000 {
+		t.Errorf("1M, 1 IP, day 7: %+v", d[7])
+	}
+}
