@@ -585,9 +585,21 @@ func printGate(w io.Writer, r *plan.Report) {
 	if len(r.Ungated) > 0 {
 		fmt.Fprintf(w, "under 1 %% of the volume (totals only): %s\n", sanitizeCell(strings.Join(r.Ungated, ", ")))
 	}
+	if len(r.WarmupDays) > 0 {
+		fmt.Fprintf(w, "warm-up day (full days only): %s\n", sanitizeCell(warmupList(r.WarmupDays)))
+	}
 	for _, o := range r.Overrides {
 		fmt.Fprintf(w, "OVERRIDE %s step %d->%d by %s: %s\n", o.At.Format(time.RFC3339), o.FromStep, o.Step, sanitizeCell(o.Who), sanitizeCell(o.Reason))
 	}
+}
+
+func warmupList(m map[string]int) string {
+	keys := sortedKeys(m)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func eventLine(e plan.Event) string {

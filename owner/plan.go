@@ -256,6 +256,68 @@ func (p *Planner) attemptsByISP(since, until time.Time) (map[string]uint64, erro
 	return out, nil
 }
 
+// WarmupDays replays the NEW side's daily deliveries per provider (each
+// with ≥ 1 % of the planned volume) since the plan's start through the
+// warm-up rules of §6.4: a UTC day counts when NEW delivered ≥ 90 % of
+// min(wanted, cap); a 30-day gap restarts. It returns the warm-up day each
+// provider runs at today. Without a daily volume nothing is wanted: nil.
+func (p *Planner) WarmupDays(now time.Time) (map[string]int, error) {
+	st := p.Log.State()
+	s := st.Schedule
+	if s == nil || s.DailyVolume <= 0 || len(s.Shares) == 0 {
+		return nil, nil
+	}
+	evs, err := p.Log.Events()
+	if err != nil {
+		return nil, err
+	}
+	// ratioAt is the plan's ratio at the end of a day, from the events.
+	ratioAt := func(t time.Time) int {
+		r := 0
+		for _, e := range evs {
+			if e.TS.After(t) {
+				break
+			}
+			switch e.Type {
+			case plan.EvCreated, plan.EvAdvance, plan.EvOverride, plan.EvRollback:
+				r = e.Ratio
+			}
+		}
+		return r
+	}
+	first := s.Start.UTC().Truncate(24 * time.Hour)
+	today := now.UTC().Truncate(24 * time.Hour)
+	if today.Sub(first) > 400*24*time.Hour {
+		first = today.Add(-400 * 24 * time.Hour)
+	}
+	logs := map[string][]model.WarmupDayLog{}
+	for d := first; d.Before(today); d = d.Add(24 * time.Hour) {
+		rows, err := p.DB.Stats(state.Query{Since: d, Until: d.Add(24 * time.Hour), Side: model.SideNew})
+		if err != nil {
+			return nil, err
+		}
+		dlv := map[string]uint64{}
+		for _, r := range rows {
+			dlv[r.ISP] += r.Delivered
+		}
+		ratio := ratioAt(d.Add(24*time.Hour - time.Second))
+		for isp, sh := range s.Shares {
+			if sh < model.GateShareMin {
+				continue
+			}
+			logs[isp] = append(logs[isp], model.WarmupDayLog{Day: d, Delivered: dlv[isp],
+				Wanted: model.ExpectedDaily(ratio, int(sh*float64(s.DailyVolume)+0.5))})
+		}
+	}
+	out := map[string]int{}
+	for isp, sh := range s.Shares {
+		if sh >= model.GateShareMin {
+			out[isp] = model.WarmupDay(logs[isp], s.WarmupSchedule, s.NewIPs)
+		}
+	}
+	return out, nil
+}
+
 // DefaultGateWindow is §6.4's window.
 const DefaultGateWindow = 72 * time.Hour
 
@@ -364,6 +426,9 @@ func (p *Planner) EvaluateGate(window time.Duration) (*plan.Report, error) {
 		r.Providers = append(r.Providers, pg)
 	}
 	r.Totals = judge("all", totOld, totNew, nil)
+	if r.WarmupDays, err = p.WarmupDays(now); err != nil {
+		return nil, err
+	}
 	common := []model.GateItem{p.authItem(now), p.suppressionItem(), p.reputationItem(), p.sourcesItem(now, since)}
 	for _, it := range common {
 		verdict = max(verdict, it.Verdict)

@@ -157,3 +157,46 @@ type planCollector struct{ db *state.DB }
 
 func (c planCollector) Describe(ch chan<- *prometheus.Desc) { describePlan(ch) }
 func (c planCollector) Collect(ch chan<- prometheus.Metric) { collectPlan(c.db, ch) }
+
+// TestPlanWarmupDays: the warm-up day advances only on full days (≥ 90 %
+// of min(wanted, cap)); a short day does not count (wave2 §6.4).
+func TestPlanWarmupDays(t *testing.T) {
+	db, err := state.Open(filepath.Join(t.TempDir(), "cutover.db"), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	start := today.Add(-3 * 24 * time.Hour)
+	b := state.NewBatch()
+	add := func(side model.Side, day, n int) {
+		for i := 0; i < n; i++ {
+			b.AddEvent(&model.Event{Time: start.Add(time.Duration(day)*24*time.Hour + time.Hour + time.Duration(i)*time.Second),
+				Side: side, MTA: "pmta", ISP: "google", Domain: "gmail.com", Outcome: model.Delivered})
+		}
+	}
+	add(model.SideOld, -1, 2000) // history before the start: google is the whole volume
+	// 2 IPs on SparkPost: day 1 cap 400 (90 % = 360), day 2 cap 1,000.
+	add(model.SideNew, 0, 380) // full: day 2 next
+	add(model.SideNew, 1, 500) // short (< 900): still day 2
+	add(model.SideNew, 2, 950) // full: day 3 next
+	if err := db.Commit(b); err != nil {
+		t.Fatal(err)
+	}
+	clock := start
+	p, err := OpenPlanner(db, &Config{}, nil, func() time.Time { return clock })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := p.Init(PlanInit{Start: start, DailyVolume: 100000, NewIPs: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Log.Append(plan.Event{Type: plan.EvAdvance, Step: 1, Ratio: 5}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.WarmupDays(today.Add(10 * time.Hour))
+	if err != nil || got["google"] != 3 {
+		t.Fatalf("warm-up days %v %v, want google 3", got, err)
+	}
+}

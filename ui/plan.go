@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -50,7 +51,23 @@ func PlanReportMarkdown(r *plan.Report, sha string) string {
 	if len(r.Ungated) > 0 {
 		fmt.Fprintf(&b, "\nUnder 1 %% of the volume (in the totals only): %s\n", cell(strings.Join(r.Ungated, ", ")))
 	}
+	if len(r.WarmupDays) > 0 {
+		b.WriteString("\nWarm-up day per provider (a day counts when NEW delivered ≥ 90 % of min(wanted, cap)):")
+		for _, isp := range sortedISPs(r.WarmupDays) {
+			fmt.Fprintf(&b, " %s %d;", cell(isp), r.WarmupDays[isp])
+		}
+		b.WriteString("\n")
+	}
 	return b.String()
+}
+
+func sortedISPs(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func tallyLine(t model.Tally) string {

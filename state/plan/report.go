@@ -37,6 +37,8 @@ type Report struct {
 	AcceptWarn bool       `json:"accept_warn,omitempty"`
 	Overrides  []Override `json:"overrides,omitempty"` // every override so far
 	Baseline   bool       `json:"baseline,omitempty"`  // evaluated at step 0: no NEW traffic to judge
+	// WarmupDays is each provider's warm-up day today (full days only).
+	WarmupDays map[string]int `json:"warmup_days,omitempty"`
 }
 
 // Item is a gate item in a report, the verdict as its word.
