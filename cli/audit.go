@@ -1,0 +1,444 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	ibase "cutover/ingest/baseline"
+	"cutover/model"
+	"cutover/state"
+	sb "cutover/state/baseline"
+	"cutover/ui"
+)
+
+// The source-state audit (wave2 §4): what the OLD side sends, how healthy it
+// is, and the throttles NEW starts with.
+
+const auditExit = `0 done, 1 data gaps (days without data in the window; the report is
+still written), 2 error or bad command line.`
+
+func newAuditCmd() *cobra.Command {
+	return group(&cobra.Command{Use: "audit", Short: "source-state audit: ESP statistics, report, throttle advice",
+		Example:               "  cutover audit import --db cutover.db --provider mailgun metrics.json\n  cutover audit report --db cutover.db --new-ips 2 --format md",
+		DisableFlagsInUseLine: true, Annotations: map[string]string{annExit: defaultExit}},
+		newAuditImportCmd(), newAuditReportCmd(), newAuditRecommendCmd())
+}
+
+type auditImportFlags struct {
+	db, provider, source, mapSpec, tz string
+	asJSON                            bool
+}
+
+func newAuditImportCmd() *cobra.Command {
+	var f auditImportFlags
+	c := command("import --db FILE --provider ESP [--map N=ISP] [--tz Z] FILE...",
+		"import ESP statistics per provider (a re-import adds nothing)",
+		"  cutover audit import --db c.db --provider sendgrid providers.json\n  cutover audit import --db c.db --provider csv --map Seznam=seznam s.csv",
+		someArgs, func(_ *cobra.Command, args []string) error { return auditImport(os.Stdout, f, args) })
+	dbFlag(c, &f.db, "")
+	jsonFlag(c, &f.asJSON, "print the result as JSON")
+	fl := c.Flags()
+	fl.StringVar(&f.provider, "provider", "", "export format: sendgrid, mailgun, ses, sparkpost, postmark or csv (required)")
+	fl.StringVar(&f.source, "source", "", "name the rows are stored under (default: the provider)")
+	fl.StringVar(&f.mapSpec, "map", "", "extra provider names: \"Name=isp,…\" (wins over the built-in table)")
+	fl.StringVar(&f.tz, "tz", "UTC", "time zone of date-only values (the ESP account's zone)")
+	c.RegisterFlagCompletionFunc("provider", fixed("sendgrid", "mailgun", "ses", "sparkpost", "postmark", "csv"))
+	c.Annotations[annExit] = "0 done, 1 failed (nothing of the failing file is stored), 2 bad command line."
+	return c
+}
+
+// importResult is the JSON of `audit import --json`, one per file.
+type importResult struct {
+	File      string         `json:"file"`
+	SHA256    string         `json:"sha256"`
+	Rows      int            `json:"rows"`
+	Added     int            `json:"added"`
+	Replaced  int            `json:"replaced"`
+	Unchanged int            `json:"unchanged"`
+	KnownFile bool           `json:"known_file"`
+	Unknown   map[string]int `json:"unknown_providers"`
+}
+
+func auditImport(w io.Writer, f auditImportFlags, files []string) error {
+	format, err := ibase.ParseFormat(f.provider)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	loc, err := time.LoadLocation(f.tz)
+	if err != nil {
+		return usageError{fmt.Sprintf("--tz %q: %v", f.tz, err)}
+	}
+	d, err := openDB(f.db, false, false)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	var out []importResult
+	for _, path := range files {
+		m, err := ibase.NewMapper(f.mapSpec)
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		p, err := ibase.ReadFile(path, ibase.Options{Format: format, Source: f.source, Map: m, TZ: loc})
+		if err != nil {
+			return err
+		}
+		p.File.Imported = time.Now().UTC()
+		res, err := sb.Put(d, p.File, p.Rows)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		r := importResult{File: path, SHA256: p.File.SHA256, Rows: len(p.Rows), Added: res.Added, Replaced: res.Replaced,
+			Unchanged: res.Unchanged, KnownFile: res.KnownFile, Unknown: m.Unknown()}
+		out = append(out, r)
+		if !f.asJSON {
+			known := ""
+			if r.KnownFile {
+				known = " (file imported before)"
+			}
+			fmt.Fprintf(w, "%s: %d rows: %d added, %d replaced, %d unchanged%s\n", sanitizeCell(path), r.Rows, r.Added, r.Replaced, r.Unchanged, known)
+			for _, n := range slices.Sorted(maps.Keys(r.Unknown)) {
+				fmt.Fprintf(w, "  unknown provider %q → other (%d rows); name it with --map\n", sanitizeCell(n), r.Unknown[n])
+			}
+		}
+	}
+	if f.asJSON {
+		return printJSON(w, out)
+	}
+	return nil
+}
+
+type auditFlags struct {
+	db, since, until, side, format, out, warmupStart, basis, steps, now, emit string
+	newIPs, warmupDay                                                         int
+	margin                                                                    float64
+	warm, asJSON                                                              bool
+}
+
+func (f *auditFlags) register(c *cobra.Command, report bool) {
+	dbFlag(c, &f.db, "")
+	fl := c.Flags()
+	fl.StringVar(&f.since, "since", "28d", "window start: a span before the newest data (28d, 12w) or RFC3339")
+	fl.StringVar(&f.until, "until", "", "window end (RFC3339, exclusive; default just after the newest data)")
+	fl.StringVar(&f.side, "side", "old", "log side the history comes from: old, new or both")
+	fl.IntVar(&f.newIPs, "new-ips", 1, "sending IPs on NEW (scales the warm-up cap)")
+	fl.StringVar(&f.warmupStart, "warmup-start", "", "first warm-up day of the NEW IPs (YYYY-MM-DD; with --now gives the day)")
+	fl.IntVar(&f.warmupDay, "warmup-day", 0, "warm-up day of the NEW IPs (1 = first; wins over --warmup-start)")
+	fl.BoolVar(&f.warm, "warm", false, "NEW IPs are already warm: no warm-up cap")
+	fl.StringVar(&f.basis, "basis", "p95", "historical hour the throttles scale: p95 or peak")
+	fl.Float64Var(&f.margin, "margin", model.DefaultMargin, "headroom over the basis share")
+	fl.StringVar(&f.steps, "steps", "", "plan steps in percent (default 5,15,30,50,75,100)")
+	fl.StringVar(&f.now, "now", "", "the report's clock (RFC3339; default now): fixes the stamp and the warm-up day")
+	c.RegisterFlagCompletionFunc("basis", fixed("p95", "peak"))
+	c.RegisterFlagCompletionFunc("side", fixed("old", "new", "both"))
+	if report {
+		fl.StringVar(&f.format, "format", "md", "md, json or html")
+		fl.StringVar(&f.out, "out", "", "write to this file (atomically) instead of stdout")
+		c.RegisterFlagCompletionFunc("format", fixed("md", "json", "html"))
+	} else {
+		jsonFlag(c, &f.asJSON, "print the recommendation as JSON")
+		fl.StringVar(&f.emit, "emit", "", "toml: print a ready [mtactl.throttle] block and per-provider overrides")
+		c.RegisterFlagCompletionFunc("emit", fixed("toml"))
+	}
+}
+
+func newAuditReportCmd() *cobra.Command {
+	var f auditFlags
+	c := command("report --db FILE [--since 28d] [--format md|json|html] …",
+		"shares, p95 hours, hour-of-week, trends, pools, throttles",
+		"  cutover audit report --db cutover.db --new-ips 2 --warmup-day 1\n  cutover audit report --db cutover.db --format html --out audit.html",
+		noArgs, func(_ *cobra.Command, _ []string) error { return auditReport(os.Stdout, f) })
+	f.register(c, true)
+	c.Annotations[annExit] = auditExit
+	return c
+}
+
+func newAuditRecommendCmd() *cobra.Command {
+	var f auditFlags
+	c := command("recommend --db FILE [--json] [--emit toml] [--new-ips N] …",
+		"NEW throttles per plan step, each naming what capped it",
+		"  cutover audit recommend --db cutover.db --new-ips 2 --warmup-day 5\n  cutover audit recommend --db cutover.db --emit toml >> cutover.toml",
+		noArgs, func(_ *cobra.Command, _ []string) error { return auditRecommend(os.Stdout, f) })
+	f.register(c, false)
+	c.Annotations[annExit] = auditExit
+	return c
+}
+
+// buildAudit resolves the flags, reads the database and computes the report.
+func buildAudit(f auditFlags) (model.AuditReport, time.Time, error) {
+	var r model.AuditReport
+	now := time.Now().UTC()
+	if f.now != "" {
+		t, err := time.Parse(time.RFC3339, f.now)
+		if err != nil {
+			return r, now, usageError{fmt.Sprintf("--now %q: want RFC3339", f.now)}
+		}
+		now = t.UTC()
+	}
+	if err := model.ValidBasis(f.basis); err != nil {
+		return r, now, usageError{"--" + err.Error()}
+	}
+	var side model.Side
+	switch f.side {
+	case "old":
+		side = model.SideOld
+	case "new":
+		side = model.SideNew
+	case "both", "":
+	default:
+		return r, now, usageError{fmt.Sprintf("--side %q: want old, new or both", f.side)}
+	}
+	steps, err := parseSteps(f.steps)
+	if err != nil {
+		return r, now, usageError{err.Error()}
+	}
+	if f.margin <= 0 || f.newIPs < 1 || f.warmupDay < 0 {
+		return r, now, usageError{"--margin must be > 0, --new-ips ≥ 1, --warmup-day ≥ 0"}
+	}
+	pol := model.ThrottlePolicy{Margin: f.margin, NewIPs: f.newIPs, WarmupDay: f.warmupDay, Warm: f.warm, Basis: f.basis}
+	if pol.WarmupDay == 0 && f.warmupStart != "" {
+		start, err := time.Parse(time.DateOnly, f.warmupStart)
+		if err != nil {
+			return r, now, usageError{fmt.Sprintf("--warmup-start %q: want YYYY-MM-DD", f.warmupStart)}
+		}
+		pol.WarmupDay = max(int(now.Sub(start).Hours()/24)+1, 1)
+	}
+	until, err := parseTimeFlag("--until", f.until)
+	if err != nil {
+		return r, now, usageError{err.Error()}
+	}
+	d, err := openDB(f.db, false, true)
+	if err != nil {
+		if errors.Is(err, state.ErrLocked) {
+			return r, now, fmt.Errorf("%w (the audit reads the database itself: stop the owner, or audit a copy)", err)
+		}
+		return r, now, err
+	}
+	defer d.Close()
+	var since time.Time
+	var span time.Duration
+	if f.since != "" {
+		if t, err := time.Parse(time.RFC3339, f.since); err == nil {
+			since = t
+		} else if span, err = parseSpan(f.since); err != nil {
+			return r, now, usageError{fmt.Sprintf("--since %q: want 28d, 12w, 48h or RFC3339", f.since)}
+		}
+	}
+	_, until, err = sb.Window(d, time.Time{}, until)
+	if err != nil {
+		return r, now, err
+	}
+	if since.IsZero() {
+		if span == 0 {
+			span = sb.DefaultWindow
+		}
+		since = until.Add(-span)
+	}
+	since, until, err = sb.Window(d, since, until)
+	if err != nil {
+		return r, now, err
+	}
+	in, err := sb.Collect(d, since, until, side)
+	if err != nil {
+		return r, now, err
+	}
+	return model.BuildAudit(in, model.AuditOptions{Policy: pol, Steps: steps}), now, nil
+}
+
+// parseSpan reads 28d, 12w, 48h.
+func parseSpan(s string) (time.Duration, error) {
+	if len(s) < 2 {
+		return 0, errors.New("short")
+	}
+	n, err := strconv.Atoi(s[:len(s)-1])
+	if err != nil || n <= 0 || n > 100000 {
+		return 0, errors.New("bad number")
+	}
+	switch s[len(s)-1] {
+	case 'h':
+		return time.Duration(n) * time.Hour, nil
+	case 'd':
+		return time.Duration(n) * 24 * time.Hour, nil
+	case 'w':
+		return time.Duration(n) * 7 * 24 * time.Hour, nil
+	}
+	return 0, errors.New("unit")
+}
+
+func parseSteps(s string) ([]int, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, p := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(p), "%")))
+		if err != nil || v <= 0 || v > 100 {
+			return nil, fmt.Errorf("--steps %q: want percentages 1-100 such as 5,15,30", s)
+		}
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func auditReport(w io.Writer, f auditFlags) error {
+	r, now, err := buildAudit(f)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	switch f.format {
+	case "md", "":
+		err = ui.AuditMarkdown(&buf, r, now)
+	case "html":
+		err = ui.AuditHTML(&buf, r, now)
+	case "json":
+		err = printJSON(&buf, r)
+	default:
+		return usageError{fmt.Sprintf("--format %q: want md, json or html", f.format)}
+	}
+	if err != nil {
+		return err
+	}
+	if f.out != "" {
+		if err := writeFileAtomic(f.out, buf.Bytes(), 0o644); err != nil {
+			return err
+		}
+	} else if _, err := w.Write(buf.Bytes()); err != nil {
+		return err
+	}
+	return gapsExit(r)
+}
+
+// gapsExit is exit 1 when the window has days without data (the report is
+// written all the same, the gaps listed in it).
+func gapsExit(r model.AuditReport) error {
+	if len(r.Gaps) > 0 {
+		fmt.Fprintf(os.Stderr, "cutover audit: %d days without data in the window: %s\n", len(r.Gaps), strings.Join(r.Gaps, ", "))
+		return exitError{1}
+	}
+	return nil
+}
+
+// recommendRow is one line of `audit recommend --json`.
+type recommendRow struct {
+	ISP   string `json:"isp"`
+	Basis int    `json:"basis_hourly"`
+	model.StepRecommendation
+}
+
+func auditRecommend(w io.Writer, f auditFlags) error {
+	r, _, err := buildAudit(f)
+	if err != nil {
+		return err
+	}
+	var rows []recommendRow
+	for _, p := range r.Providers {
+		for _, s := range r.Recommend.Steps {
+			rows = append(rows, recommendRow{ISP: p.ISP, Basis: p.Basis, StepRecommendation: p.PerStep[strconv.Itoa(s)]})
+		}
+	}
+	switch {
+	case f.emit == "toml":
+		emitThrottleTOML(w, r)
+	case f.emit != "":
+		return usageError{fmt.Sprintf("--emit %q: want toml", f.emit)}
+	case f.asJSON:
+		if rows == nil {
+			rows = []recommendRow{}
+		}
+		if err := printJSON(w, rows); err != nil {
+			return err
+		}
+	default:
+		rc := r.Recommend
+		fmt.Fprintf(w, "basis %s, margin %s, %d new IPs, warm-up day %d (0 = warm)\n", rc.Basis, strconv.FormatFloat(rc.Margin, 'f', -1, 64), rc.NewIPs, rc.WarmupDay)
+		fmt.Fprintf(w, "%-12s %8s %5s  %s\n", "PROVIDER", "BASIS/H", "STEP", "THROTTLE (capped by)")
+		for _, x := range rows {
+			fmt.Fprintf(w, "%-12s %8d %4d%%  %d/h (%s) conn %d (%s) msg/conn %d (%s)\n", sanitizeCell(x.ISP), x.Basis, x.Step,
+				x.PerHour, x.PerHourBy, x.Connections, x.ConnectionsBy, x.PerConnection, x.PerConnectionBy)
+		}
+	}
+	return gapsExit(r)
+}
+
+// emitThrottleTOML prints the [mtactl.throttle] policy the recommendation
+// used and, as comments, each provider's first-step numbers: pasting the
+// policy makes mtactl compute the same throttles from the same history
+// (model.ThrottlePolicy is the one computation).
+func emitThrottleTOML(w io.Writer, r model.AuditReport) {
+	rc := r.Recommend
+	fmt.Fprintf(w, "# cutover audit recommend, window %s – %s\n", r.Window.Since.Format(time.RFC3339), r.Window.Until.Format(time.RFC3339))
+	fmt.Fprintf(w, "[mtactl.throttle]\nbasis = %q\nmargin = %s\nnew_ips = %d\n", rc.Basis, strconv.FormatFloat(rc.Margin, 'f', -1, 64), rc.NewIPs)
+	if rc.WarmupDay == 0 {
+		fmt.Fprintf(w, "warm = true\n")
+	}
+	for _, p := range r.Providers {
+		if len(rc.Steps) == 0 {
+			break
+		}
+		s := p.PerStep[strconv.Itoa(rc.Steps[0])]
+		fmt.Fprintf(w, "# %s: basis %d/h; at %d %%: per_hour %d (%s), connections %d, per_connection %d\n",
+			ui.Sanitize(p.ISP, 60), p.Basis, s.Step, s.PerHour, s.PerHourBy, s.Connections, s.PerConnection)
+	}
+	for _, p := range r.Providers {
+		if len(rc.Steps) == 0 {
+			break
+		}
+		s := p.PerStep[strconv.Itoa(rc.Steps[0])]
+		if !validTOMLKey(p.ISP) {
+			continue
+		}
+		fmt.Fprintf(w, "\n[mtactl.throttle.ceilings.%s]\nconnections = %d\nper_connection = %d\n", p.ISP, s.Connections, s.PerConnection)
+	}
+}
+
+func validTOMLKey(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// writeFileAtomic writes a temp file next to path and renames it over path:
+// a planted symlink at path is replaced, never followed.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), perm); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
