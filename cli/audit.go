@@ -17,6 +17,7 @@ import (
 
 	ibase "cutover/ingest/baseline"
 	"cutover/model"
+	"cutover/mtactl"
 	"cutover/state"
 	sb "cutover/state/baseline"
 	"cutover/ui"
@@ -441,4 +442,35 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// auditSource is the cockpit's A view: the audit over the default window of
+// the owner's database, with the throttle policy of its [mtactl] section
+// (warm-up day from warmup_start), so the view shows what mtactl computes.
+func auditSource(d *state.DB, mc *mtactl.Config, now func() time.Time) ui.AuditSource {
+	if now == nil {
+		now = time.Now
+	}
+	pol := model.ThrottlePolicy{}
+	var steps []int
+	if mc != nil {
+		pol, steps = mc.Throttle, mc.Steps
+		if mc.WarmupStart != "" && pol.WarmupDay == 0 {
+			if start, err := time.Parse(time.DateOnly, mc.WarmupStart); err == nil {
+				pol.WarmupDay = max(int(now().UTC().Sub(start).Hours()/24)+1, 1)
+			}
+		}
+	}
+	return func() (*model.AuditReport, error) {
+		since, until, err := sb.Window(d, time.Time{}, time.Time{})
+		if err != nil {
+			return nil, err
+		}
+		in, err := sb.Collect(d, since, until, model.SideOld)
+		if err != nil {
+			return nil, err
+		}
+		r := model.BuildAudit(in, model.AuditOptions{Policy: pol, Steps: steps})
+		return &r, nil
+	}
 }

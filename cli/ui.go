@@ -12,6 +12,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/spf13/cobra"
 
+	"cutover/mtactl"
 	"cutover/owner"
 	"cutover/state"
 	"cutover/ui"
@@ -131,6 +132,11 @@ func runCockpit(own *owner.Owner, prog *progHolder, control ui.Control) error {
 		opt.Pace = own.Pacer.UISource() // PACE marks and the p view
 	}
 	opt.Plan = ownerPlanOps(own) // header segment and P view
+	var mc *mtactl.Config
+	if own.Config != nil {
+		mc = own.Config.Mtactl
+	}
+	opt.Audit = auditSource(own.DB, mc, own.Clock()) // A view
 	m := ui.New(own.Data, opt)
 	p := cockpitProgram(m)
 	prog.set(p)

@@ -431,13 +431,13 @@ type Explained struct {
 	PerConnectionBy CappedBy `json:"per_connection_capped_by,omitempty"`
 }
 
-// Caps is the one-word summary the slider preview and the report print:
-// "per_hour by warmup".
+// Caps is what the slider's preview prints after a throttle: "rate capped
+// by warmup".
 func (e Explained) Caps() string {
 	if e.PerHourBy == "" {
 		return "no hourly cap"
 	}
-	return string(e.PerHourBy)
+	return "rate capped by " + string(e.PerHourBy)
 }
 
 // Explain is DefaultThrottle with the reason of each number: per hour =

@@ -237,6 +237,10 @@ type Change struct {
 	Files      []FileChange
 	Drift      []Drift
 	Notes      []string
+	// Caps names, per provider, what decided each throttle number of To
+	// (history, warmup, ceiling, override): the slider's preview shows it.
+	// Nil for a rollback or the baseline (files restored, not computed).
+	Caps map[string]model.Explained
 
 	ctl     *Controller
 	planned []plannedFile
@@ -336,16 +340,18 @@ func (c *Controller) Plan(d model.Desired) (*Change, error) {
 			return nil, fmt.Errorf("throttle for %s: not a configured provider (%s)", isp, strings.Join(c.Providers(), ", "))
 		}
 	}
-	to, err := c.Suggest(d)
+	basis, err := c.basisHourlyOld()
 	if err != nil {
 		return nil, err
 	}
+	caps := model.ExplainThrottles(d, c.Providers(), basis, c.Policy())
+	to := model.ResolveThrottles(d, c.Providers(), basis, c.Policy())
 	daily, err := c.dailyVolume()
 	if err != nil {
 		return nil, err
 	}
 	in := RenderInput{Desired: to, Providers: c.cfg.Providers, DailyVolume: daily, Pacing: c.pacingRules()}
-	ch := &Change{Action: "apply", From: c.Current(), To: to, ctl: c}
+	ch := &Change{Action: "apply", From: c.Current(), To: to, Caps: caps, ctl: c}
 	for _, drv := range c.drivers {
 		rendered, notes, err := drv.Render(in)
 		if err != nil {

@@ -48,6 +48,9 @@ type Options struct {
 	// Plan reaches the cutover plan: the header segment and the P view
 	// (planview.go); nil without one.
 	Plan PlanOps
+	// Audit computes the source-state audit for the A view (audit_view.go);
+	// nil: no A key.
+	Audit AuditSource
 	// TakeOver, when set, is offered (key O) while the Data's owner is gone
 	// (OwnerLink): it is called and the program quits, for the caller to
 	// open the database itself.
@@ -66,6 +69,8 @@ const (
 	viewDNS  // dnsview.go
 	viewPace // pace.go
 	viewPlan // planview.go
+	// viewSourceAudit is audit_view.go (key A).
+	viewSourceAudit
 )
 
 // Model is the cockpit's root bubbletea model.
@@ -122,8 +127,9 @@ type Model struct {
 
 	dns dnsState // dns check header word and view (dnsview.go)
 
-	pace paceState // pacing marks and view (pace.go)
-	plan planState // plan header segment and view (planview.go)
+	pace paceState      // pacing marks and view (pace.go)
+	plan planState      // plan header segment and view (planview.go)
+	aud  auditViewState // source-state audit view (audit_view.go)
 
 	fl         flashState // flash message and quit question (flash.go)
 	ord        orderState // pane order (order.go)
@@ -186,6 +192,8 @@ func New(d Data, opt Options) Model {
 	m.keys.Pace.SetEnabled(opt.Pace != nil)
 	m.plan.ops = opt.Plan
 	m.keys.Plan.SetEnabled(opt.Plan != nil)
+	m.aud.src, m.aud.cur, m.aud.next = opt.Audit, -1, -1
+	m.keys.SourceAudit.SetEnabled(opt.Audit != nil)
 	m.initOwner(opt)
 	m.now = m.clock()
 	m.startWall, m.startClock = time.Now(), m.now
@@ -298,6 +306,13 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.requestLoad()
 	case planLoadedMsg, planDoneMsg:
 		return m.planUpdate(msg)
+	case auditLoaded:
+		m.aud.loading = false
+		m.aud.err = msg.err
+		if msg.err == nil {
+			m.aud.rep, m.aud.cur, m.aud.next = msg.rep, msg.cur, msg.next
+		}
+		return m, nil
 	case tea.KeyMsg:
 		return m.key(msg)
 	case tea.MouseMsg:
@@ -398,6 +413,8 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, m.setWindow(Window24h)
 	case key.Matches(msg, k.WinCutover):
 		return m, m.setWindow(WindowCutover)
+	case m.view == viewSourceAudit && key.Matches(msg, k.Refresh):
+		return m.auditViewKey(msg)
 	case key.Matches(msg, k.Refresh):
 		return m, m.requestLoad()
 	case m.view == viewCockpit && key.Matches(msg, k.Order):
@@ -416,6 +433,9 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.openPace()
 	case m.plan.ops != nil && m.view != viewPlan && key.Matches(msg, k.Plan):
 		return m.openPlan()
+	case m.aud.src != nil && m.view != viewSourceAudit && m.view != viewPlan && key.Matches(msg, k.SourceAudit):
+		// P has its own A (apply the plan step): the audit opens from the other views.
+		return m.openSourceAudit()
 	case key.Matches(msg, k.Sources):
 		if m.view != viewSources {
 			m.view, m.sourcesScroll = viewSources, 0
@@ -447,6 +467,8 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.dnsKey(msg)
 	case viewPace:
 		return m.paceKey(msg)
+	case viewSourceAudit:
+		return m.auditViewKey(msg)
 	}
 	return m, nil
 }

@@ -146,8 +146,8 @@ func (m Model) ctlLines() []string {
 		return out
 	}
 	ch := s.ch
-	if t := throttleLines(ch.From, ch.To); len(t) > 0 {
-		add(m.st.Label.Render("throttles on NEW") + m.st.Dim.Render("  now → after"))
+	if t := throttleLines(ch.From, ch.To, ch.Caps); len(t) > 0 {
+		add(m.st.Label.Render("throttles on NEW") + m.st.Dim.Render("  now → after (what capped the rate)"))
 		for _, l := range t {
 			add("  " + Sanitize(l, w-2))
 		}
@@ -219,8 +219,10 @@ func throttlesEqual(a, b model.Desired) bool {
 	return true
 }
 
-// throttleLines compares the NEW side's throttles per provider.
-func throttleLines(from, to model.Desired) []string {
+// throttleLines compares the NEW side's throttles per provider and names
+// what decided each new rate (history, warmup, ceiling, override) when the
+// plan says.
+func throttleLines(from, to model.Desired, caps map[string]model.Explained) []string {
 	var isps []string
 	for k := range from.Throttles {
 		isps = append(isps, k)
@@ -240,6 +242,9 @@ func throttleLines(from, to model.Desired) []string {
 		}
 		if r := to.RatioFor(isp); r != to.RatioNew {
 			mark += fmt.Sprintf(" [%d%% new]", r)
+		}
+		if e, ok := caps[isp]; ok && e.Throttle == b {
+			mark += " (" + e.Caps() + ")"
 		}
 		if a == b {
 			out = append(out, fmt.Sprintf("%-10s %s%s", isp, b, mark))

@@ -40,6 +40,8 @@ func (m Model) View() string {
 		body = m.scrolled(m.paceLines(), m.pace.scroll, bh, "")
 	case viewPlan:
 		body = m.scrolled(m.planLines(), m.plan.scroll, bh, "loading the plan…")
+	case viewSourceAudit:
+		body = m.scrolled(m.auditViewLines(), m.aud.scroll, bh, "computing the audit…")
 	}
 	if m.ctl.mode != ctlOff {
 		body = m.ctlBody(bh)

@@ -79,7 +79,7 @@ func (r *Remote) plan(req PlanReq) (*mtactl.Change, error) {
 		return nil, err
 	}
 	ch := &mtactl.Change{Action: p.Action, From: p.From, To: p.To, RollbackOf: p.RollbackOf,
-		Files: p.Files, Drift: p.Drift, Notes: p.Notes}
+		Files: p.Files, Drift: p.Drift, Notes: p.Notes, Caps: p.Caps}
 	r.mu.Lock()
 	// The owner keeps only its newest previews; so do we.
 	for old := range r.ids {

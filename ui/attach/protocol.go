@@ -203,6 +203,9 @@ type Preview struct {
 	Files      []mtactl.FileChange `json:"files,omitempty"`
 	Drift      []mtactl.Drift      `json:"drift,omitempty"`
 	Notes      []string            `json:"notes,omitempty"`
+	// Caps: what decided each throttle (mtactl.Change.Caps); absent from
+	// an older owner, and the preview then names no cap.
+	Caps map[string]model.Explained `json:"caps,omitempty"`
 }
 
 // ApplyReq applies the plan a Preview named.

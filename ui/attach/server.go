@@ -589,7 +589,7 @@ func (sess *Session) plan(raw json.RawMessage) (any, error) {
 	id := hex.EncodeToString(b[:])
 	sess.plans[id] = pendingPlan{ch: ch, made: now}
 	return Preview{ID: id, Action: ch.Action, From: ch.From, To: ch.To, RollbackOf: ch.RollbackOf,
-		Files: ch.Files, Drift: ch.Drift, Notes: ch.Notes}, nil
+		Files: ch.Files, Drift: ch.Drift, Notes: ch.Notes, Caps: ch.Caps}, nil
 }
 
 func (sess *Session) apply(raw json.RawMessage) (any, error) {
