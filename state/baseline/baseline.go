@@ -77,13 +77,52 @@ func (r Row) key() []byte {
 	return append(k, bytes.ReplaceAll([]byte(r.DimValue), []byte{0}, []byte("?"))...)
 }
 
-// storedRow is the value: everything but the origin takes part in "same row".
+// storedRow is the value: everything but the origin takes part in "same
+// row". It is stored compactly (a 90-day hourly export of 20 providers is
+// 43k rows, read whole by every report): version 1, nine uvarints
+// (delivered, deferred, held, bounced, hard, expired, complaints,
+// requested, processed), the ISP (uvarint length + bytes), the origin.
 type storedRow struct {
-	ISP       string      `json:"isp"`
-	Counts    model.Tally `json:"counts"`
-	Requested uint64      `json:"requested,omitempty"`
-	Processed uint64      `json:"processed,omitempty"`
-	Origin    string      `json:"origin,omitempty"`
+	ISP       string
+	Counts    model.Tally
+	Requested uint64
+	Processed uint64
+	Origin    string
+}
+
+func (s storedRow) encode() []byte {
+	b := make([]byte, 0, 32+len(s.ISP)+len(s.Origin))
+	b = append(b, 1)
+	c := s.Counts
+	for _, v := range []uint64{c.Delivered, c.Deferred, c.Held, c.Bounced, c.HardBounce, c.Expired, c.Complaints, s.Requested, s.Processed} {
+		b = binary.AppendUvarint(b, v)
+	}
+	b = binary.AppendUvarint(b, uint64(len(s.ISP)))
+	b = append(b, s.ISP...)
+	return append(b, s.Origin...)
+}
+
+func decodeStored(v []byte) (storedRow, error) {
+	var s storedRow
+	if len(v) == 0 || v[0] != 1 {
+		return s, errors.New("unknown value version")
+	}
+	v = v[1:]
+	var vals [10]uint64
+	for i := range vals {
+		x, n := binary.Uvarint(v)
+		if n <= 0 {
+			return s, errors.New("truncated value")
+		}
+		vals[i], v = x, v[n:]
+	}
+	if vals[9] > uint64(len(v)) {
+		return s, errors.New("truncated value")
+	}
+	s.Counts = model.Tally{Delivered: vals[0], Deferred: vals[1], Held: vals[2], Bounced: vals[3], HardBounce: vals[4], Expired: vals[5], Complaints: vals[6]}
+	s.Requested, s.Processed = vals[7], vals[8]
+	s.ISP, s.Origin = string(v[:vals[9]]), string(v[vals[9]:])
+	return s, nil
 }
 
 // File is one imported export.
@@ -118,17 +157,13 @@ func Put(db *state.DB, f File, rows []Row) (Result, error) {
 				return errors.New("baseline: row without source or start")
 			}
 			k := r.key()
-			v, err := json.Marshal(storedRow{ISP: r.ISP, Counts: r.Counts, Requested: r.Requested, Processed: r.Processed, Origin: r.Origin})
-			if err != nil {
-				return err
-			}
+			v := storedRow{ISP: r.ISP, Counts: r.Counts, Requested: r.Requested, Processed: r.Processed, Origin: r.Origin}.encode()
 			old := b.Get(k)
 			switch {
 			case old == nil:
 				res.Added++
 			default:
-				var o storedRow
-				if json.Unmarshal(old, &o) == nil && o.ISP == r.ISP && o.Counts == r.Counts && o.Requested == r.Requested && o.Processed == r.Processed {
+				if o, err := decodeStored(old); err == nil && o.ISP == r.ISP && o.Counts == r.Counts && o.Requested == r.Requested && o.Processed == r.Processed {
 					res.Unchanged++
 					continue
 				}
@@ -158,12 +193,12 @@ func Rows(tx *bbolt.Tx, since, until time.Time) ([]Row, error) {
 	var out []Row
 	c := b.Cursor()
 	for k, v := c.Seek(prefRow); k != nil && bytes.HasPrefix(k, prefRow); k, v = c.Next() {
+		if st, _, ok := keyStart(k[len(prefRow):]); ok && ((!since.IsZero() && st.Before(since)) || (!until.IsZero() && !st.Before(until))) {
+			continue
+		}
 		r, err := decodeRow(k[len(prefRow):], v)
 		if err != nil {
 			return nil, err
-		}
-		if (!since.IsZero() && r.Start.Before(since)) || (!until.IsZero() && !r.Start.Before(until)) {
-			continue
 		}
 		out = append(out, r)
 	}
@@ -198,12 +233,27 @@ func decodeRow(k, v []byte) (Row, error) {
 	if len(dim) == 2 {
 		r.DimValue = string(dim[1])
 	}
-	var s storedRow
-	if err := json.Unmarshal(v, &s); err != nil {
+	s, err := decodeStored(v)
+	if err != nil {
 		return r, fmt.Errorf("baseline: row %s/%s %s: %w", r.Source, r.Name, r.Start.Format(time.RFC3339), err)
 	}
 	r.ISP, r.Counts, r.Requested, r.Processed, r.Origin = s.ISP, s.Counts, s.Requested, s.Processed, s.Origin
 	return r, nil
+}
+
+// keyStart reads a row key's start and resolution without decoding the
+// value.
+func keyStart(k []byte) (time.Time, bool, bool) {
+	i := bytes.IndexByte(k, 0)
+	if i < 0 {
+		return time.Time{}, false, false
+	}
+	j := bytes.IndexByte(k[i+1:], 0)
+	if j < 0 || len(k) < i+1+j+1+9 {
+		return time.Time{}, false, false
+	}
+	rest := k[i+1+j+1:]
+	return time.Unix(int64(binary.BigEndian.Uint64(rest[1:9])^(1<<63)), 0).UTC(), rest[0] == 'h', true
 }
 
 // Files lists imported files, oldest import first.

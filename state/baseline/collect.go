@@ -1,6 +1,7 @@
 package baseline
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"time"
@@ -20,14 +21,23 @@ const DefaultWindow = 28 * 24 * time.Hour
 func Newest(db *state.DB) (time.Time, error) {
 	n := db.Newest()
 	err := db.View(func(tx *bbolt.Tx) error {
-		rows, err := Rows(tx, time.Time{}, time.Time{})
-		if err != nil {
-			return err
+		b := tx.Bucket(bktBaseline)
+		if b == nil {
+			return nil
 		}
-		for _, r := range rows {
+		c := b.Cursor()
+		for k, _ := c.Seek(prefRow); k != nil && bytes.HasPrefix(k, prefRow); k, _ = c.Next() {
+			st, hour, ok := keyStart(k[len(prefRow):])
+			if !ok {
+				continue
+			}
+			span := 24 * time.Hour
+			if hour {
+				span = time.Hour
+			}
 			// The last instant inside the row: a day row ending at midnight
 			// must not open a new empty day.
-			if e := r.Start.Add(r.Span() - time.Second); e.After(n) {
+			if e := st.Add(span - time.Second); e.After(n) {
 				n = e
 			}
 		}
