@@ -20,6 +20,7 @@ import (
 	"cutover/mtactl"
 	"cutover/state"
 	sb "cutover/state/baseline"
+	ssup "cutover/state/suppress"
 	"cutover/ui"
 )
 
@@ -254,7 +255,31 @@ func buildAudit(f auditFlags) (model.AuditReport, time.Time, error) {
 	if err != nil {
 		return r, now, err
 	}
+	in.Suppression = suppressionTotals(d)
 	return model.BuildAudit(in, model.AuditOptions{Policy: pol, Steps: steps}), now, nil
+}
+
+// suppressionTotals reads the canonical suppression log next to the
+// database, read-only (no lock, nothing written), when there is one: the
+// audit lists what NEW must inherit. nil without a log.
+func suppressionTotals(d *state.DB) map[string]uint64 {
+	if _, err := os.Stat(ssup.DefaultLogPath(d.Path())); err != nil {
+		return nil
+	}
+	l, err := ssup.Open(d, "", ssup.Options{ReadOnly: true})
+	if err != nil {
+		return map[string]uint64{"unreadable (" + err.Error() + ")": 0}
+	}
+	defer l.Close()
+	st, err := l.Stats()
+	if err != nil {
+		return nil
+	}
+	out := map[string]uint64{"addresses": st.Addresses, "suppressed": st.Suppressed}
+	for t, c := range st.ByType {
+		out["type "+t] = c.Addresses
+	}
+	return out
 }
 
 // parseSpan reads 28d, 12w, 48h.

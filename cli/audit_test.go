@@ -147,6 +147,18 @@ func TestAuditExitCodes(t *testing.T) {
 	if !errorsAs(err, &ee) || ee.ExitCode() != 1 || !bytes.Contains(out.Bytes(), []byte(`"2026-01-06"`)) {
 		t.Errorf("gap: %v\n%s", err, out.String())
 	}
+	// Suppression totals come from the canonical log next to the database.
+	list := filepath.Join(dir, "unsub.txt")
+	os.WriteFile(list, []byte("a@example.com\nb@example.com\nA@example.com\n"), 0o600)
+	runCutover(t, "suppress", "import", "--db", db, "--provider", "list", "--type", "unsubscribe", list)
+	cmd = cutoverCmd("audit", "report", "--db", db, "--since", "3d", "--format", "json")
+	out.Reset()
+	cmd.Stdout = &out
+	cmd.Run()
+	var rep model.AuditReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || rep.Suppression["addresses"] != 2 || rep.Suppression["type unsubscribe"] != 2 {
+		t.Errorf("suppression %v %v", rep.Suppression, err)
+	}
 	cmd = cutoverCmd("audit", "report", "--db", db, "--basis", "median")
 	if err := cmd.Run(); !errorsAs(err, &ee) || ee.ExitCode() != 2 {
 		t.Errorf("bad basis: %v", err)
