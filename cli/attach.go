@@ -131,6 +131,7 @@ func runAttachedCockpit(cl *attach.Client, prog *progHolder, offerTakeOver bool)
 	if ops := remotePlanOps(cl, wl.ReadOnly); planAnswers(ops) {
 		opt.Plan = ops // header segment and P view; the owner refuses a read-only advance too
 	}
+	opt.Audit = attachedAudit(cl)
 	if wl.Control && !wl.ReadOnly {
 		// The same slider and rollback keys; the owner applies and audits.
 		opt.Control = cl.Control()

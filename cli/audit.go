@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,10 +20,12 @@ import (
 	ibase "cutover/ingest/baseline"
 	"cutover/model"
 	"cutover/mtactl"
+	"cutover/owner"
 	"cutover/state"
 	sb "cutover/state/baseline"
 	ssup "cutover/state/suppress"
 	"cutover/ui"
+	"cutover/ui/attach"
 )
 
 // The source-state audit (wave2 §4): what the OLD side sends, how healthy it
@@ -122,35 +126,46 @@ func auditImport(w io.Writer, f auditImportFlags, files []string) error {
 }
 
 type auditFlags struct {
-	db, since, until, side, format, out, warmupStart, basis, steps, now, emit string
-	newIPs, warmupDay                                                         int
-	margin                                                                    float64
-	warm, asJSON                                                              bool
+	db, out     string  // local only: the owner reads its own database, the caller writes --out
+	Since       string  `json:"since,omitempty"`
+	Until       string  `json:"until,omitempty"`
+	Side        string  `json:"side,omitempty"`
+	Format      string  `json:"format,omitempty"`
+	WarmupStart string  `json:"warmup_start,omitempty"`
+	Basis       string  `json:"basis,omitempty"`
+	Steps       string  `json:"steps,omitempty"`
+	Now         string  `json:"now,omitempty"`
+	Emit        string  `json:"emit,omitempty"`
+	NewIPs      int     `json:"new_ips,omitempty"`
+	WarmupDay   int     `json:"warmup_day,omitempty"`
+	Margin      float64 `json:"margin,omitempty"`
+	Warm        bool    `json:"warm,omitempty"`
+	JSON        bool    `json:"json,omitempty"`
 }
 
 func (f *auditFlags) register(c *cobra.Command, report bool) {
 	dbFlag(c, &f.db, "")
 	fl := c.Flags()
-	fl.StringVar(&f.since, "since", "28d", "window start: a span before the newest data (28d, 12w) or RFC3339")
-	fl.StringVar(&f.until, "until", "", "window end (RFC3339, exclusive; default just after the newest data)")
-	fl.StringVar(&f.side, "side", "old", "log side the history comes from: old, new or both")
-	fl.IntVar(&f.newIPs, "new-ips", 1, "sending IPs on NEW (scales the warm-up cap)")
-	fl.StringVar(&f.warmupStart, "warmup-start", "", "first warm-up day of the NEW IPs (YYYY-MM-DD; with --now gives the day)")
-	fl.IntVar(&f.warmupDay, "warmup-day", 0, "warm-up day of the NEW IPs (1 = first; wins over --warmup-start)")
-	fl.BoolVar(&f.warm, "warm", false, "NEW IPs are already warm: no warm-up cap")
-	fl.StringVar(&f.basis, "basis", "p95", "historical hour the throttles scale: p95 or peak")
-	fl.Float64Var(&f.margin, "margin", model.DefaultMargin, "headroom over the basis share")
-	fl.StringVar(&f.steps, "steps", "", "plan steps in percent (default 5,15,30,50,75,100)")
-	fl.StringVar(&f.now, "now", "", "the report's clock (RFC3339; default now): fixes the stamp and the warm-up day")
+	fl.StringVar(&f.Since, "since", "28d", "window start: a span before the newest data (28d, 12w) or RFC3339")
+	fl.StringVar(&f.Until, "until", "", "window end (RFC3339, exclusive; default just after the newest data)")
+	fl.StringVar(&f.Side, "side", "old", "log side the history comes from: old, new or both")
+	fl.IntVar(&f.NewIPs, "new-ips", 1, "sending IPs on NEW (scales the warm-up cap)")
+	fl.StringVar(&f.WarmupStart, "warmup-start", "", "first warm-up day of the NEW IPs (YYYY-MM-DD; with --now gives the day)")
+	fl.IntVar(&f.WarmupDay, "warmup-day", 0, "warm-up day of the NEW IPs (1 = first; wins over --warmup-start)")
+	fl.BoolVar(&f.Warm, "warm", false, "NEW IPs are already warm: no warm-up cap")
+	fl.StringVar(&f.Basis, "basis", "p95", "historical hour the throttles scale: p95 or peak")
+	fl.Float64Var(&f.Margin, "margin", model.DefaultMargin, "headroom over the basis share")
+	fl.StringVar(&f.Steps, "steps", "", "plan steps in percent (default 5,15,30,50,75,100)")
+	fl.StringVar(&f.Now, "now", "", "the report's clock (RFC3339; default now): fixes the stamp and the warm-up day")
 	c.RegisterFlagCompletionFunc("basis", fixed("p95", "peak"))
 	c.RegisterFlagCompletionFunc("side", fixed("old", "new", "both"))
 	if report {
-		fl.StringVar(&f.format, "format", "md", "md, json or html")
+		fl.StringVar(&f.Format, "format", "md", "md, json or html")
 		fl.StringVar(&f.out, "out", "", "write to this file (atomically) instead of stdout")
 		c.RegisterFlagCompletionFunc("format", fixed("md", "json", "html"))
 	} else {
-		jsonFlag(c, &f.asJSON, "print the recommendation as JSON")
-		fl.StringVar(&f.emit, "emit", "", "toml: print a ready [mtactl.throttle] block and per-provider overrides")
+		jsonFlag(c, &f.JSON, "print the recommendation as JSON")
+		fl.StringVar(&f.Emit, "emit", "", "toml: print a ready [mtactl.throttle] block and per-provider overrides")
 		c.RegisterFlagCompletionFunc("emit", fixed("toml"))
 	}
 }
@@ -160,7 +175,7 @@ func newAuditReportCmd() *cobra.Command {
 	c := command("report --db FILE [--since 28d] [--format md|json|html] …",
 		"shares, p95 hours, hour-of-week, trends, pools, throttles",
 		"  cutover audit report --db cutover.db --new-ips 2 --warmup-day 1\n  cutover audit report --db cutover.db --format html --out audit.html",
-		noArgs, func(_ *cobra.Command, _ []string) error { return auditReport(os.Stdout, f) })
+		noArgs, func(_ *cobra.Command, _ []string) error { return auditRun(os.Stdout, f, "audit report") })
 	f.register(c, true)
 	c.Annotations[annExit] = auditExit
 	return c
@@ -171,7 +186,7 @@ func newAuditRecommendCmd() *cobra.Command {
 	c := command("recommend --db FILE [--json] [--emit toml] [--new-ips N] …",
 		"NEW throttles per plan step, each naming what capped it",
 		"  cutover audit recommend --db cutover.db --new-ips 2 --warmup-day 5\n  cutover audit recommend --db cutover.db --emit toml >> cutover.toml",
-		noArgs, func(_ *cobra.Command, _ []string) error { return auditRecommend(os.Stdout, f) })
+		noArgs, func(_ *cobra.Command, _ []string) error { return auditRun(os.Stdout, f, "audit recommend") })
 	f.register(c, false)
 	c.Annotations[annExit] = auditExit
 	return c
@@ -179,63 +194,80 @@ func newAuditRecommendCmd() *cobra.Command {
 
 // buildAudit resolves the flags, reads the database and computes the report.
 func buildAudit(f auditFlags) (model.AuditReport, time.Time, error) {
+	if _, _, err := buildAuditDB(nil, f); err != nil {
+		return model.AuditReport{}, time.Time{}, err // a bad flag before the database
+	}
+	d, err := openDB(f.db, false, true)
+	if err != nil {
+		return model.AuditReport{}, time.Time{}, err
+	}
+	defer d.Close()
+	return buildAuditDB(d, f)
+}
+
+// buildAuditDB computes the report on an open database (the owner's, for a
+// caller it hands over to); with d nil it only checks the flags.
+func buildAuditDB(d *state.DB, f auditFlags) (model.AuditReport, time.Time, error) {
 	var r model.AuditReport
 	now := time.Now().UTC()
-	if f.now != "" {
-		t, err := time.Parse(time.RFC3339, f.now)
+	if f.Now != "" {
+		t, err := time.Parse(time.RFC3339, f.Now)
 		if err != nil {
-			return r, now, usageError{fmt.Sprintf("--now %q: want RFC3339", f.now)}
+			return r, now, usageError{fmt.Sprintf("--now %q: want RFC3339", f.Now)}
 		}
 		now = t.UTC()
 	}
-	if err := model.ValidBasis(f.basis); err != nil {
+	if err := model.ValidBasis(f.Basis); err != nil {
 		return r, now, usageError{"--" + err.Error()}
 	}
 	var side model.Side
-	switch f.side {
+	switch f.Side {
 	case "old":
 		side = model.SideOld
 	case "new":
 		side = model.SideNew
 	case "both", "":
 	default:
-		return r, now, usageError{fmt.Sprintf("--side %q: want old, new or both", f.side)}
+		return r, now, usageError{fmt.Sprintf("--side %q: want old, new or both", f.Side)}
 	}
-	steps, err := parseSteps(f.steps)
+	steps, err := parseSteps(f.Steps)
 	if err != nil {
 		return r, now, usageError{err.Error()}
 	}
-	if f.margin <= 0 || f.newIPs < 1 || f.warmupDay < 0 {
+	if f.Margin <= 0 || f.NewIPs < 1 || f.WarmupDay < 0 {
 		return r, now, usageError{"--margin must be > 0, --new-ips ≥ 1, --warmup-day ≥ 0"}
 	}
-	pol := model.ThrottlePolicy{Margin: f.margin, NewIPs: f.newIPs, WarmupDay: f.warmupDay, Warm: f.warm, Basis: f.basis}
-	if pol.WarmupDay == 0 && f.warmupStart != "" {
-		start, err := time.Parse(time.DateOnly, f.warmupStart)
+	pol := model.ThrottlePolicy{Margin: f.Margin, NewIPs: f.NewIPs, WarmupDay: f.WarmupDay, Warm: f.Warm, Basis: f.Basis}
+	if pol.WarmupDay == 0 && f.WarmupStart != "" {
+		start, err := time.Parse(time.DateOnly, f.WarmupStart)
 		if err != nil {
-			return r, now, usageError{fmt.Sprintf("--warmup-start %q: want YYYY-MM-DD", f.warmupStart)}
+			return r, now, usageError{fmt.Sprintf("--warmup-start %q: want YYYY-MM-DD", f.WarmupStart)}
 		}
 		pol.WarmupDay = max(int(now.Sub(start).Hours()/24)+1, 1)
 	}
-	until, err := parseTimeFlag("--until", f.until)
+	until, err := parseTimeFlag("--until", f.Until)
 	if err != nil {
 		return r, now, usageError{err.Error()}
 	}
-	d, err := openDB(f.db, false, true)
-	if err != nil {
-		if errors.Is(err, state.ErrLocked) {
-			return r, now, fmt.Errorf("%w (the audit reads the database itself: stop the owner, or audit a copy)", err)
-		}
-		return r, now, err
-	}
-	defer d.Close()
 	var since time.Time
 	var span time.Duration
-	if f.since != "" {
-		if t, err := time.Parse(time.RFC3339, f.since); err == nil {
+	if f.Since != "" {
+		if t, err := time.Parse(time.RFC3339, f.Since); err == nil {
 			since = t
-		} else if span, err = parseSpan(f.since); err != nil {
-			return r, now, usageError{fmt.Sprintf("--since %q: want 28d, 12w, 48h or RFC3339", f.since)}
+		} else if span, err = parseSpan(f.Since); err != nil {
+			return r, now, usageError{fmt.Sprintf("--since %q: want 28d, 12w, 48h or RFC3339", f.Since)}
 		}
+	}
+	switch f.Format {
+	case "", "md", "html", "json":
+	default:
+		return r, now, usageError{fmt.Sprintf("--format %q: want md, json or html", f.Format)}
+	}
+	if f.Emit != "" && f.Emit != "toml" {
+		return r, now, usageError{fmt.Sprintf("--emit %q: want toml", f.Emit)}
+	}
+	if d == nil {
+		return r, now, nil
 	}
 	_, until, err = sb.Window(d, time.Time{}, until)
 	if err != nil {
@@ -320,13 +352,44 @@ func parseSteps(s string) ([]int, error) {
 	return out, nil
 }
 
-func auditReport(w io.Writer, f auditFlags) error {
-	r, now, err := buildAudit(f)
+// auditRun runs report or recommend on the database, or, while an owner
+// holds it, in the owner (same output and exit code; --out is written here).
+func auditRun(w io.Writer, f auditFlags, cmd string) error {
+	if _, _, err := buildAuditDB(nil, f); err != nil {
+		return err
+	}
+	d, err := openDB(f.db, false, true)
+	if err != nil {
+		var buf bytes.Buffer
+		qerr := queryOwner(&buf, f.db, queryReq{Cmd: cmd, Audit: &f}, err)
+		var ee exitError
+		if qerr != nil && !errors.As(qerr, &ee) {
+			return qerr
+		}
+		if f.out != "" {
+			if err := writeFileAtomic(f.out, buf.Bytes(), 0o644); err != nil {
+				return err
+			}
+		} else if _, err := w.Write(buf.Bytes()); err != nil {
+			return err
+		}
+		return qerr
+	}
+	defer d.Close()
+	return auditOn(w, os.Stderr, d, f, cmd)
+}
+
+// auditOn writes report or recommend of d to w (a gap warning to ew).
+func auditOn(w, ew io.Writer, d *state.DB, f auditFlags, cmd string) error {
+	r, now, err := buildAuditDB(d, f)
 	if err != nil {
 		return err
 	}
+	if cmd == "audit recommend" {
+		return auditRecommendTo(w, ew, r, f)
+	}
 	var buf bytes.Buffer
-	switch f.format {
+	switch f.Format {
 	case "md", "":
 		err = ui.AuditMarkdown(&buf, r, now)
 	case "html":
@@ -334,7 +397,7 @@ func auditReport(w io.Writer, f auditFlags) error {
 	case "json":
 		err = printJSON(&buf, r)
 	default:
-		return usageError{fmt.Sprintf("--format %q: want md, json or html", f.format)}
+		return usageError{fmt.Sprintf("--format %q: want md, json or html", f.Format)}
 	}
 	if err != nil {
 		return err
@@ -346,14 +409,14 @@ func auditReport(w io.Writer, f auditFlags) error {
 	} else if _, err := w.Write(buf.Bytes()); err != nil {
 		return err
 	}
-	return gapsExit(r)
+	return gapsExit(ew, r)
 }
 
 // gapsExit is exit 1 when the window has days without data (the report is
 // written all the same, the gaps listed in it).
-func gapsExit(r model.AuditReport) error {
+func gapsExit(ew io.Writer, r model.AuditReport) error {
 	if len(r.Gaps) > 0 {
-		fmt.Fprintf(os.Stderr, "cutover audit: %d days without data in the window: %s\n", len(r.Gaps), strings.Join(r.Gaps, ", "))
+		fmt.Fprintf(ew, "cutover audit: %d days without data in the window: %s\n", len(r.Gaps), strings.Join(r.Gaps, ", "))
 		return exitError{1}
 	}
 	return nil
@@ -366,11 +429,7 @@ type recommendRow struct {
 	model.StepRecommendation
 }
 
-func auditRecommend(w io.Writer, f auditFlags) error {
-	r, _, err := buildAudit(f)
-	if err != nil {
-		return err
-	}
+func auditRecommendTo(w, ew io.Writer, r model.AuditReport, f auditFlags) error {
 	var rows []recommendRow
 	for _, p := range r.Providers {
 		for _, s := range r.Recommend.Steps {
@@ -378,11 +437,9 @@ func auditRecommend(w io.Writer, f auditFlags) error {
 		}
 	}
 	switch {
-	case f.emit == "toml":
+	case f.Emit == "toml":
 		emitThrottleTOML(w, r)
-	case f.emit != "":
-		return usageError{fmt.Sprintf("--emit %q: want toml", f.emit)}
-	case f.asJSON:
+	case f.JSON:
 		if rows == nil {
 			rows = []recommendRow{}
 		}
@@ -398,7 +455,7 @@ func auditRecommend(w io.Writer, f auditFlags) error {
 				x.PerHour, x.PerHourBy, x.Connections, x.ConnectionsBy, x.PerConnection, x.PerConnectionBy)
 		}
 	}
-	return gapsExit(r)
+	return gapsExit(ew, r)
 }
 
 // emitThrottleTOML prints the [mtactl.throttle] policy the recommendation
@@ -496,6 +553,43 @@ func auditSource(d *state.DB, mc *mtactl.Config, now func() time.Time) ui.AuditS
 			return nil, err
 		}
 		r := model.BuildAudit(in, model.AuditOptions{Policy: pol, Steps: steps})
+		return &r, nil
+	}
+}
+
+// cmdAuditCockpit is the attached cockpit's A view asking the owner for the
+// audit its own cockpit would show (its [mtactl] policy).
+const cmdAuditCockpit = "audit cockpit"
+
+func auditCockpitJSON(w io.Writer, o *owner.Owner) error {
+	var mc *mtactl.Config
+	if o.Config != nil {
+		mc = o.Config.Mtactl
+	}
+	r, err := auditSource(o.DB, mc, o.Clock())()
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(w).Encode(r)
+}
+
+// attachedAudit is the A view of a cockpit attached to an owner: the owner
+// computes (it holds the database), over opQuery.
+func attachedAudit(cl *attach.Client) ui.AuditSource {
+	return func() (*model.AuditReport, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		var resp queryResp
+		if err := cl.Call(ctx, opQuery, queryReq{Cmd: cmdAuditCockpit}, &resp); err != nil {
+			return nil, err
+		}
+		if resp.Err != "" {
+			return nil, errors.New(resp.Err)
+		}
+		var r model.AuditReport
+		if err := json.Unmarshal([]byte(resp.Out), &r); err != nil {
+			return nil, fmt.Errorf("owner's audit: %w", err)
+		}
 		return &r, nil
 	}
 }

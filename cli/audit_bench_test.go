@@ -55,7 +55,7 @@ func BenchmarkAuditReport(b *testing.B) {
 	db.Close()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		r, now, err := buildAudit(auditFlags{db: path, since: "90d", side: "old", basis: "p95", margin: 1.2, newIPs: 2, warmupDay: 5})
+		r, now, err := buildAudit(auditFlags{db: path, Since: "90d", Side: "old", Basis: "p95", Margin: 1.2, NewIPs: 2, WarmupDay: 5})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -247,5 +248,42 @@ func TestAuditPMTABackfill(t *testing.T) {
 	}
 	if len(rows) != 4 {
 		t.Errorf("stats rows %+v", rows)
+	}
+}
+
+// While serve owns the database, audit report runs in the owner (same
+// output and exit code), and an attached cockpit's A view gets the owner's
+// audit.
+func TestAuditWhileServeRuns(t *testing.T) {
+	dir := t.TempDir()
+	ctlFile := filepath.Join(dir, "mta", "control.json")
+	os.MkdirAll(filepath.Dir(ctlFile), 0o755)
+	e := newEnv(t, fmt.Sprintf(mtactlDemo, ctlFile))
+	e.appendDeliveries(t, 50, 10, 1)
+	startServe(t, e)
+	waitDelivered(t, e, 45)
+	out, errOut, code := runAs(t, nil, "audit", "report", "--db", e.db, "--format", "json", "--since", "1h")
+	var r model.AuditReport
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || r.Attempts != 50 {
+		t.Fatalf("audit report through the owner: exit %d attempts %d\n%s%s", code, r.Attempts, out, errOut)
+	}
+	// a gap is exit 1 there too, the report written to --out here
+	md := filepath.Join(dir, "audit.md")
+	_, errOut, code = runAs(t, nil, "audit", "report", "--db", e.db, "--since", "3d", "--out", md)
+	if b, _ := os.ReadFile(md); code != 1 || !bytes.Contains(b, []byte("days without data")) {
+		t.Fatalf("gaps through the owner: exit %d\n%s\n%s", code, b, errOut)
+	}
+	if _, _, code := runAs(t, nil, "audit", "report", "--db", e.db, "--format", "pdf"); code != 2 {
+		t.Errorf("bad --format: exit %d", code)
+	}
+	_, err := openDB(e.db, false, true)
+	cl, err := attachOwner(e.db, true, "ui", err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	rep, err := attachedAudit(cl)()
+	if err != nil || rep.Attempts != 50 || rep.Recommend.Steps[0] != 5 {
+		t.Fatalf("attached audit: %+v %v", rep, err)
 	}
 }

@@ -36,12 +36,17 @@ type queryReq struct {
 	Until string `json:"until,omitempty"`
 	Log   string `json:"log,omitempty"`
 	Addr  string `json:"addr,omitempty"` // normalized
+	// Audit holds the flags of audit report|recommend (cli/audit.go).
+	Audit *auditFlags `json:"audit,omitempty"`
 }
 
 type queryResp struct {
 	Out           string `json:"out"`
 	Err           string `json:"err,omitempty"`
 	NotSuppressed bool   `json:"not_suppressed,omitempty"`
+	// Exit is a command's own exit code (audit: 1 = data gaps, output
+	// written all the same).
+	Exit int `json:"exit,omitempty"`
 }
 
 // queryOp is the owner's side, registered by serve, the cockpit and the demo.
@@ -53,8 +58,17 @@ func queryOp() owner.Op {
 				return nil, fmt.Errorf("%w: %v", attach.ErrBadRequest, err)
 			}
 			var b bytes.Buffer
-			err := runQuery(&b, o.DB, r)
+			var err error
+			if r.Cmd == cmdAuditCockpit {
+				err = auditCockpitJSON(&b, o)
+			} else {
+				err = runQuery(&b, o.DB, r)
+			}
 			resp := queryResp{Out: b.String()}
+			var ee exitError
+			if errors.As(err, &ee) {
+				resp.Exit, err = ee.code, nil
+			}
 			if err != nil {
 				resp.Err, resp.NotSuppressed = err.Error(), errors.Is(err, errNotSuppressed)
 			}
@@ -65,6 +79,13 @@ func queryOp() owner.Op {
 
 func runQuery(w io.Writer, d *state.DB, r queryReq) error {
 	switch r.Cmd {
+	case "audit report", "audit recommend":
+		if r.Audit == nil {
+			return fmt.Errorf("%s: no flags", r.Cmd)
+		}
+		f := *r.Audit
+		f.out = "" // the caller writes --out
+		return auditOn(w, io.Discard, d, f, r.Cmd)
 	case "stats":
 		f := statsFlags{by: r.By, since: r.Since, until: r.Until, asJSON: r.JSON}
 		if f.by != "isp" && f.by != "domain" {
@@ -128,6 +149,8 @@ func queryOwner(w io.Writer, dbPath string, r queryReq, openErr error) error {
 	switch {
 	case resp.NotSuppressed:
 		return errNotSuppressed
+	case resp.Exit != 0:
+		return exitError{resp.Exit}
 	case resp.Err != "":
 		return errors.New(resp.Err)
 	}

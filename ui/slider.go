@@ -147,7 +147,7 @@ func (m Model) ctlLines() []string {
 	}
 	ch := s.ch
 	if t := throttleLines(ch.From, ch.To, ch.Caps); len(t) > 0 {
-		add(m.st.Label.Render("throttles on NEW") + m.st.Dim.Render("  now → after (what capped the rate)"))
+		add(m.st.Label.Render("throttles on NEW") + m.st.Dim.Render("  now → after"))
 		for _, l := range t {
 			add("  " + Sanitize(l, w-2))
 		}
