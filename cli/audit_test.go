@@ -60,6 +60,36 @@ func TestAuditMailgunFixture(t *testing.T) {
 		t.Errorf("second import: %s", out)
 	}
 
+	// The JSON has the keys docs/CONTRACTS.md documents (wave2 §4.4).
+	raw := runCutover(t, "audit", "report", "--db", db, "--format", "json", "--new-ips", "2", "--warmup-day", "5")
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"window", "attempts", "providers", "reputation", "gaps", "sources", "recommend", "unknown_providers"} {
+		if _, ok := doc[k]; !ok {
+			t.Errorf("report JSON lacks %q", k)
+		}
+	}
+	p0 := doc["providers"].([]any)[0].(map[string]any)
+	for _, k := range []string{"isp", "share", "daily_mean", "p50_hour", "p95_hour", "peak_hour", "peak_at", "peak_when", "hour_of_week", "weekly", "trend", "pools", "basis_hourly", "per_step"} {
+		if _, ok := p0[k]; !ok {
+			t.Errorf("provider JSON lacks %q", k)
+		}
+	}
+	if hw, _ := p0["hour_of_week"].([]any); len(hw) != 168 {
+		t.Errorf("hour_of_week has %d cells", len(hw))
+	}
+	s5 := p0["per_step"].(map[string]any)["5"].(map[string]any)
+	for _, k := range []string{"per_hour", "connections", "per_connection", "per_hour_capped_by", "warmup_day"} {
+		if _, ok := s5[k]; !ok {
+			t.Errorf("per_step JSON lacks %q", k)
+		}
+	}
+	if tr := p0["trend"].(map[string]any)["deferral"].(map[string]any); tr["flag"] == nil || tr["slope_pt_per_week"] == nil {
+		t.Errorf("trend JSON %v", tr)
+	}
+
 	r := auditJSON(t, "--db", db, "--new-ips", "2", "--warmup-day", "5")
 	g := provider(t, r, "google")
 	if g.Attempts != 2_900_000 || g.Peak != 30000 || g.PeakWhen != "Wed 10:00" || !g.PeakAt.Equal(audittest.Blast) || g.P95 != 10000 || g.P50 != 2000 || g.Share != 0.5899 {
