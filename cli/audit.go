@@ -175,7 +175,7 @@ func newAuditReportCmd() *cobra.Command {
 	c := command("report --db FILE [--since 28d] [--format md|json|html] …",
 		"shares, p95 hours, hour-of-week, trends, pools, throttles",
 		"  cutover audit report --db cutover.db --new-ips 2 --warmup-day 1\n  cutover audit report --db cutover.db --format html --out audit.html",
-		noArgs, func(_ *cobra.Command, _ []string) error { return auditRun(os.Stdout, f, "audit report") })
+		noArgs, func(_ *cobra.Command, _ []string) error { return auditExit2(auditRun(os.Stdout, f, "audit report")) })
 	f.register(c, true)
 	c.Annotations[annExit] = auditExit
 	return c
@@ -186,7 +186,7 @@ func newAuditRecommendCmd() *cobra.Command {
 	c := command("recommend --db FILE [--json] [--emit toml] [--new-ips N] …",
 		"NEW throttles per plan step, each naming what capped it",
 		"  cutover audit recommend --db cutover.db --new-ips 2 --warmup-day 5\n  cutover audit recommend --db cutover.db --emit toml >> cutover.toml",
-		noArgs, func(_ *cobra.Command, _ []string) error { return auditRun(os.Stdout, f, "audit recommend") })
+		noArgs, func(_ *cobra.Command, _ []string) error { return auditExit2(auditRun(os.Stdout, f, "audit recommend")) })
 	f.register(c, false)
 	c.Annotations[annExit] = auditExit
 	return c
@@ -350,6 +350,19 @@ func parseSteps(s string) ([]int, error) {
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// auditExit2 gives report and recommend wave2 §4.2's codes: 1 is kept for
+// data gaps, so a failure (no database, no data) is 2, its message printed
+// here as run would.
+func auditExit2(err error) error {
+	var ee exitError
+	var ue usageError
+	if err == nil || errors.As(err, &ee) || errors.As(err, &ue) || errors.Is(err, errUsage) {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "cutover audit: %v\n", err)
+	return exitError{2}
 }
 
 // auditRun runs report or recommend on the database, or, while an owner

@@ -194,6 +194,12 @@ func TestAuditExitCodes(t *testing.T) {
 	if err := cmd.Run(); !errorsAs(err, &ee) || ee.ExitCode() != 2 {
 		t.Errorf("bad basis: %v", err)
 	}
+	cmd = cutoverCmd("audit", "report", "--db", filepath.Join(dir, "none.db"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); !errorsAs(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(stderr.String(), "cutover audit: database") {
+		t.Errorf("missing database: %v %s", err, stderr.String())
+	}
 	cmd = cutoverCmd("audit", "import", "--db", db, "--provider", "csv", filepath.Join(dir, "missing.csv"))
 	if err := cmd.Run(); !errorsAs(err, &ee) || ee.ExitCode() != 1 {
 		t.Errorf("missing file: %v", err)
