@@ -17,7 +17,7 @@ import (
 // hourly history (OLD counters with two source IPs each, plus as many
 // imported ESP hour rows): read, compute, render Markdown. Target < 2 s.
 //
-//	go test ./cli -run XXX -bench AuditReport -benchtime 5x
+//	go test ./cli -run XXX -bench AuditReport -benchtime 5x   (report vs the stats-peer)
 func BenchmarkAuditReport(b *testing.B) {
 	dir := b.TempDir()
 	path := filepath.Join(dir, "c.db")
@@ -53,17 +53,37 @@ func BenchmarkAuditReport(b *testing.B) {
 		b.Fatal(err)
 	}
 	db.Close()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		r, now, err := buildAudit(auditFlags{db: path, Since: "90d", Side: "old", Basis: "p95", Margin: 1.2, NewIPs: 2, WarmupDay: 5})
-		if err != nil {
-			b.Fatal(err)
+	b.Run("report", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			r, now, err := buildAudit(auditFlags{db: path, Since: "90d", Side: "old", Basis: "p95", Margin: 1.2, NewIPs: 2, WarmupDay: 5})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(r.Providers) != providers || r.Window.Hours != days*24 {
+				b.Fatalf("%d providers, %d hours", len(r.Providers), r.Window.Hours)
+			}
+			if err := ui.AuditMarkdown(io.Discard, r, now); err != nil {
+				b.Fatal(err)
+			}
 		}
-		if len(r.Providers) != providers || r.Window.Hours != days*24 {
-			b.Fatalf("%d providers, %d hours", len(r.Providers), r.Window.Hours)
+	})
+	// The peer: `cutover stats --json --by isp` over the same 90 days (open,
+	// one Stats query, JSON), measured in the same run.
+	b.Run("stats-peer", func(b *testing.B) {
+		since := start.Format(time.RFC3339)
+		until := start.Add(days * 24 * time.Hour).Format(time.RFC3339)
+		for i := 0; i < b.N; i++ {
+			d, err := openDB(path, false, true)
+			if err != nil {
+				b.Fatal(err)
+			}
+			q := state.Query{By: "isp"}
+			q.Since, _ = time.Parse(time.RFC3339, since)
+			q.Until, _ = time.Parse(time.RFC3339, until)
+			if err := statsTo(io.Discard, d, statsFlags{by: "isp", asJSON: true}, q); err != nil {
+				b.Fatal(err)
+			}
+			d.Close()
 		}
-		if err := ui.AuditMarkdown(io.Discard, r, now); err != nil {
-			b.Fatal(err)
-		}
-	}
+	})
 }
