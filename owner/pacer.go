@@ -93,7 +93,7 @@ func (p *Pacer) log() *slog.Logger {
 // canShift: postfix-front splits all mail by one randmap, so a provider
 // cannot go back to OLD alone (mtactl.ErrUnsupported).
 func (p *Pacer) canShift() bool {
-	return p.Control == nil || !slices.Contains(p.Control.Drivers(), "postfix-front")
+	return p.Control == nil || p.Control.SplitsPerProvider()
 }
 
 func (p *Pacer) guard() model.PacingGuard {
