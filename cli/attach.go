@@ -12,6 +12,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
+	"cutover/model"
 	"cutover/owner"
 	"cutover/state"
 	"cutover/ui"
@@ -132,6 +133,7 @@ func runAttachedCockpit(cl *attach.Client, prog *progHolder, offerTakeOver bool)
 		opt.Plan = ops // header segment and P view; the owner refuses a read-only advance too
 	}
 	opt.Audit = attachedAudit(cl)
+	opt.Alerts = attachedAlerts(cl)
 	if wl.Control && !wl.ReadOnly {
 		// The same slider and rollback keys; the owner applies and audits.
 		opt.Control = cl.Control()
@@ -177,4 +179,21 @@ func attachedDNS(cl *attach.Client) ui.DNSSource {
 		}
 		return cur
 	}
+}
+
+// attachedAlerts is the owner's fired alerts for a viewer's alert bar and
+// ! view, asked over the socket at most every 5 s (the header renders often);
+// k acks through the owner as this viewer's user (refused when read-only).
+func attachedAlerts(cl *attach.Client) ui.AlertSource {
+	return owner.NewAlertSource(func() ([]model.Alert, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		var r owner.AlertsListReply
+		err := cl.Call(ctx, owner.OpAlertsList, struct{}{}, &r)
+		return r.Alerts, err
+	}, func(id string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return cl.Call(ctx, owner.OpAlertsAck, owner.AlertsAckRequest{ID: id, By: owner.CurrentUser(), Note: "cockpit viewer"}, nil)
+	}, 5*time.Second)
 }

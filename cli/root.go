@@ -174,7 +174,8 @@ See each command's --help for its own codes (status: 0 OK, 1 WARN, 2 CRIT,
 	root.SetErr(o.err)
 	root.AddCommand(newDemoCmd(), newUICmd(), newServeCmd(), newStatusCmd(), newInitCmd(), newBackfillCmd(),
 		newStatsCmd(), newSourcesCmd(), newBouncesCmd(), newRatioCmd(o), newThrottleCmd(o), newRollbackCmd(o),
-		newHistoryCmd(o), newSuppressCmd(), newDNSCmd(o), newPlanCmd(o), newPaceCmd(o), newAuditCmd(), newReputationCmd(), newVersionCmd(o), newManCmd(), newCompletionCmd(o))
+		newHistoryCmd(o), newSuppressCmd(), newDNSCmd(o), newPlanCmd(o), newPaceCmd(o), newAuditCmd(), newReputationCmd(),
+		newAlertsCmd(o), newMonitorCmd(o), newReportCmd(o), newVersionCmd(o), newManCmd(), newCompletionCmd(o))
 	for _, c := range root.Commands() {
 		setSilent(c)
 	}

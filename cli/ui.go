@@ -137,6 +137,7 @@ func runCockpit(own *owner.Owner, prog *progHolder, control ui.Control) error {
 		mc = own.Config.Mtactl
 	}
 	opt.Audit = auditSource(own.DB, mc, own.Clock()) // A view
+	opt.Alerts = owner.LocalAlerts(own)              // header alert bar, ! and k
 	m := ui.New(own.Data, opt)
 	p := cockpitProgram(m)
 	prog.set(p)

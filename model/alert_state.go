@@ -73,6 +73,9 @@ func (a *Alert) SLAMet(now time.Time) (met, decided bool) {
 	if !a.AckedAt.IsZero() {
 		return !a.AckedAt.After(a.DueBy), true
 	}
+	if !a.ResolvedAt.IsZero() && !a.ResolvedAt.After(a.DueBy) {
+		return true, true // gone before anyone had to answer
+	}
 	if now.After(a.DueBy) {
 		return false, true
 	}
@@ -262,4 +265,41 @@ func advance(a *Alert, active, clear bool, r AlertRule, pol AlertPolicy, now tim
 		return changed
 	}
 	return false
+}
+
+// SLAStats summarises the alerts fired in [from, to) (zero: open ends):
+// how many fired, were acked, met or missed the ack SLA, are still open,
+// and the operating time to ack of the acked ones.
+type SLAStats struct {
+	Fired, Acked, Met, Missed, Open, Pending int
+	AckTimes                                 []time.Duration
+}
+
+// ComputeSLA counts alerts against now (an unacked alert past due has
+// missed; one not yet due is pending).
+func ComputeSLA(all []Alert, oh *OperatingHours, from, to, now time.Time) SLAStats {
+	var s SLAStats
+	for i := range all {
+		a := &all[i]
+		if a.FiredAt.IsZero() || (!from.IsZero() && a.FiredAt.Before(from)) || (!to.IsZero() && !a.FiredAt.Before(to)) {
+			continue
+		}
+		s.Fired++
+		if a.Open() {
+			s.Open++
+		}
+		if !a.AckedAt.IsZero() {
+			s.Acked++
+			s.AckTimes = append(s.AckTimes, a.TimeToAck(oh))
+		}
+		switch met, decided := a.SLAMet(now); {
+		case !decided:
+			s.Pending++
+		case met:
+			s.Met++
+		default:
+			s.Missed++
+		}
+	}
+	return s
 }

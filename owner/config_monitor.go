@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"cutover/model"
+	"cutover/state"
 	"cutover/ui/notify"
 )
 
@@ -90,6 +91,8 @@ type Monitor struct {
 	URL           string
 	Rules         []model.AlertRule
 	Channels      []notify.Channel
+	// Pacing: [pacing] is configured and on (the report's section 8).
+	Pacing bool
 }
 
 // Policy is the state machine's part.
@@ -100,7 +103,8 @@ func (m *Monitor) Policy() model.AlertPolicy {
 // Monitor parses the monitoring sections; errors name the section and key.
 func (c *Config) Monitor() (*Monitor, error) {
 	mc := c.MonitorCfg
-	m := &Monitor{Days: mc.Days, AckSLA: 4 * time.Hour, WeeklyAt: -1, ReportFormat: "md", URL: mc.URL}
+	m := &Monitor{Days: mc.Days, AckSLA: 4 * time.Hour, WeeklyAt: -1, ReportFormat: "md", URL: mc.URL,
+		Pacing: c.Pacing.Mode != "" && c.Pacing.Mode != model.PaceOff}
 	if m.Days == 0 {
 		m.Days = 30
 	}
@@ -245,4 +249,78 @@ func (n NotifyConfig) channel(i int) (notify.Channel, error) {
 		return ch, fmt.Errorf("%s: kind %q: want webhook, smtp or exec", where, n.Kind)
 	}
 	return ch, nil
+}
+
+// NextWeekly is the first weekly-report time after now ("Mon 07:00" in the
+// zone); zero when no weekly report is configured.
+func (m *Monitor) NextWeekly(now time.Time) time.Time {
+	if m.WeeklyAt < 0 {
+		return time.Time{}
+	}
+	t := now.In(m.Zone)
+	for i := 0; i <= 7; i++ {
+		d := t.AddDate(0, 0, i)
+		at := time.Date(d.Year(), d.Month(), d.Day(), m.WeeklyAt/60, m.WeeklyAt%60, 0, 0, m.Zone)
+		if d.Weekday() == m.WeeklyDay && at.After(now) {
+			return at
+		}
+	}
+	return time.Time{}
+}
+
+// WindowDay is the monitoring day of now (1 = the start day) in the zone;
+// 0 before the start or when the start is unknown.
+func (m *Monitor) WindowDay(start, now time.Time) int {
+	if start.IsZero() {
+		return 0
+	}
+	s := start.In(m.Zone)
+	n := now.In(m.Zone)
+	a := time.Date(s.Year(), s.Month(), s.Day(), 0, 0, 0, 0, time.UTC)
+	b := time.Date(n.Year(), n.Month(), n.Day(), 0, 0, 0, 0, time.UTC)
+	if b.Before(a) {
+		return 0
+	}
+	return int(b.Sub(a).Hours()/24) + 1
+}
+
+// MonitorStart is [monitor] start, or with "auto" the first day (in the
+// zone) on which NEW carried at least 99 % of the attempts: the day the
+// plan reached 100 % as the counters show it. Zero when that never happened.
+func (m *Monitor) MonitorStart(db *state.DB) (time.Time, error) {
+	if !m.Start.IsZero() {
+		return m.Start, nil
+	}
+	newest := db.Newest()
+	if newest.IsZero() {
+		return time.Time{}, nil
+	}
+	until := newest.Truncate(24 * time.Hour).Add(24 * time.Hour)
+	series, err := db.Series(state.SeriesQuery{Since: until.Add(-400 * 24 * time.Hour), Until: until, Step: 24 * time.Hour})
+	if err != nil {
+		return time.Time{}, err
+	}
+	var n int
+	for _, pts := range series {
+		n = len(pts)
+		break
+	}
+	for i := 0; i < n; i++ {
+		var o, nw uint64
+		var day time.Time
+		for k, pts := range series {
+			day = pts[i].Start
+			a := model.Tally(pts[i].Counts).Attempts()
+			if k.Side == model.SideOld {
+				o += a
+			} else if k.Side == model.SideNew {
+				nw += a
+			}
+		}
+		if nw > 0 && o*99 <= nw {
+			d := day.In(m.Zone)
+			return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, m.Zone), nil
+		}
+	}
+	return time.Time{}, nil
 }

@@ -29,6 +29,8 @@ type metricsSource struct {
 	Control  attach.Controller                            // nil: no ratio/throttle/apply metrics
 	Suppress func() (suppress.Stats, error)               // nil or error: no suppression metrics
 	Viewers  func() int
+	// AlertHours is the [monitor] clock of the time-to-ack histogram.
+	AlertHours *model.OperatingHours
 }
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -68,6 +70,7 @@ func (c cutoverCollector) Describe(ch chan<- *prometheus.Desc) {
 	describeDNS(ch)
 	describePacing(ch)
 	describePlan(ch)
+	describeAlerts(ch)
 }
 
 var sourceStates = []ui.SourceState{ui.SourceFollowing, ui.SourceIdle, ui.SourceWaiting, ui.SourceStale, ui.SourceUnreachable, ui.SourceUnknown}
@@ -180,7 +183,8 @@ func (c cutoverCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	collectDNS(s.DB, ch) // dns.go
 	collectPacing(s.DB, ch)
-	collectPlan(s.DB, ch) // plan_status.go
+	collectPlan(s.DB, ch)                 // plan_status.go
+	collectAlerts(s.DB, s.AlertHours, ch) // alerts.go
 }
 
 // newMetricsRegistry is a registry of its own (not the global default): the

@@ -12,6 +12,7 @@ import (
 	"cutover/model/auth"
 	"cutover/state"
 	"cutover/state/alerts"
+	"cutover/state/baseline"
 	"cutover/ui"
 	"cutover/ui/notify"
 )
@@ -60,6 +61,7 @@ func (o *Owner) Monitoring() *Monitoring {
 			return
 		}
 		o.mon = &Monitoring{o: o, cfg: cfg, staleSeen: map[string]time.Time{}}
+		o.mon.scheduleReports()
 	})
 	return o.mon
 }
@@ -240,6 +242,23 @@ func (m *Monitoring) snapshot(now time.Time) (model.AlertSnapshot, error) {
 		for n := range m.staleSeen {
 			if !seen[n] {
 				delete(m.staleSeen, n)
+			}
+		}
+	}
+	// Postmaster Tools (bucket reputation, cutover reputation import): the
+	// newest imported day per domain; none imported leaves the rule
+	// inactive ("not imported").
+	if recs, err := baseline.ReadReputation(db); err == nil {
+		latest := map[string]model.ReputationRecord{}
+		for _, r := range recs {
+			if (r.Kind == model.RepPostmaster || r.Kind == model.RepPostmasterV2) && r.HasSpam && r.Date >= latest[r.Subject].Date {
+				latest[r.Subject] = r
+			}
+		}
+		if len(latest) > 0 {
+			s.Postmaster = map[string]float64{}
+			for d, r := range latest {
+				s.Postmaster[d] = r.SpamRate
 			}
 		}
 	}

@@ -336,6 +336,8 @@ min_severity = "crit"
 		t.Errorf("smtp sink got %q", sink.msgs)
 	}
 	sink.mu.Unlock()
+	checkStatus(t, db, s.Clock(), 2, "alert #"+fired.ID+" complaint-crit google")
+	checkMetrics(t, db, mon.Config().Hours, 1, 0)
 
 	// Unacked: escalation at +2 h of operating time (09:01 Tue → 11:01),
 	// only on the escalation channel; a repeat at +4 h on the main one.
@@ -374,6 +376,8 @@ min_severity = "crit"
 	if len(esc.kinds()) != 1 {
 		t.Errorf("escalation channel %v", esc.kinds())
 	}
+	checkStatus(t, db, s.Clock(), -1, "")
+	checkMetrics(t, db, mon.Config().Hours, 0, 1)
 	all, _, err := alerts.All(db)
 	if err != nil {
 		t.Fatal(err)
@@ -386,5 +390,65 @@ min_severity = "crit"
 	}
 	if stored == nil || stored.State != model.AlertResolved || stored.AckedBy != "alice" || stored.TimeToAck(mon.Config().Hours) != 4*time.Hour {
 		t.Errorf("stored alert %+v", stored)
+	}
+}
+
+// checkStatus: `cutover status` exits want (2 while a crit alert fires,
+// acked or not) and lists the alert; want -1: no alert line at all.
+func checkStatus(t *testing.T, db *state.DB, now time.Time, want int, line string) {
+	t.Helper()
+	rep, err := BuildStatus(StatusInput{DB: db, Now: now, Window: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, r := range rep.Reasons {
+		if strings.Contains(r, "alert #") {
+			lines = append(lines, r)
+		}
+	}
+	if want < 0 {
+		if len(lines) != 0 || len(rep.Alerts) != 0 {
+			t.Errorf("status still lists alerts: %v", lines)
+		}
+		return
+	}
+	if rep.ExitCode != want || len(lines) == 0 || !strings.Contains(lines[0], line) || !strings.HasPrefix(lines[0], "CRIT: ") {
+		t.Errorf("status exit %d, alert lines %q; want exit %d and %q", rep.ExitCode, lines, want, line)
+	}
+}
+
+// checkMetrics: cutover_alerts_firing{rule="complaint-crit",severity="crit",isp="google"}
+// and the time-to-ack histogram (4 h of operating time for the acked one).
+func checkMetrics(t *testing.T, db *state.DB, hours *model.OperatingHours, firing float64, acked uint64) {
+	t.Helper()
+	fams, err := newMetricsRegistry(metricsSource{DB: db, AlertHours: hours}).Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotFiring float64
+	var hist bool
+	for _, f := range fams {
+		switch f.GetName() {
+		case "cutover_alerts_firing":
+			for _, m := range f.Metric {
+				l := map[string]string{}
+				for _, p := range m.Label {
+					l[p.GetName()] = p.GetValue()
+				}
+				if l["rule"] == "complaint-crit" && l["severity"] == "crit" && l["isp"] == "google" {
+					gotFiring = m.GetGauge().GetValue()
+				}
+			}
+		case "cutover_alert_ack_seconds":
+			h := f.Metric[0].GetHistogram()
+			hist = true
+			if h.GetSampleCount() != acked || (acked == 1 && h.GetSampleSum() != 4*3600) {
+				t.Errorf("ack histogram count %d sum %v", h.GetSampleCount(), h.GetSampleSum())
+			}
+		}
+	}
+	if gotFiring != firing || !hist {
+		t.Errorf("alerts_firing %v (want %v), histogram present %v", gotFiring, firing, hist)
 	}
 }

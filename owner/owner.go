@@ -183,6 +183,8 @@ func Start(cfg *Config, opts Options) (*Owner, error) {
 		Owner: attach.OwnerInfo{PID: os.Getpid(), User: CurrentUser(), Host: host, Command: opts.Command, Since: time.Now().UTC(), DB: db.Path()}}
 	o.srv.Handle(OpStatus, o.handleStatus)
 	o.srv.Handle(OpDNSStatus, o.handleDNSStatus) // dns.go
+	o.registerAlertOps()                         // alerts.go
+	o.registerReportOp()                         // monitor_report.go
 	o.dnsSource = DNSSource(db)
 	// Suppression view for viewers, and imports run in the owner on its log.
 	o.imports = &imports{db: db, log: pipelineLog(pl), logger: o.log, notify: o.changedImport}
@@ -220,6 +222,9 @@ func Start(cfg *Config, opts Options) (*Owner, error) {
 	}
 	if addr != "" {
 		src := metricsSource{DB: db, Sources: data.Sources, Control: ctl, Viewers: o.srv.Viewers, Suppress: suppressStats(db)}
+		if m := o.Monitoring(); m != nil {
+			src.AlertHours = m.cfg.Hours
+		}
 		srv, bound, err := startMetrics(addr, newMetricsRegistry(src), o.log)
 		if err != nil {
 			return nil, err

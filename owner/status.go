@@ -56,6 +56,7 @@ type StatusReport struct {
 	DNS       *StatusDNS        `json:"dns,omitempty"`    // the owner's latest dns check (dns.go)
 	Pacing    []StatusOverlay   `json:"pacing,omitempty"` // live pacing overlays (pacer_ops.go)
 	Plan      *StatusPlan       `json:"plan,omitempty"`   // the cutover plan (plan_status.go)
+	Alerts    []StatusAlert     `json:"alerts,omitempty"` // fired alerts, acked or not (alerts.go)
 }
 
 type StatusSide struct {
@@ -310,6 +311,7 @@ func BuildStatus(in StatusInput) (*StatusReport, error) {
 	dnsStatus(in.DB, rep, add)
 	paceStatus(in.DB, rep, add)
 	planStatus(in.DB, rep, in.Now, add)
+	alertStatus(in.DB, rep, in.Now, add)
 	worst := model.HealthOK
 	slices.SortStableFunc(finds, func(a, b finding) int { return cmp.Compare(b.h, a.h) })
 	for _, f := range finds {

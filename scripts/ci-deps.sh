@@ -11,6 +11,8 @@
 #   python3-dnspython and python3-dkim for the DNS lab tests (ingest/dnsq/realdns_test.go,
 #   build tag realdns; they fail under CI=true without them). policy-rc.d keeps Debian from
 #   starting knot/unbound services on port 53: the tests start their own on 127.0.0.1:2231x.
+# - prometheus, for promtool: owner/deploy_rules_test.go checks and unit-tests deploy/alerts.yml
+#   (it fails under CI=true without it); policy-rc.d keeps the prometheus service from starting.
 # Debian 12, as root; idempotent.
 set -euo pipefail
 
@@ -28,6 +30,7 @@ declare -A need=(
 	[python3-spf]=/usr/lib/python3/dist-packages/spf.py
 	[python3-dnspython]=/usr/lib/python3/dist-packages/dns/resolver.py
 	[python3-dkim]=/usr/lib/python3/dist-packages/dkim/__init__.py
+	[prometheus]=/usr/bin/promtool
 )
 missing=()
 for p in "${!need[@]}"; do

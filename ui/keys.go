@@ -28,6 +28,10 @@ type KeyMap struct {
 	// SourceAudit is the source-state audit view; disabled without
 	// Options.Audit.
 	SourceAudit key.Binding
+	// Alerts opens the fired alerts (!); AlertAck acks the selected one
+	// inside that view (k there, not "up"); disabled without Options.Alerts.
+	Alerts   key.Binding
+	AlertAck key.Binding
 
 	Window     key.Binding // cycle through windows
 	Win15m     key.Binding
@@ -86,6 +90,8 @@ func DefaultKeyMap() KeyMap {
 		Pace:        key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pacing"), key.WithDisabled()),
 		Plan:        key.NewBinding(key.WithKeys("P"), key.WithHelp("P", "cutover plan"), key.WithDisabled()),
 		SourceAudit: key.NewBinding(key.WithKeys("A"), key.WithHelp("A", "source audit"), key.WithDisabled()),
+		Alerts:      key.NewBinding(key.WithKeys("!"), key.WithHelp("!", "alerts"), key.WithDisabled()),
+		AlertAck:    key.NewBinding(key.WithKeys("k"), key.WithHelp("k", "ack (in !)"), key.WithDisabled()),
 
 		Window:     key.NewBinding(key.WithKeys("w", "tab"), key.WithHelp("w", "next window")),
 		Win15m:     key.NewBinding(key.WithKeys("1"), key.WithHelp("1", "15 min")),
@@ -125,7 +131,7 @@ func (k KeyMap) ShortHelp() []key.Binding {
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Open, k.Back, k.Sources, k.Bounces, k.Suppression, k.DNS, k.Pace, k.Plan, k.SourceAudit, k.Help, k.Quit},
+		{k.Open, k.Back, k.Sources, k.Bounces, k.Suppression, k.DNS, k.Pace, k.Plan, k.SourceAudit, k.Alerts, k.AlertAck, k.Help, k.Quit},
 		{k.Window, k.Win15m, k.Win1h, k.Win24h, k.WinCutover, k.Refresh, k.Filter, k.Order, k.RatioDown, k.RatioUp},
 		{k.Slider, k.StepDown, k.StepUp, k.FineDown, k.FineUp, k.Apply, k.Cancel},
 		{k.Rollback, k.Baseline, k.Audit},

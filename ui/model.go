@@ -51,6 +51,9 @@ type Options struct {
 	// Audit computes the source-state audit for the A view (audit_view.go);
 	// nil: no A key.
 	Audit AuditSource
+	// Alerts is the owner's fired alerts: the header bar and the ! view
+	// (alertsview.go); nil: no bar.
+	Alerts AlertSource
 	// TakeOver, when set, is offered (key O) while the Data's owner is gone
 	// (OwnerLink): it is called and the program quits, for the caller to
 	// open the database itself.
@@ -71,6 +74,7 @@ const (
 	viewPlan // planview.go
 	// viewSourceAudit is audit_view.go (key A).
 	viewSourceAudit
+	viewAlerts // alertsview.go
 )
 
 // Model is the cockpit's root bubbletea model.
@@ -125,7 +129,8 @@ type Model struct {
 
 	supp suppressState // suppression view and header warning (suppressview.go)
 
-	dns dnsState // dns check header word and view (dnsview.go)
+	dns    dnsState   // dns check header word and view (dnsview.go)
+	alerts alertState // alert bar and ! view (alertsview.go)
 
 	pace paceState      // pacing marks and view (pace.go)
 	plan planState      // plan header segment and view (planview.go)
@@ -194,6 +199,9 @@ func New(d Data, opt Options) Model {
 	m.keys.Plan.SetEnabled(opt.Plan != nil)
 	m.aud.src, m.aud.cur, m.aud.next = opt.Audit, -1, -1
 	m.keys.SourceAudit.SetEnabled(opt.Audit != nil)
+	m.alerts.src = opt.Alerts
+	m.keys.Alerts.SetEnabled(opt.Alerts != nil)
+	m.keys.AlertAck.SetEnabled(opt.Alerts != nil)
 	m.initOwner(opt)
 	m.now = m.clock()
 	m.startWall, m.startClock = time.Now(), m.now
@@ -436,6 +444,8 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case m.aud.src != nil && m.view != viewSourceAudit && m.view != viewPlan && key.Matches(msg, k.SourceAudit):
 		// P has its own A (apply the plan step): the audit opens from the other views.
 		return m.openSourceAudit()
+	case m.alerts.src != nil && m.view != viewAlerts && key.Matches(msg, k.Alerts):
+		return m.openAlerts()
 	case key.Matches(msg, k.Sources):
 		if m.view != viewSources {
 			m.view, m.sourcesScroll = viewSources, 0
@@ -469,6 +479,8 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.paceKey(msg)
 	case viewSourceAudit:
 		return m.auditViewKey(msg)
+	case viewAlerts:
+		return m.alertsKey(msg)
 	}
 	return m, nil
 }

@@ -42,6 +42,8 @@ func (m Model) View() string {
 		body = m.scrolled(m.planLines(), m.plan.scroll, bh, "loading the plan…")
 	case viewSourceAudit:
 		body = m.scrolled(m.auditViewLines(), m.aud.scroll, bh, "computing the audit…")
+	case viewAlerts:
+		body = m.scrolled(m.alertLines(), 0, bh, "no alert is firing")
 	}
 	if m.ctl.mode != ctlOff {
 		body = m.ctlBody(bh)
@@ -135,7 +137,7 @@ func (m Model) topBar() string {
 		slider = fmt.Sprintf("OLD %s %s NEW %s", fmtRatio(100-r), ratioBar(r, barW), fmtRatio(r))
 	}
 	clocks := m.clocks()
-	title := m.st.Title.Render(" cutover ") + m.ctlBadge() + m.dnsBadge()
+	title := m.st.Title.Render(" cutover ") + m.ctlBadge() + m.dnsBadge() + m.alertBadge()
 	// The plan segment goes right after the badges while it fits; on a
 	// narrow terminal it is dropped before the slider (the P view has it).
 	plain := title
