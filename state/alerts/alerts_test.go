@@ -54,7 +54,9 @@ func TestStepAckAndReports(t *testing.T) {
 		t.Fatalf("%+v %v", a, err)
 	}
 	// A damaged value is skipped and counted, never a crash.
-	db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucket).Put([]byte("\x00\x00\x00\x00\x00\x00\x00\x09"), []byte("{not json")) })
+	db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucket).Put([]byte("\x00\x00\x00\x00\x00\x00\x00\x09"), []byte("{not json"))
+	})
 	if all, damaged, err := All(db); err != nil || damaged != 1 || len(all) != 1 {
 		t.Errorf("with a damaged value: %d alerts, %d damaged, %v", len(all), damaged, err)
 	}
